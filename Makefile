@@ -1,0 +1,33 @@
+# The README's two quick-start commands: `make demo` and `make test`. Both create .venv,
+# install torch 2.13.0 (CPU), ninja and the dependencies, then build the extension.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.spikekit-installed
+CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
+
+.PHONY: demo test build bench clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64" wheel
+	$(PY) -m pip install --quiet torch==2.13.0 ninja
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	touch $@
+
+# Incremental rebuild of spikekit._C after a C++/CUDA change (atomic swap of the .so).
+build: $(STAMP)
+	flock .build.lock $(PY) tools/build_ext.py
+
+demo: build
+	$(PY) -m spikekit demo
+
+test: build
+	$(PY) -m pytest -q tests
+
+bench: build
+	$(PY) benchmarks/bench_io.py
+
+clean:
+	rm -rf build demo_out spikekit/_C*.so

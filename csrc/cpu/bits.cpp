@@ -1,0 +1,112 @@
+// CPU kernels for the .dat bit layout: unpack (with the vertical flip fused) and pack.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <array>
+#include <cstring>
+
+#include "../kernels/bits.h"
+#include "../checks.h"
+
+namespace spikekit {
+namespace {
+
+const std::array<uint64_t, 256>& spread_table() {
+  static const std::array<uint64_t, 256> table = [] {
+    std::array<uint64_t, 256> t{};
+    for (int b = 0; b < 256; ++b) t[b] = spread_byte(static_cast<uint8_t>(b));
+    return t;
+  }();
+  return table;
+}
+
+// Decode one image row: bits [s, s + W) of `frame` into `out[0..W)`.
+inline void unpack_row(const uint8_t* frame, int64_t s, int64_t width, uint8_t* out,
+                       const uint64_t* table) {
+  int64_t c = 0;
+  for (; c < width && ((s + c) & 7) != 0; ++c) out[c] = get_bit(frame, s + c);
+  const uint8_t* bytes = frame + ((s + c) >> 3);
+  for (; c + 8 <= width; c += 8, ++bytes) std::memcpy(out + c, &table[*bytes], 8);
+  for (; c < width; ++c) out[c] = get_bit(frame, s + c);
+}
+
+void unpack_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                     const at::Tensor& out) {
+  const int64_t frames = packed.size(0);
+  const int64_t nbytes = frame_bytes(height, width);
+  const uint8_t* src = packed.data_ptr<uint8_t>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  const uint64_t* table = spread_table().data();
+  at::parallel_for(0, frames * height, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / height;
+      const int64_t r = i - t * height;
+      unpack_row(src + t * nbytes, file_row(r, height, flip) * width, width, dst + i * width, table);
+    }
+  });
+}
+
+void check_unpack_args(const at::Tensor& packed, int64_t height, int64_t width, const char* op) {
+  check_size(height, width, op);
+  check_uint8(packed, op, "packed", 2);
+  TORCH_CHECK(packed.size(1) == frame_bytes(height, width), "spikekit::", op,
+              ": packed must have ceil(H*W/8) = ", frame_bytes(height, width),
+              " bytes per frame for ", height, " x ", width, ", got ", packed.size(1));
+}
+
+at::Tensor unpack_spikes_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip) {
+  check_unpack_args(packed, height, width, "unpack_spikes");
+  at::Tensor out = at::empty({packed.size(0), height, width}, packed.options());
+  unpack_into_cpu(packed, height, width, flip, out);
+  return out;
+}
+
+void unpack_spikes_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                            at::Tensor out) {
+  check_unpack_args(packed, height, width, "unpack_spikes_into");
+  check_uint8(out, "unpack_spikes_into", "out", 3);
+  TORCH_CHECK(out.size(0) == packed.size(0) && out.size(1) == height && out.size(2) == width,
+              "spikekit::unpack_spikes_into: out must have shape (", packed.size(0), ", ", height,
+              ", ", width, "), got ", out.sizes());
+  unpack_into_cpu(packed, height, width, flip, out);
+}
+
+at::Tensor pack_spikes_cpu(const at::Tensor& spikes, bool flip) {
+  check_uint8(spikes, "pack_spikes", "spikes", 3);
+  const int64_t frames = spikes.size(0), height = spikes.size(1), width = spikes.size(2);
+  check_size(height, width, "pack_spikes");
+  const int64_t nbytes = frame_bytes(height, width);
+  at::Tensor out = at::empty({frames, nbytes}, spikes.options());
+  const uint8_t* src = spikes.data_ptr<uint8_t>();
+  uint8_t* dst = out.data_ptr<uint8_t>();
+  const int64_t npix = height * width;
+  at::parallel_for(0, frames * nbytes, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / nbytes;
+      const int64_t j = i - t * nbytes;
+      const uint8_t* image = src + t * npix;
+      const int64_t p = j * 8;
+      const int64_t r = p / width;
+      const int64_t c = p - r * width;
+      if (c + 8 <= width) {  // the whole byte lies in one row: gather 8 pixels at once
+        uint64_t x;
+        std::memcpy(&x, image + file_row(r, height, flip) * width + c, 8);
+        dst[i] = gather_byte(x & 0x0101010101010101ULL);
+      } else {
+        dst[i] = pack_byte(image, j, height, width, flip);
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(spikekit, CPU, m) {
+  m.impl("unpack_spikes", &unpack_spikes_cpu);
+  m.impl("unpack_spikes_into", &unpack_spikes_into_cpu);
+  m.impl("pack_spikes", &pack_spikes_cpu);
+}
+
+}  // namespace spikekit

@@ -1,0 +1,54 @@
+// CUDA kernels for the .dat bit layout; the per-element math is csrc/kernels/bits.h, shared
+// with the CPU kernels.
+#include <cuda_runtime.h>
+
+#include "../kernels/bits.h"
+#include "launch.h"
+
+namespace spikekit {
+namespace {
+
+__global__ void unpack_kernel(const uint8_t* __restrict__ packed, uint8_t* __restrict__ out,
+                              int64_t total, int64_t height, int64_t width, bool flip) {
+  const int64_t npix = height * width;
+  const int64_t nbytes = frame_bytes(height, width);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t t = i / npix;
+    const int64_t q = i - t * npix;
+    const int64_t r = q / width;
+    const int64_t c = q - r * width;
+    out[i] = get_bit(packed + t * nbytes, file_row(r, height, flip) * width + c);
+  }
+}
+
+__global__ void pack_kernel(const uint8_t* __restrict__ spikes, uint8_t* __restrict__ out,
+                            int64_t total, int64_t height, int64_t width, bool flip) {
+  const int64_t npix = height * width;
+  const int64_t nbytes = frame_bytes(height, width);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t t = i / nbytes;
+    out[i] = pack_byte(spikes + t * npix, i - t * nbytes, height, width, flip);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_unpack_spikes(const uint8_t* packed, uint8_t* out, int64_t frames,
+                                 int64_t height, int64_t width, bool flip, cudaStream_t stream) {
+  const int64_t total = frames * height * width;
+  if (total == 0) return cudaSuccess;
+  unpack_kernel<<<grid_for(total, 256), 256, 0, stream>>>(packed, out, total, height, width, flip);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_pack_spikes(const uint8_t* spikes, uint8_t* out, int64_t frames,
+                               int64_t height, int64_t width, bool flip, cudaStream_t stream) {
+  const int64_t total = frames * frame_bytes(height, width);
+  if (total == 0) return cudaSuccess;
+  pack_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, out, total, height, width, flip);
+  return cudaGetLastError();
+}
+
+}  // namespace spikekit

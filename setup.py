@@ -1,0 +1,75 @@
+"""Build spikekit and its C++/CUDA extension ``spikekit._C``.
+
+C++ kernels (csrc/spikekit.cpp, csrc/cpu/*.cpp) are always built. CUDA kernels
+(csrc/cuda/*.cu and csrc/cuda/*_binding.cpp) are added only when the installed torch has CUDA
+(``torch.version.cuda``) and nvcc is found; ``SPIKEKIT_NO_CUDA=1`` forces a CPU-only build.
+Install with ``pip install --no-build-isolation -e .`` after torch and ninja are installed
+(build isolation would download a different, multi-GB torch).
+"""
+import glob
+import os
+import shutil
+
+from setuptools import find_packages, setup
+from torch.utils import cpp_extension
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def _version():
+    with open(os.path.join(ROOT, "spikekit", "_version.py")) as f:
+        scope = {}
+        exec(f.read(), scope)
+    return scope["__version__"]
+
+
+def _want_cuda():
+    import torch
+
+    if os.environ.get("SPIKEKIT_NO_CUDA", "0") not in ("", "0"):
+        return False
+    has_nvcc = cpp_extension.CUDA_HOME is not None or shutil.which("nvcc") is not None
+    return torch.version.cuda is not None and has_nvcc
+
+
+def _extension():
+    rel = lambda pattern: sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+    sources = rel("csrc/spikekit.cpp") + rel("csrc/cpu/*.cpp")
+    cxx = ["-O3", "-std=c++17", "-fopenmp"]
+    if os.environ.get("SPIKEKIT_PORTABLE", "0") in ("", "0"):
+        cxx.append("-march=native")  # built from source on the machine that runs it
+    args = {"cxx": cxx}
+    if _want_cuda():
+        sources += rel("csrc/cuda/*.cu") + rel("csrc/cuda/*_binding.cpp")
+        args["cxx"] = args["cxx"] + ["-DSPIKEKIT_WITH_CUDA=1"]
+        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--use_fast_math"]
+        return cpp_extension.CUDAExtension("spikekit._C", sources, extra_compile_args=args,
+                                           extra_link_args=["-fopenmp"])
+    return cpp_extension.CppExtension("spikekit._C", sources, extra_compile_args=args,
+                                      extra_link_args=["-fopenmp"])
+
+
+setup(
+    name="spikekit",
+    version=_version(),
+    description="Spiking-camera toolkit: .dat I/O, simulator, TFP/TFI/TFSTP and SSML reconstruction",
+    packages=find_packages(include=["spikekit", "spikekit.*", "ssml", "ssml.*"]),
+    package_data={"ssml": ["weights/*.pt", "weights/*.md"], "spikekit": ["data/*"]},
+    python_requires=">=3.9",
+    install_requires=[
+        "torch>=2.4",
+        "numpy",
+        "click>=8",
+        "tqdm",
+        "imageio>=2.28",
+        "imageio-ffmpeg",
+        "scikit-image>=0.21",
+        "numba",
+        "tensorboard",
+        "pyyaml",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["spikekit=spikekit.cli:main"]},
+    ext_modules=[_extension()],
+    cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
+)

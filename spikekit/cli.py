@@ -1,0 +1,90 @@
+"""The ``spikekit`` command line (click). ``python -m spikekit`` is the same program.
+
+Subcommands are imported only when used, so ``spikekit info`` does not pay for video or network
+imports. Each entry of ``COMMANDS`` names ``module:attribute`` of a click command.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import click
+
+COMMANDS = {
+    "info": "spikekit.info_cmd:info",
+    "convert": "spikekit.info_cmd:convert",
+    "simulate": "spikekit.simulate.cli:simulate",
+    "recon": "spikekit.recon.cli:recon",
+    "eval": "spikekit.recon.cli:evaluate",
+    "view": "spikekit.recon.cli:view",
+    "train": "ssml.cli:train",
+    "demo": "spikekit.demo:demo",
+}
+
+
+def build_info() -> dict:
+    """Versions and build facts: spikekit and torch versions, CUDA kernels compiled, threads."""
+    import torch
+
+    from . import __version__, ops
+
+    return {
+        "spikekit": __version__,
+        "torch": torch.__version__,
+        "cuda_kernels": ops.WITH_CUDA,
+        "cuda_available": torch.cuda.is_available(),
+        "openmp_threads": torch.get_num_threads(),
+    }
+
+
+def format_build_info(info: dict) -> str:
+    return (f"spikekit {info['spikekit']}, torch {info['torch']}, CUDA kernels "
+            f"{'compiled' if info['cuda_kernels'] else 'not compiled'} (CUDA device "
+            f"{'available' if info['cuda_available'] else 'not available'}), "
+            f"OpenMP threads {info['openmp_threads']}")
+
+
+def _print_version(ctx, _param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(format_build_info(build_info()))
+        ctx.exit()
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return super().get_command(ctx, name)
+        module, attr = COMMANDS[name].split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):  # that command is not part of this build
+                return None
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print spikekit/torch versions, whether CUDA kernels were compiled, threads.")
+def main():
+    """spikekit: spiking-camera streams in, images out.
+
+    \b
+    Spike streams are bit-packed .dat files (250 x 400 by default, or the size in the
+    <file>.json sidecar). Run `spikekit COMMAND --help` for each command.
+    """
+
+
+def echo_json(obj) -> None:
+    """Print one JSON document to stdout."""
+    click.echo(json.dumps(obj, indent=None, default=float))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""``spikekit info`` (stream statistics, build facts) and ``spikekit convert`` (npz -> dat)."""
+from __future__ import annotations
+
+import warnings
+
+import click
+
+from .cli import build_info, echo_json, format_build_info
+
+PREVIEW_FRAMES = 64
+PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
+
+
+def _fail(exc: Exception):
+    raise click.ClickException(str(exc))
+
+
+@click.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")
+@click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")
+@click.option("--rate", type=float, default=None, help="Spike frames per second, Hz (default: sidecar, else 40000).")
+@click.option("--no-flip", is_flag=True, help="Rows are stored top-down (default: bottom-up, Vidar).")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None,
+              help="Write a TFP image of the first 64 spike frames (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
+def info(file, height, width, rate, no_flip, preview, as_json, build):
+    """Summarise a .dat spike stream: frames, duration, firing rate, dead and hot pixels."""
+    if build:
+        facts = build_info()
+        echo_json(facts) if as_json else click.echo(format_build_info(facts))
+        if file is None:
+            return
+    if file is None:
+        raise click.UsageError("FILE is required (or use --build)")
+    from .io import SpikeStream
+    from .stats import stream_stats
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            stream = SpikeStream(file, height, width, flip=not no_flip, rate=rate)
+        except (OSError, ValueError) as exc:
+            _fail(exc)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    with stream:
+        stats = stream_stats(stream, progress=not as_json and len(stream) > 20000)
+        if preview:
+            _write_preview(stream, preview)
+    if as_json:
+        echo_json(stats)
+        return
+    click.echo(f"{stats['path']}\n"
+               f"  size            {stats['height']} x {stats['width']} pixels, {stats['frames']} spike frames\n"
+               f"  duration        {stats['duration_s']:.6g} s at {stats['rate']:g} Hz\n"
+               f"  total spikes    {stats['total_spikes']}\n"
+               f"  mean firing     {stats['mean_rate']:.4f} spikes/pixel/frame ({stats['mean_rate_hz']:.1f} Hz)\n"
+               f"  spikes / frame  min {stats['frame_spikes_min']}, mean {stats['frame_spikes_mean']:.1f}, "
+               f"max {stats['frame_spikes_max']}\n"
+               f"  dead pixels     {stats['dead_pixels']} (never fire)\n"
+               f"  hot pixels      {stats['hot_pixels']} (fire in > 90% of frames)")
+    if preview:
+        click.echo(f"  preview         {preview}")
+
+
+def _write_preview(stream, path) -> None:
+    import imageio.v3 as iio
+    import numpy as np
+
+    from .io import atomic_output
+
+    frames = stream.decode(0, min(PREVIEW_FRAMES, len(stream)))
+    image = (frames.float().mean(dim=0) * PREVIEW_SCALE).clamp_(0, 1)
+    with atomic_output(path) as tmp:
+        iio.imwrite(tmp, np.round(image.numpy() * 255).astype(np.uint8))
+
+
+@click.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@click.argument("dst", type=click.Path(dir_okay=False))
+@click.option("--key", default=None, help="Array name inside the .npz (default: spk).")
+@click.option("--rate", type=float, default=None, help="Spike frames per second to record (Hz).")
+def convert(src, dst, key, rate):
+    """Convert an unpacked spike array (.npz/.npy, (T, H, W) of 0/1, upright) to .dat + sidecar."""
+    from .io import npz_to_dat
+
+    try:
+        out = npz_to_dat(src, dst, key, rate=rate)
+    except (OSError, KeyError, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {out}")

@@ -1,0 +1,321 @@
+"""Bit-packed ``.dat`` spike streams: read, write and memory-mapped streaming.
+
+Format (DESIGN.md): no header; one spike frame is ceil(H*W/8) bytes; pixel p = row*W + col is
+bit p % 8 (LSB first) of byte p // 8; rows are stored bottom-up, so decoding flips vertically
+(``flip=False`` for sensors stored top-down). When H*W is not a multiple of 8, the last byte of
+each frame is padded with zero bits. Height and width are not in the file: they come from the
+arguments, else from the JSON sidecar ``<file>.json``, else the Vidar default 250 x 400.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import ops
+from .._memory import empty_hugepage
+from .atomic import atomic_output
+from .sidecar import read_sidecar, write_sidecar
+
+DEFAULT_HEIGHT = 250
+DEFAULT_WIDTH = 400
+DEFAULT_RATE = 40000.0
+
+# Sensor sizes suggested when a file size does not fit the requested H x W.
+COMMON_SIZES = ((250, 400), (250, 250), (400, 250), (256, 256), (500, 800), (480, 640),
+                (720, 1280), (1000, 1000), (1024, 1024))
+
+_WRITE_CHUNK = 1024  # spike frames packed per write call (bounds memory of write_dat)
+
+
+def resolve_size(path, height=None, width=None) -> tuple[int, int]:
+    """Frame size for ``path``: explicit arguments, else its sidecar, else 250 x 400.
+
+    Raises:
+        ValueError: when height or width is not a positive integer (names the argument).
+    """
+    meta = read_sidecar(path) if (height is None or width is None) else {}
+    h = meta.get("height", DEFAULT_HEIGHT) if height is None else height
+    w = meta.get("width", DEFAULT_WIDTH) if width is None else width
+    for name, value in (("height", h), ("width", w)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer number of pixels, got {value!r}")
+    return int(h), int(w)
+
+
+def size_hint(nbytes: int) -> str:
+    """Common sensor sizes whose frame size divides ``nbytes`` (for error messages)."""
+    fits = [f"{h}x{w} ({nbytes // ops.frame_bytes(h, w)} frames)" for h, w in COMMON_SIZES
+            if nbytes >= ops.frame_bytes(h, w) and nbytes % ops.frame_bytes(h, w) == 0]
+    return ("; sizes that divide it: " + ", ".join(fits)) if fits else "; no common sensor size divides it"
+
+
+def count_frames(path, height: int, width: int, strict: bool = False) -> int:
+    """Number of whole spike frames in ``path`` for ``height`` x ``width``.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: file shorter than one frame, or (``strict``) not a whole number of frames.
+
+    Warns:
+        UserWarning: naming the leftover bytes when the size is not a whole number of frames.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"spike stream file not found: {path}")
+    size = path.stat().st_size
+    nb = ops.frame_bytes(height, width)
+    if size < nb:
+        raise ValueError(f"{path}: {size} bytes is shorter than one {height}x{width} spike frame "
+                         f"({nb} bytes){size_hint(size) if size else ''}")
+    frames, leftover = divmod(size, nb)
+    if leftover:
+        msg = (f"{path}: {size} bytes is not a whole number of {height}x{width} spike frames "
+               f"({nb} bytes each): {frames} frames and {leftover} leftover bytes{size_hint(size)}")
+        if strict:
+            raise ValueError(msg)
+        warnings.warn(msg + "; the leftover bytes are ignored", stacklevel=3)
+    return frames
+
+
+def _check_range(start, stop, frames: int, path) -> tuple[int, int]:
+    stop = frames if stop is None else stop
+    for name, value in (("start", start), ("stop", stop)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer spike-frame index, got {value!r}")
+    if not (0 <= start < frames) or not (start < stop <= frames):
+        raise IndexError(f"{path}: frame range [{start}, {stop}) is outside the stream; valid: "
+                         f"0 <= start < stop <= {frames}")
+    return int(start), int(stop)
+
+
+def _decode(packed: torch.Tensor, height: int, width: int, flip: bool, device) -> torch.Tensor:
+    device = torch.device(device)
+    if device.type != "cpu":  # ship the 8x smaller packed bytes and decode on the device
+        return ops.unpack_spikes(packed.to(device), height, width, flip)
+    out = empty_hugepage((packed.shape[0], height, width))
+    return ops.unpack_spikes(packed, height, width, flip, out=out)
+
+
+def read_dat(path, height: int | None = None, width: int | None = None, *, start: int = 0,
+             stop: int | None = None, flip: bool = True, strict: bool = False,
+             device="cpu") -> torch.Tensor:
+    """Read spike frames ``[start, stop)`` of a bit-packed ``.dat`` file.
+
+    Args:
+        path: the ``.dat`` file.
+        height, width: frame size H, W in pixels; ``None`` takes the sidecar's value, else
+            250 x 400.
+        start, stop: spike-frame range, 0 <= start < stop <= frames (``stop=None``: the end).
+        flip: True when rows are stored bottom-up (Vidar); the result has row 0 at the top.
+        strict: raise instead of warning when the size is not a whole number of frames.
+        device: where the result lives; on CUDA the packed bytes are decoded on the device.
+
+    Returns:
+        uint8 tensor (stop - start, H, W) of {0, 1}.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: H or W <= 0; file shorter than one frame (names the file, its byte size
+            and the bytes one frame needs); with ``strict``, leftover bytes.
+        IndexError: ``start``/``stop`` outside the stream (names the valid range).
+    """
+    height, width = resolve_size(path, height, width)
+    frames = count_frames(path, height, width, strict)
+    start, stop = _check_range(start, stop, frames, path)
+    nb = ops.frame_bytes(height, width)
+    with open(path, "rb") as f:
+        f.seek(start * nb)
+        raw = np.fromfile(f, dtype=np.uint8, count=(stop - start) * nb)
+    return _decode(torch.from_numpy(raw).view(stop - start, nb), height, width, flip, device)
+
+
+def _as_spike_tensor(spikes, name: str = "spikes") -> torch.Tensor:
+    """Validate a (T, H, W) bool/uint8 spike stream of {0,1}; returns a contiguous CPU uint8 view."""
+    if isinstance(spikes, np.ndarray):
+        spikes = torch.from_numpy(np.ascontiguousarray(spikes))
+    if not isinstance(spikes, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(spikes).__name__}")
+    if spikes.dtype not in (torch.bool, torch.uint8):
+        raise TypeError(f"{name} must be bool or uint8 with values 0/1, got dtype {spikes.dtype}")
+    if spikes.dim() != 3 or spikes.shape[1] <= 0 or spikes.shape[2] <= 0:
+        raise ValueError(f"{name} must have shape (T, H, W) with H, W > 0, got {tuple(spikes.shape)}")
+    spikes = spikes.contiguous()
+    if spikes.dtype == torch.bool:
+        return spikes.view(torch.uint8)
+    if spikes.numel() and int(spikes.max()) > 1:
+        raise ValueError(f"{name} must contain only 0 and 1, found value {int(spikes.max())}")
+    return spikes
+
+
+def write_dat(path, spikes, *, flip: bool = True, sidecar: dict | bool = True) -> Path:
+    """Write a spike stream as a bit-packed ``.dat`` file, atomically.
+
+    The bytes go to a temporary file in the same folder that is renamed over ``path`` only when
+    complete: an error never leaves a partial file (and an existing ``path`` stays intact).
+
+    Args:
+        path: the output ``.dat`` file.
+        spikes: (T, H, W) bool or uint8 tensor/ndarray of {0, 1}, row 0 the top of the image.
+        flip: store rows bottom-up (the Vidar convention read back by ``read_dat(flip=True)``).
+        sidecar: True writes ``<path>.json`` with height and width; a dict adds its keys;
+            False writes none.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: spikes not a bool/uint8 tensor or array.
+        ValueError: wrong shape, or values other than 0/1.
+    """
+    spikes = _as_spike_tensor(spikes)
+    if spikes.device.type != "cpu":
+        spikes = spikes.cpu()
+    path = Path(path)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        for a in range(0, spikes.shape[0], _WRITE_CHUNK):
+            f.write(ops.pack_spikes(spikes[a:a + _WRITE_CHUNK], flip).numpy().tobytes())
+    if sidecar is not False:
+        meta = {"height": int(spikes.shape[1]), "width": int(spikes.shape[2]), "flip": flip}
+        if isinstance(sidecar, dict):
+            meta.update(sidecar)
+        write_sidecar(path, meta)
+    return path
+
+
+class SpikeStream:
+    """A memory-mapped ``.dat`` spike stream, decoded window by window.
+
+    Nothing is read until asked for: ``stream[a:b]`` decodes only frames a..b-1, and
+    :meth:`iter_chunks` releases the pages of each chunk once it is consumed, so memory stays
+    bounded by the chunk size on files of any length.
+
+    Args:
+        path: the ``.dat`` file.
+        height, width: frame size; ``None`` takes the sidecar's value, else 250 x 400.
+        flip: rows stored bottom-up (Vidar).
+        rate: spike frames per second (Hz); ``None`` takes the sidecar's ``rate``, else 40000.
+        strict: raise instead of warning on leftover bytes.
+
+    Attributes:
+        path, height, width, flip, rate, frame_bytes, meta (the sidecar dict, possibly empty).
+
+    Raises:
+        FileNotFoundError / ValueError: as :func:`read_dat`.
+    """
+
+    def __init__(self, path, height: int | None = None, width: int | None = None, flip: bool = True,
+                 rate: float | None = None, strict: bool = False):
+        self.path = Path(path)
+        self.height, self.width = resolve_size(self.path, height, width)
+        self.meta = read_sidecar(self.path)
+        self.rate = float(rate if rate is not None else self.meta.get("rate", DEFAULT_RATE))
+        if self.rate <= 0:
+            raise ValueError(f"rate must be > 0 spike frames per second, got {self.rate}")
+        self.flip = flip
+        self.frame_bytes = ops.frame_bytes(self.height, self.width)
+        self._frames = count_frames(self.path, self.height, self.width, strict)
+        with open(self.path, "rb") as f:
+            self._mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        self._bytes = np.frombuffer(self._mmap, dtype=np.uint8, count=self._frames * self.frame_bytes)
+
+    def __len__(self) -> int:
+        return self._frames
+
+    @property
+    def duration(self) -> float:
+        """Length of the stream in seconds (frames / rate)."""
+        return self._frames / self.rate
+
+    def __repr__(self) -> str:
+        return (f"SpikeStream({str(self.path)!r}, frames={self._frames}, height={self.height}, "
+                f"width={self.width}, rate={self.rate:g})")
+
+    def _range(self, a, b) -> tuple[int, int]:
+        return _check_range(a, b, self._frames, self.path)
+
+    def _packed_view(self, a: int, b: int) -> torch.Tensor:
+        """Zero-copy uint8 (b - a, frame_bytes) view of the mapped file (valid while open)."""
+        nb = self.frame_bytes
+        return torch.from_numpy(self._bytes[a * nb:b * nb]).view(b - a, nb)
+
+    def packed(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Raw bytes of frames ``[start, stop)`` as a uint8 (n, ceil(H*W/8)) tensor (a copy).
+
+        Raises:
+            IndexError: range outside the stream (names the valid range).
+        """
+        a, b = self._range(start, stop)
+        return self._packed_view(a, b).clone()
+
+    def decode(self, start: int = 0, stop: int | None = None, device="cpu") -> torch.Tensor:
+        """Decoded frames ``[start, stop)``: uint8 (n, H, W) of {0, 1} on ``device``."""
+        a, b = self._range(start, stop)
+        return _decode(self._packed_view(a, b), self.height, self.width, self.flip, device)
+
+    def __getitem__(self, key) -> torch.Tensor:
+        """``stream[i]`` -> uint8 (H, W); ``stream[a:b]`` (or with a step) -> uint8 (n, H, W).
+
+        Negative indices count from the end, as for Python sequences.
+
+        Raises:
+            IndexError: an index outside the stream, or an empty slice.
+        """
+        if isinstance(key, slice):
+            a, b, step = key.indices(self._frames)
+            frames = self.decode(a, b)
+            return frames if step == 1 else frames[::step].contiguous()
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            i = int(key) + (self._frames if key < 0 else 0)
+            if not 0 <= i < self._frames:
+                raise IndexError(f"{self.path}: frame {key} is outside the stream; valid: "
+                                 f"{-self._frames} <= index < {self._frames}")
+            return self.decode(i, i + 1)[0]
+        raise TypeError(f"SpikeStream indices must be int or slice, got {type(key).__name__}")
+
+    def iter_chunks(self, n: int, *, start: int = 0, stop: int | None = None, packed: bool = False):
+        """Iterate over the stream ``n`` spike frames at a time (the last chunk may be shorter).
+
+        Args:
+            n: frames per chunk (> 0).
+            start, stop: frame range to cover (``stop=None``: the end).
+            packed: yield raw packed bytes uint8 (n, ceil(H*W/8)) instead of decoded frames.
+
+        Yields:
+            uint8 (n, H, W) decoded chunks (or packed chunks), fresh tensors the caller may keep.
+
+        Raises:
+            ValueError: ``n`` <= 0.  IndexError: range outside the stream.
+        """
+        if n <= 0:
+            raise ValueError(f"iter_chunks: n must be a positive number of spike frames, got {n}")
+        a0, b0 = self._range(start, stop)
+        for a in range(a0, b0, n):
+            b = min(a + n, b0)
+            yield self.packed(a, b) if packed else self.decode(a, b)
+            self._release(a, b)
+
+    def _release(self, a: int, b: int) -> None:
+        """Drop the mapped pages of frames [a, b) from this process (they stay in the page cache)."""
+        lo = (a * self.frame_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
+        hi = (b * self.frame_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo and hasattr(self._mmap, "madvise"):
+            self._mmap.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    def close(self) -> None:
+        """Unmap the file (deferred to garbage collection while views of it are alive)."""
+        self._bytes = None
+        try:
+            self._mmap.close()
+        except BufferError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,58 @@
+"""Summary statistics of a spike stream: firing rate, per-frame counts, dead and hot pixels."""
+from __future__ import annotations
+
+import torch
+
+from .io.dat import SpikeStream
+
+HOT_FRACTION = 0.9  # a pixel firing in more than 90% of the spike frames is "hot"
+
+
+def stream_stats(stream: SpikeStream, chunk: int = 1024, progress: bool = False) -> dict:
+    """Statistics of a whole ``.dat`` stream, read chunk by chunk (bounded memory).
+
+    Args:
+        stream: an open :class:`~spikekit.io.SpikeStream`.
+        chunk: spike frames decoded at a time.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        dict with ``frames``, ``height``, ``width``, ``rate`` (Hz), ``duration_s`` (seconds),
+        ``total_spikes``, ``mean_rate`` (mean firing rate: spikes per pixel per spike frame, in
+        [0, 1]), ``mean_rate_hz`` (spikes per pixel per second), ``frame_spikes_min`` /
+        ``_mean`` / ``_max`` (spikes per spike frame), ``dead_pixels`` (never fire) and
+        ``hot_pixels`` (fire in more than 90% of the frames).
+    """
+    from tqdm import tqdm
+
+    per_pixel = torch.zeros(stream.height, stream.width, dtype=torch.int64)
+    fmin, fmax, total = None, 0, 0
+    chunks = stream.iter_chunks(chunk)
+    bar = tqdm(total=len(stream), unit="frame", disable=not progress, leave=False)
+    for frames in chunks:
+        per_pixel += frames.sum(dim=0, dtype=torch.int64)
+        counts = frames.view(frames.shape[0], -1).sum(dim=1, dtype=torch.int64)
+        cmin, cmax = int(counts.min()), int(counts.max())
+        fmin = cmin if fmin is None else min(fmin, cmin)
+        fmax = max(fmax, cmax)
+        total += int(counts.sum())
+        bar.update(frames.shape[0])
+    bar.close()
+    n, npix = len(stream), stream.height * stream.width
+    mean_rate = total / (n * npix)
+    return {
+        "path": str(stream.path),
+        "frames": n,
+        "height": stream.height,
+        "width": stream.width,
+        "rate": stream.rate,
+        "duration_s": n / stream.rate,
+        "total_spikes": total,
+        "mean_rate": mean_rate,
+        "mean_rate_hz": mean_rate * stream.rate,
+        "frame_spikes_min": fmin,
+        "frame_spikes_mean": total / n,
+        "frame_spikes_max": fmax,
+        "dead_pixels": int((per_pixel == 0).sum()),
+        "hot_pixels": int((per_pixel > HOT_FRACTION * n).sum()),
+    }

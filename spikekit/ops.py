@@ -79,3 +79,9 @@ def _unpack_spikes_into_fake(packed, height, width, flip, out):
 def _pack_spikes_fake(spikes, flip):
     torch._check(spikes.dim() == 3)
     return spikes.new_empty((spikes.shape[0], (spikes.shape[1] * spikes.shape[2] + 7) // 8))
+
+
+# --- simulator (integrate-and-fire) ----------------------------------------------------------
+
+
+# --- reconstruction (TFP / TFI windows) ------------------------------------------------------

@@ -14,6 +14,10 @@ cudaError_t launch_unpack_spikes(const uint8_t* packed, uint8_t* out, int64_t fr
 cudaError_t launch_pack_spikes(const uint8_t* spikes, uint8_t* out, int64_t frames,
                                int64_t height, int64_t width, bool flip, cudaStream_t stream);
 
+// --- simulator launchers (csrc/cuda/simulate.cu) ---
+
+// --- reconstruction launchers (csrc/cuda/recon.cu) ---
+
 // Grid size for `n` work items at `block` threads each, capped for grid-stride loops.
 inline unsigned int grid_for(int64_t n, int block) {
   const int64_t blocks = (n + block - 1) / block;

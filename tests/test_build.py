@@ -1,0 +1,108 @@
+"""Build checks: every CUDA source compiles with nvcc; version/build facts; the CLI entry points."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import spikekit
+from spikekit.cli import main
+from spikekit.io import write_dat
+
+from conftest import REPO
+
+CUDA_SOURCES = sorted((REPO / "csrc" / "cuda").glob("*.cu"))
+
+
+def _nvcc():
+    return shutil.which("nvcc")
+
+
+@pytest.mark.skipif(_nvcc() is None, reason="nvcc not installed")
+@pytest.mark.parametrize("source", CUDA_SOURCES, ids=[p.name for p in CUDA_SOURCES])
+def test_cuda_source_compiles_with_nvcc(source, tmp_path):
+    result = subprocess.run([_nvcc(), "-std=c++17", "-O1", "-arch=sm_90", "-c", str(source),
+                             "-o", str(tmp_path / "out.o")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_there_are_cuda_sources():
+    assert len(CUDA_SOURCES) >= 1
+
+
+def test_version_and_build_info():
+    runner = CliRunner()
+    version = runner.invoke(main, ["--version"])
+    assert version.exit_code == 0
+    assert f"spikekit {spikekit.__version__}" in version.output and torch.__version__ in version.output
+    assert ("CUDA kernels compiled" in version.output) == spikekit.ops.WITH_CUDA
+    facts = json.loads(runner.invoke(main, ["info", "--build", "--json"]).output)
+    assert facts["torch"] == torch.__version__
+    assert facts["cuda_kernels"] is spikekit.ops.WITH_CUDA
+    assert facts["openmp_threads"] == torch.get_num_threads()
+
+
+def test_python_m_spikekit_is_the_same_program():
+    out = subprocess.run([sys.executable, "-m", "spikekit", "--version"], capture_output=True, text=True,
+                         timeout=120, cwd=REPO)
+    assert out.returncode == 0 and out.stdout.startswith(f"spikekit {spikekit.__version__}")
+    assert "info" in subprocess.run([sys.executable, "-m", "spikekit", "--help"], capture_output=True,
+                                    text=True, timeout=120).stdout
+
+
+def test_info_json_on_shared_file(shared_data):
+    result = CliRunner().invoke(main, ["info", str(shared_data / "reds301/spike/200_part1_key_id151.dat"), "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output)
+    assert {k: stats[k] for k in ("frames", "height", "width", "total_spikes")} == {
+        "frames": 301, "height": 250, "width": 400, "total_spikes": 8658838}
+    assert stats["mean_rate"] == pytest.approx(8658838 / (301 * 250 * 400))
+    assert stats["dead_pixels"] >= 0 and stats["hot_pixels"] >= 0
+
+
+def test_info_counts_dead_and_hot_pixels_and_writes_preview(tmp_path):
+    spikes = torch.zeros(100, 4, 8, dtype=torch.uint8)
+    spikes[:, 0, 0] = 1              # hot: fires in every frame
+    spikes[:91, 0, 1] = 1            # hot: 91% > 90%
+    spikes[:90, 0, 2] = 1            # not hot: exactly 90%
+    spikes[::2, 1:, :] = 1           # 50%: rows 1-3
+    path = write_dat(tmp_path / "s.dat", spikes)
+    preview = tmp_path / "p.png"
+    result = CliRunner().invoke(main, ["info", str(path), "--json", "--rate", "20000", "--preview", str(preview)])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output)
+    assert stats["hot_pixels"] == 2 and stats["dead_pixels"] == 5  # row 0, columns 3..7
+    assert stats["frame_spikes_min"] == 1 and stats["frame_spikes_max"] == 27
+    assert stats["duration_s"] == pytest.approx(100 / 20000)
+    import imageio.v3 as iio
+    image = iio.imread(preview)
+    assert image.shape == (4, 8) and image[0, 0] == 255 and image[0, 5] == 0
+    assert image[2, 2] == round(0.5 / 0.6 * 255)  # TFP of the first 64 frames: 32/64 / 0.6
+
+
+def test_info_human_output_and_errors(tmp_path):
+    path = tmp_path / "bad.dat"
+    path.write_bytes(bytes(50))
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code != 0
+    assert "50 bytes is shorter than one 250x400 spike frame (12500 bytes)" in result.output
+    assert "Traceback" not in result.output
+    missing = CliRunner().invoke(main, ["info", str(tmp_path / "nope.dat")])
+    assert missing.exit_code != 0 and "not found" in missing.output
+    odd = tmp_path / "odd.dat"
+    odd.write_bytes(bytes(7813 * 3))
+    result = CliRunner().invoke(main, ["info", str(odd)])
+    assert "250x250 (3 frames)" in result.output
+
+
+def test_convert_command(shared_data, tmp_path):
+    out = tmp_path / "heli.dat"
+    result = CliRunner().invoke(main, ["convert", str(shared_data / "real/uhsr_caltech_4144_helicopter.npz"), str(out)])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(CliRunner().invoke(main, ["info", str(out), "--json"]).output)
+    assert (stats["frames"], stats["height"], stats["width"]) == (200, 250, 250)

@@ -1,0 +1,14 @@
+"""SSML: self-supervised mutual learning for spiking-camera reconstruction.
+
+Our implementation of Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene
+Reconstruction of Spiking Camera", IJCAI 2022: a blind-spot network (:class:`BSN`) trained against
+a pseudo-label from the spike stream itself, and a non-blind network (:class:`NBSN`) that learns
+from the BSN (mutual loss) and is the one used for inference. Input windows are float
+(B, 41, H, W) spike frames; outputs (B, 1, H, W) for the middle frame.
+
+``from ssml import SSML, load_model``; training lives in :mod:`ssml.train` (``spikekit train``).
+"""
+from .networks import BSN, NBSN, SSML, WINDOW, count_parameters
+from .weights_io import DEFAULT_WEIGHTS, load_model
+
+__all__ = ["BSN", "NBSN", "SSML", "WINDOW", "count_parameters", "load_model", "DEFAULT_WEIGHTS"]

@@ -1,0 +1,147 @@
+"""Non-local attention (NLA) of the SSML NBSN: criss-cross spatial, channel and temporal attention.
+
+Sources: Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking
+Camera", IJCAI 2022, Sec. 3.3 (NBSN with NLA); Huang et al., "CCNet: Criss-Cross Attention for
+Semantic Segmentation", ICCV 2019 (spatial); Fu et al., "Dual Attention Network for Scene
+Segmentation", CVPR 2019 (channel attention, Eq. 3-4); the temporal attention is the channel form
+applied with the sub-streams as channels.
+
+Pure PyTorch. The criss-cross attention never builds the (H+W)-wide joint softmax: its column and
+row halves are evaluated separately (in chunks that bound memory at full 250 x 400 resolution) and
+merged exactly with their log-sum-exp weights, the way blockwise ("flash") attention merges blocks.
+Energies and softmax run in float32 also under bf16 autocast.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CHUNK_ELEMENTS = 1 << 24
+"""Upper bound on the elements of one energy block of the criss-cross attention (64 MiB f32)."""
+
+
+def _axis_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask_self: bool):
+    """Attention along the last-but-one axis of independent lines, unnormalised.
+
+    Args:
+        q, k: (L, S, d) queries and keys of L lines of S positions; v: (L, S, C).
+        mask_self: exclude position s from the keys of query s.
+
+    Returns:
+        (m, s, o): per-query max energy (L, S), sum of exp(e - m) (L, S), and the unnormalised
+        output sum_j exp(e_j - m) v_j (L, S, C); all float32.
+    """
+    outs = ([], [], [])
+    step = max(1, CHUNK_ELEMENTS // max(1, q.shape[1] * q.shape[1]))
+    eye = None
+    if mask_self:
+        eye = torch.eye(q.shape[1], dtype=torch.bool, device=q.device)
+    for a in range(0, q.shape[0], step):
+        e = torch.matmul(q[a:a + step], k[a:a + step].transpose(1, 2)).float()
+        if eye is not None:
+            e = e.masked_fill(eye, float("-inf"))
+        # the result does not depend on m (it cancels), so it carries no gradient; a line whose
+        # only key is masked (length-1 columns) gets m = -max_float, p = 0, s = 0
+        m = e.detach().amax(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float32).min)
+        if torch.is_grad_enabled():
+            p = torch.exp(e - m)
+        else:
+            p = e.sub_(m).exp_()
+        outs[0].append(m.squeeze(-1))
+        outs[1].append(p.sum(dim=-1))
+        outs[2].append(torch.matmul(p.to(v.dtype), v[a:a + step]).float())
+    return tuple(torch.cat(t) if len(t) > 1 else t[0] for t in outs)
+
+
+class CrissCrossAttention(nn.Module):
+    """Criss-cross attention (CCNet), one pass: (N, C, H, W) -> (N, C, H, W).
+
+    Each pixel attends to the H + W - 1 pixels of its column and row (itself counted once):
+    q, k = 1x1 convs C -> C/8, v = 1x1 conv C -> C, A = softmax over those positions of q.k,
+    out = gamma * sum A v + x, gamma a learnable scalar initialised to 0.
+    """
+
+    def __init__(self, channels: int = 32, reduction: int = 8):
+        super().__init__()
+        self.q = nn.Conv2d(channels, channels // reduction, 1)
+        self.k = nn.Conv2d(channels, channels // reduction, 1)
+        self.v = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        # (N, H, W, ch) views; contiguous copies are cheap next to the attention itself.
+        q, k, v = (f(x).permute(0, 2, 3, 1) for f in (self.q, self.k, self.v))
+        # columns: lines (N*W) of H positions, self excluded (counted in the row half)
+        col = _axis_attention(*(t.transpose(1, 2).reshape(n * w, h, -1) for t in (q, k, v)),
+                              mask_self=True)
+        mh, sh, oh = (t.reshape(n, w, h, *t.shape[2:]).transpose(1, 2) for t in col)
+        # rows: lines (N*H) of W positions
+        row = _axis_attention(*(t.reshape(n * h, w, -1) for t in (q, k, v)), mask_self=False)
+        mw, sw, ow = (t.reshape(n, h, w, *t.shape[2:]) for t in row)
+        top = torch.maximum(mh, mw)
+        ah, aw = torch.exp(mh - top), torch.exp(mw - top)
+        out = (oh * ah[..., None] + ow * aw[..., None]) / (sh * ah + sw * aw)[..., None]
+        out = out.permute(0, 3, 1, 2).to(x.dtype)
+        return self.gamma.to(x.dtype) * out + x
+
+
+class ChannelAttention(nn.Module):
+    """DANet channel attention: (N, C, H, W) -> (N, C, H, W).
+
+    E = X X^T over channels (X = x as (N, C, H*W)), A = softmax(rowmax(E) - E), out = gamma * A X
+    + x, gamma learnable, initialised to 0. No parameters besides gamma, so any C works; the
+    temporal attention is this module applied with frames as channels.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, -1).float()
+        energy = torch.bmm(flat, flat.transpose(1, 2))
+        attn = torch.softmax(energy.amax(dim=-1, keepdim=True) - energy, dim=-1)
+        out = torch.bmm(attn, flat).reshape(x.shape).to(x.dtype)
+        return self.gamma.to(x.dtype) * out + x
+
+
+def _conv_relu(channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.ReLU(inplace=True))
+
+
+class NonLocalAttention(nn.Module):
+    """NLA over sub-stream features: (B, T, C, H, W) -> (B, T, C, H, W).
+
+    out = x + conv1x1( S(x) + Ch(x) + Tm(x) ) with
+    S: conv3x3+ReLU, criss-cross attention applied twice (shared weights), conv3x3+ReLU;
+    Ch: conv3x3+ReLU, channel attention, conv3x3+ReLU (each sub-stream on its C channels);
+    Tm: the same with the T sub-streams as channels (per feature channel);
+    3x3 convs zero-padded, no bias; the final 1x1 conv has a bias.
+    """
+
+    def __init__(self, channels: int = 32, frames: int = 3, recurrence: int = 2):
+        super().__init__()
+        self.recurrence = recurrence
+        self.spatial_in, self.spatial_out = _conv_relu(channels), _conv_relu(channels)
+        self.cca = CrissCrossAttention(channels)
+        self.channel_in, self.channel_out = _conv_relu(channels), _conv_relu(channels)
+        self.channel = ChannelAttention()
+        self.temporal_in, self.temporal_out = _conv_relu(frames), _conv_relu(frames)
+        self.temporal = ChannelAttention()
+        self.fuse = nn.Conv2d(channels, channels, 1, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c, h, w = x.shape
+        flat = x.reshape(b * t, c, h, w)
+        s = self.spatial_in(flat)
+        for _ in range(self.recurrence):
+            s = self.cca(s)
+        s = self.spatial_out(s)
+        s = s + self.channel_out(self.channel(self.channel_in(flat)))
+        tm = x.transpose(1, 2).reshape(b * c, t, h, w)
+        tm = self.temporal_out(self.temporal(self.temporal_in(tm)))
+        s = s + tm.reshape(b, c, t, h, w).transpose(1, 2).reshape(b * t, c, h, w)
+        return x + self.fuse(s).reshape(b, t, c, h, w)

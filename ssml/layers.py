@@ -1,0 +1,144 @@
+"""Building blocks of the SSML networks: (blind) 3x3 conv, blind pool, U-Net, head, rotations.
+
+Source: Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking
+Camera", IJCAI 2022, Sec. 3 (blind-spot network built from shifted convolutions, after Laine et
+al., "High-Quality Self-Supervised Deep Image Denoising", NeurIPS 2019).
+
+Feature maps are float (N, C, H, W), any H and W (odd sizes too); every block keeps H and W except
+the pools (floor(H/2), floor(W/2)). A *blind* block only lets output row r see input rows <= r:
+stacking blind blocks and a final one-row shift down (:func:`shift_down`) gives a receptive field
+strictly above each pixel; the BSN combines the four rotations of the input so that the union of
+the four half planes is everything but the pixel itself.
+
+All blocks work under ``torch.autocast`` (bf16 on CPU) and with ``channels_last`` tensors.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NEGATIVE_SLOPE = 0.1
+"""LeakyReLU slope used throughout SSML."""
+
+
+def shift_down(x: torch.Tensor, rows: int = 1) -> torch.Tensor:
+    """Move a (N, C, H, W) map down by ``rows``: zero rows enter at the top, the last rows drop."""
+    h = x.shape[-2]
+    return F.pad(x, (0, 0, rows, 0))[..., :h, :]
+
+
+class Conv(nn.Module):
+    """3x3 convolution (no bias), replicate padding, LeakyReLU(0.1).
+
+    Blind variant (``blind=True``): a zero row is padded on top, the convolution runs, and the last
+    row is dropped, so output row r sees input rows r-2..r only. Implemented as one replicate
+    padding of the columns and a convolution with two zero rows on top and bottom whose last two
+    output rows are discarded (the same values as pad-then-crop, without the extra copies).
+
+    Shapes: (N, cin, H, W) -> (N, cout, H, W), any float dtype.
+    """
+
+    def __init__(self, cin: int, cout: int, blind: bool = False):
+        super().__init__()
+        self.blind = bool(blind)
+        self.conv = nn.Conv2d(cin, cout, 3, bias=False, padding=(2, 0) if blind else 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.shape[-2]
+        if self.blind:
+            x = self.conv(F.pad(x, (1, 1, 0, 0), mode="replicate"))[..., :h, :]
+        else:
+            x = self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate"))
+        return F.leaky_relu(x, NEGATIVE_SLOPE, inplace=not self.blind)
+
+
+class Pool(nn.Module):
+    """2x2 max pooling; the blind variant first shifts the map down one row (zero row on top).
+
+    Shapes: (N, C, H, W) -> (N, C, floor(H/2), floor(W/2)).
+    """
+
+    def __init__(self, blind: bool = False):
+        super().__init__()
+        self.blind = bool(blind)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.blind:
+            x = shift_down(x)
+        return F.max_pool2d(x, 2)
+
+
+def _convs(channels: list[int], blind: bool) -> nn.Sequential:
+    return nn.Sequential(*(Conv(a, b, blind) for a, b in zip(channels[:-1], channels[1:])))
+
+
+class UNet(nn.Module):
+    """The SSML U-Net (Cin -> Cout), blind or not; any H, W.
+
+    enc1: 3 convs Cin->48->48->48, pool; enc2: 3 convs of 48, pool; enc3: 48->96->96->48;
+    dec2: nearest x2, pad to the enc1 output size (zero rows/columns at bottom/right first),
+    concat the enc1 output, 4 convs 96->96; dec1: x2, pad, concat the U-Net input,
+    (96+Cin)->96->96->96->Cout.
+
+    Shapes: (N, cin, H, W) -> (N, cout, H, W).
+    """
+
+    def __init__(self, cin: int, cout: int, blind: bool = False):
+        super().__init__()
+        self.cin, self.cout, self.blind = cin, cout, bool(blind)
+        self.enc1 = _convs([cin, 48, 48, 48], blind)
+        self.enc2 = _convs([48, 48, 48, 48], blind)
+        self.enc3 = _convs([48, 96, 96, 48], blind)
+        self.dec2 = _convs([96, 96, 96, 96, 96], blind)
+        self.dec1 = _convs([96 + cin, 96, 96, 96, cout], blind)
+        self.pool = Pool(blind)
+
+    @staticmethod
+    def _up_cat(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        dy, dx = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+        if dy or dx:  # odd sizes: at most one row/column, added at the bottom/right
+            x = F.pad(x, (dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))
+        return torch.cat((x, skip), dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.pool(self.enc1(x))
+        e2 = self.pool(self.enc2(e1))
+        y = self.enc3(e2)
+        y = self.dec2(self._up_cat(y, e1))
+        return self.dec1(self._up_cat(y, x))
+
+
+class Head(nn.Module):
+    """1x1 conv head: 384->384, LReLU(0.1), 384->96, LReLU(0.1), 96->1; no bias.
+
+    Shapes: (N, 384, H, W) -> (N, 1, H, W).
+    """
+
+    def __init__(self, cin: int = 384):
+        super().__init__()
+        self.a = nn.Conv2d(cin, 384, 1, bias=False)
+        self.b = nn.Conv2d(384, 96, 1, bias=False)
+        self.c = nn.Conv2d(96, 1, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.a(x), NEGATIVE_SLOPE, inplace=True)
+        x = F.leaky_relu(self.b(x), NEGATIVE_SLOPE, inplace=True)
+        return self.c(x)
+
+
+def rotate(x: torch.Tensor) -> torch.Tensor:
+    """Stack the 0/90/180/270 degree rotations of a square (N, C, S, S) map in the batch.
+
+    Returns (4N, C, S, S): [x, rot90(x), rot180(x), rot270(x)] (counter-clockwise).
+    """
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"rotate: expected a square map, got H x W = {tuple(x.shape[-2:])}")
+    return torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)], dim=0)
+
+
+def unrotate(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rotate`, concatenating in channels: (4N, C, S, S) -> (N, 4C, S, S)."""
+    parts = torch.chunk(x, 4, dim=0)
+    return torch.cat([torch.rot90(p, -k, dims=(-2, -1)) for k, p in enumerate(parts)], dim=1)

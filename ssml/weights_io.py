@@ -1,0 +1,97 @@
+"""Loading SSML weights: our shipped file, training checkpoints, or bare state dicts.
+
+Accepted files (``torch.save`` output, saved on any device):
+
+* a bare ``state_dict`` of :class:`ssml.SSML` (keys ``bsn.*``, ``nbsn.*``) or of a lone
+  :class:`ssml.NBSN` (keys without that prefix; only the NBSN is then filled);
+* a training checkpoint: a dict whose ``"model"`` entry is such a state dict (optimizer, RNG
+  states, config and the rest are ignored here);
+* keys with a ``module.`` prefix (saved from DistributedDataParallel) are accepted.
+
+The architecture variant (NBSN with or without NLA) is read from the keys.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+
+from .networks import SSML
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "ssml_default.pt"
+"""The weights we ship (issue 6); :func:`load_model` uses them when no path is given."""
+
+
+def _read(path: Path) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # a checkpoint with non-tensor extras (our own files only)
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path}: not an SSML state dict or checkpoint (expected a dict of "
+                         "tensors, or a dict with a 'model' state dict)")
+    prefix = "module."
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in obj.items()}
+
+
+def _check(path: Path, model: torch.nn.Module, state: dict, strict: bool) -> None:
+    """Raise naming the first key whose shape differs, or (strict) the first missing/extra key."""
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and own[key].shape != value.shape:
+            raise ValueError(f"{path}: parameter {key!r} has shape {tuple(value.shape)} in the "
+                             f"file but {tuple(own[key].shape)} in the model")
+    if strict:
+        missing = [k for k in own if k not in state]
+        extra = [k for k in state if k not in own]
+        if missing or extra:
+            what = (f"missing key {missing[0]!r} ({len(missing)} missing)" if missing else
+                    f"unexpected key {extra[0]!r} ({len(extra)} unexpected)")
+            raise ValueError(f"{path}: weights do not match the SSML model: {what}")
+
+
+def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",
+               strict: bool = True, nla: bool | None = None) -> SSML:
+    """Build an :class:`ssml.SSML` and load weights into it; returned in eval mode on ``device``.
+
+    Args:
+        path: weights file; ``None`` for the shipped ``ssml/weights/ssml_default.pt``.
+        device: where the model goes (files saved on a GPU load on a CPU-only machine).
+        strict: every key of the model must be in the file and vice versa (a file with only
+            NBSN keys fills ``.nbsn`` and is strict about those).
+        nla: force the NBSN variant; ``None`` reads it from the keys (``nbsn.nla.*`` present).
+
+    Returns:
+        SSML in eval mode (``model(spikes)`` runs the NBSN).
+
+    Raises:
+        FileNotFoundError: the file does not exist (names it; for the default, says the shipped
+            weights are not there yet/not installed).
+        ValueError: not a state dict/checkpoint, or a key/shape mismatch (names the first wrong
+            key and both shapes).
+    """
+    if path is None:
+        path = DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"SSML weights not found: {path} (the shipped default weights are missing; "
+                "pass a weights file, e.g. --weights run/checkpoint.pt, or train one with "
+                "`spikekit train`)")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SSML weights not found: {path}")
+    state = _read(path)
+    nbsn_only = not any(k.startswith(("bsn.", "nbsn.")) for k in state)
+    if nla is None:
+        nla = any(k.startswith("nla." if nbsn_only else "nbsn.nla.") for k in state)
+    model = SSML(nla=nla)
+    target = model.nbsn if nbsn_only else model
+    _check(path, target, state, strict)
+    target.load_state_dict(state, strict=strict)
+    return model.to(device).eval()
+
+
+__all__ = ["DEFAULT_WEIGHTS", "load_model"]

@@ -26,8 +26,33 @@ TORCH_LIBRARY(spikekit, m) {
   m.def("unpack_spikes_into(Tensor packed, int height, int width, bool flip, Tensor(a!) out) -> ()");
   // spikes: uint8 (T, H, W) of {0,1} -> uint8 (T, ceil(H*W/8)).
   m.def("pack_spikes(Tensor spikes, bool flip) -> Tensor");
+  // Spike counts straight from packed bytes: (per-pixel int64 (H, W), per-frame int64 (T,)).
+  m.def("spike_counts(Tensor packed, int height, int width, bool flip) -> (Tensor, Tensor)");
 
   // --- simulator (integrate-and-fire): csrc/kernels/simulate.h -----------------------------
+  // State acc, comp (Kahan compensation), theta: float32 (B, H, W). simulate_init fills them from
+  // the seed (threshold mismatch sigma, random initial accumulator); comp is zeroed.
+  m.def("simulate_init(Tensor(a!) acc, Tensor(b!) comp, Tensor(c!) theta, float threshold, float sigma, "
+        "bool random_init, int seed) -> ()");
+  // intensity float32 (B, N, H, W) in [0, 1] per spike frame; spike frames frame0 .. frame0+N-1.
+  // out uint8 (B, N, ceil(H*W/8)) when packed (the .dat bytes), else (B, N, H, W) of {0,1}.
+  m.def("simulate_frames(Tensor intensity, Tensor(a!) acc, Tensor(b!) comp, Tensor theta, float gain, "
+        "float dark, float shot, int seed, int frame0, bool packed, Tensor(c!) out) -> ()");
+  // Same, intensity of spike frame t = start + alpha[t] * delta (float32 (B, H, W), alpha (N)).
+  m.def("simulate_interp(Tensor start, Tensor delta, Tensor alpha, Tensor(a!) acc, Tensor(b!) comp, "
+        "Tensor theta, float gain, float dark, float shot, int seed, int frame0, bool packed, "
+        "Tensor(c!) out) -> ()");
 
   // --- reconstruction (TFP / TFI windows on packed streams): csrc/kernels/recon.h ----------
+  // packed uint8 (T, ceil(H*W/8)), centers int64 (K,) -> float32 (K, H, W):
+  // min(scale * spikes in [c - window/2, c - window/2 + window) / window, 1); centres whose window
+  // leaves [0, T) are an error.
+  m.def("tfp_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale) -> Tensor");
+  m.def("tfp_packed_into(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale, Tensor(a!) out) -> ()");
+  // Same shapes: min(scale / ISI(c), 1), ISI searched up to max_interval frames each way.
+  m.def("tfi_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale) -> Tensor");
+  m.def("tfi_packed_into(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale, Tensor(a!) out) -> ()");
+  // spikes uint8/bool/float32 (N, T, P) (value > 0 = spike), centers int64 (K,) -> float32
+  // (N, K, P) ISI in spike frames, in [1, 2 * max_interval].
+  m.def("isi(Tensor spikes, Tensor centers, int max_interval) -> Tensor");
 }

@@ -64,6 +64,28 @@ def pack_spikes(spikes: torch.Tensor, flip: bool = True) -> torch.Tensor:
     return torch.ops.spikekit.pack_spikes.default(spikes, flip)
 
 
+def spike_counts(packed: torch.Tensor, height: int, width: int,
+                 flip: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Count spikes straight from packed frames, without decoding them.
+
+    Args:
+        packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA.
+        height, width: frame size H, W.  flip: file rows stored bottom-up.
+
+    Returns:
+        (per_pixel, per_frame): int64 (H, W) spikes of each pixel over the T frames (row 0 the
+        top), and int64 (T,) spikes in each frame.
+    """
+    return torch.ops.spikekit.spike_counts.default(packed, height, width, flip)
+
+
+@torch.library.register_fake("spikekit::spike_counts")
+def _spike_counts_fake(packed, height, width, flip):
+    torch._check(packed.dim() == 2)
+    return (packed.new_empty((height, width), dtype=torch.int64),
+            packed.new_empty((packed.shape[0],), dtype=torch.int64))
+
+
 @torch.library.register_fake("spikekit::unpack_spikes")
 def _unpack_spikes_fake(packed, height, width, flip):
     torch._check(packed.dim() == 2)
@@ -83,5 +105,197 @@ def _pack_spikes_fake(spikes, flip):
 
 # --- simulator (integrate-and-fire) ----------------------------------------------------------
 
+def simulate_init(acc: torch.Tensor, comp: torch.Tensor, theta: torch.Tensor, threshold: float,
+                  sigma: float, random_init: bool, seed: int) -> None:
+    """Fill the simulator state of B independent sensors from ``seed`` (in place).
+
+    Args:
+        acc, comp, theta: float32 (B, H, W), contiguous, same device. Written: theta = threshold *
+            max(1 + sigma * z, 0.05) per pixel (z standard normal; z = 0 when sigma == 0), acc =
+            U[0, 1) * theta when ``random_init`` else 0, comp (Kahan compensation) = 0.
+        threshold: nominal threshold theta (> 0, checked by the caller).
+        sigma: relative threshold mismatch (fixed-pattern noise), >= 0.
+        random_init: draw the initial accumulator.
+        seed: Philox key (int64); draws are keyed by (seed, pixel, batch element), so CPU and CUDA
+            give the same bits.
+
+    Source: the camera model in :mod:`spikekit.simulate.model` (seed paper Eq. 1 plus noise).
+    """
+    torch.ops.spikekit.simulate_init.default(acc, comp, theta, float(threshold), float(sigma),
+                                             bool(random_init), int(seed))
+
+
+def simulate_frames(intensity: torch.Tensor, acc: torch.Tensor, comp: torch.Tensor, theta: torch.Tensor,
+                    gain: float, dark: float, shot: float, seed: int, frame0: int, packed: bool,
+                    out: torch.Tensor) -> torch.Tensor:
+    """Integrate-and-fire over per-spike-frame intensities, writing spikes into ``out``.
+
+    Args:
+        intensity: float32 (B, N, H, W) intensity of each spike frame (clamped to [0, 1] in the
+            kernel; NaN reads as 0).
+        acc, comp, theta: float32 (B, H, W) state (updated in place: acc, comp).
+        gain: charge per spike frame at intensity 1, in threshold units (theta units).
+        dark: dark charge per spike frame (same units), >= 0.
+        shot: shot-noise variance scale theta / electrons-per-threshold; 0 disables shot noise.
+        seed: Philox key.  frame0: global spike-frame index of the first frame (keys the noise).
+        packed: write the ``.dat`` bytes instead of one byte per pixel.
+        out: uint8 (B, N, ceil(H*W/8)) if packed else (B, N, H, W), same device.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        RuntimeError: wrong dtype/shape/device/contiguity (message names the op and argument).
+    """
+    torch.ops.spikekit.simulate_frames.default(intensity, acc, comp, theta, float(gain), float(dark),
+                                               float(shot), int(seed), int(frame0), bool(packed), out)
+    return out
+
+
+def simulate_interp(start: torch.Tensor, delta: torch.Tensor, alpha: torch.Tensor, acc: torch.Tensor,
+                    comp: torch.Tensor, theta: torch.Tensor, gain: float, dark: float, shot: float,
+                    seed: int, frame0: int, packed: bool, out: torch.Tensor) -> torch.Tensor:
+    """As :func:`simulate_frames`, with the intensity of spike frame t interpolated in the kernel.
+
+    Args:
+        start, delta: float32 (B, H, W): video frame F_k and F_{k+1} - F_k.
+        alpha: float32 (N,): interpolation weights; spike frame t sees start + alpha[t] * delta
+            (float32 multiply, then add).
+        Other arguments as :func:`simulate_frames`.
+
+    Returns:
+        ``out``.
+    """
+    torch.ops.spikekit.simulate_interp.default(start, delta, alpha, acc, comp, theta, float(gain),
+                                               float(dark), float(shot), int(seed), int(frame0),
+                                               bool(packed), out)
+    return out
+
+
+@torch.library.register_fake("spikekit::simulate_init")
+def _simulate_init_fake(acc, comp, theta, threshold, sigma, random_init, seed):
+    return None
+
+
+@torch.library.register_fake("spikekit::simulate_frames")
+def _simulate_frames_fake(intensity, acc, comp, theta, gain, dark, shot, seed, frame0, packed, out):
+    return None
+
+
+@torch.library.register_fake("spikekit::simulate_interp")
+def _simulate_interp_fake(start, delta, alpha, acc, comp, theta, gain, dark, shot, seed, frame0, packed, out):
+    return None
+
+
 
 # --- reconstruction (TFP / TFI windows) ------------------------------------------------------
+
+def _packed_out(packed: torch.Tensor, k: int, height: int, width: int) -> torch.Tensor:
+    if packed.device.type == "cpu":  # huge-page backed: big outputs fault in fast
+        from ._memory import empty_hugepage
+
+        return empty_hugepage((k, height, width), torch.float32)
+    return torch.empty((k, height, width), dtype=torch.float32, device=packed.device)
+
+
+def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Tensor, window: int,
+               scale: float, flip: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
+    """TFP images straight from packed spike frames (never unpacking the stream).
+
+    I(c) = min(scale * (spikes in frames [c - w//2, c - w//2 + w)) / w, 1) per pixel (Zhu et
+    al., ICME 2019; seed Eq. 2). For even ``w`` the window has one more frame before ``c``
+    than after it. Counts are int32 (windows up to 2**31 frames).
+
+    Args:
+        packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA (the ``.dat`` bytes).
+        height, width: frame size H, W.
+        centers: int64 (K,) spike-frame indices into ``packed`` (any order; sorted ascending is
+            fastest on CPU, where neighbouring windows slide instead of being recounted).
+        window: w >= 1, spike frames.  scale: intensity per unit firing rate (> 0).
+        flip: file rows stored bottom-up.  out: optional float32 (K, H, W) to fill.
+
+    Returns:
+        float32 (K, H, W) in [0, 1], row 0 the top.
+
+    Raises:
+        RuntimeError: bad dtype/shape/device, or a centre whose window leaves [0, T) (the
+            message names the valid centres ``w//2 .. T-1-(w-1)//2``).
+    """
+    centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
+    if out is None:
+        out = _packed_out(packed, centers.shape[0], height, width)
+    torch.ops.spikekit.tfp_packed_into.default(packed, height, width, flip, centers, int(window),
+                                               float(scale), out)
+    return out
+
+
+def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Tensor,
+               max_interval: int, scale: float, flip: bool = True,
+               out: torch.Tensor | None = None) -> torch.Tensor:
+    """TFI images straight from packed spike frames: min(scale / ISI(c), 1) per pixel.
+
+    ISI(c) = r - l (seed Eq. 3), l = last spike frame in [c - M + 1, c] else c - M, r = first
+    spike frame in [c + 1, c + M] else c + M (M = ``max_interval``; frames outside ``packed``
+    count as no spike, so pass the whole needed context).
+
+    Args:
+        packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA.
+        height, width: frame size.  centers: int64 (K,) in [0, T).
+        max_interval: M >= 1, spike frames.  scale: > 0.  flip: rows stored bottom-up.
+        out: optional float32 (K, H, W).
+
+    Returns:
+        float32 (K, H, W) in [scale / (2M), 1] clipped to at most 1, row 0 the top.
+
+    Raises:
+        RuntimeError: bad dtype/shape/device, a centre outside [0, T), M < 1.
+    """
+    centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
+    if out is None:
+        out = _packed_out(packed, centers.shape[0], height, width)
+    torch.ops.spikekit.tfi_packed_into.default(packed, height, width, flip, centers,
+                                               int(max_interval), float(scale), out)
+    return out
+
+
+def isi(spikes: torch.Tensor, centers: torch.Tensor, max_interval: int) -> torch.Tensor:
+    """Inter-spike intervals of unpacked spike batches (the definition of :func:`tfi_packed`).
+
+    Args:
+        spikes: uint8, bool or float32 (N, T, P), contiguous, CPU or CUDA; value > 0 is a spike.
+        centers: int64 (K,) spike-frame indices in [0, T).
+        max_interval: M >= 1.
+
+    Returns:
+        float32 (N, K, P): ISI in spike frames, in [1, 2M].
+    """
+    centers = centers.to(device=spikes.device, dtype=torch.int64).contiguous()
+    return torch.ops.spikekit.isi.default(spikes, centers, int(max_interval))
+
+
+@torch.library.register_fake("spikekit::tfp_packed")
+def _tfp_packed_fake(packed, height, width, flip, centers, window, scale):
+    torch._check(packed.dim() == 2)
+    return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
+
+
+@torch.library.register_fake("spikekit::tfp_packed_into")
+def _tfp_packed_into_fake(packed, height, width, flip, centers, window, scale, out):
+    return None
+
+
+@torch.library.register_fake("spikekit::tfi_packed")
+def _tfi_packed_fake(packed, height, width, flip, centers, max_interval, scale):
+    torch._check(packed.dim() == 2)
+    return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
+
+
+@torch.library.register_fake("spikekit::tfi_packed_into")
+def _tfi_packed_into_fake(packed, height, width, flip, centers, max_interval, scale, out):
+    return None
+
+
+@torch.library.register_fake("spikekit::isi")
+def _isi_fake(spikes, centers, max_interval):
+    torch._check(spikes.dim() == 3)
+    return spikes.new_empty((spikes.shape[0], centers.shape[0], spikes.shape[2]), dtype=torch.float32)

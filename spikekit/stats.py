@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import torch
 
+from . import ops
 from .io.dat import SpikeStream
 
 HOT_FRACTION = 0.9  # a pixel firing in more than 90% of the spike frames is "hot"
 
 
-def stream_stats(stream: SpikeStream, chunk: int = 1024, progress: bool = False) -> dict:
+def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False) -> dict:
     """Statistics of a whole ``.dat`` stream, read chunk by chunk (bounded memory).
 
     Args:
@@ -27,16 +28,15 @@ def stream_stats(stream: SpikeStream, chunk: int = 1024, progress: bool = False)
 
     per_pixel = torch.zeros(stream.height, stream.width, dtype=torch.int64)
     fmin, fmax, total = None, 0, 0
-    chunks = stream.iter_chunks(chunk)
     bar = tqdm(total=len(stream), unit="frame", disable=not progress, leave=False)
-    for frames in chunks:
-        per_pixel += frames.sum(dim=0, dtype=torch.int64)
-        counts = frames.view(frames.shape[0], -1).sum(dim=1, dtype=torch.int64)
+    for packed in stream.iter_chunks(chunk, packed=True):  # counted without decoding
+        pixels, counts = ops.spike_counts(packed, stream.height, stream.width, stream.flip)
+        per_pixel += pixels
         cmin, cmax = int(counts.min()), int(counts.max())
         fmin = cmin if fmin is None else min(fmin, cmin)
         fmax = max(fmax, cmax)
         total += int(counts.sum())
-        bar.update(frames.shape[0])
+        bar.update(packed.shape[0])
     bar.close()
     n, npix = len(stream), stream.height * stream.width
     mean_rate = total / (n * npix)

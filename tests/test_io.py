@@ -282,3 +282,22 @@ def test_cuda_kernels_match_cpu(shape):
 def test_read_dat_cuda(shared_data):
     path = shared_data / "reds41/spike/000_part1_key_id21.dat"
     assert torch.equal(read_dat(path, device="cuda").cpu(), read_dat(path))
+
+
+@pytest.mark.parametrize("shape", [(7, 250, 400), (300, 3, 5), (2, 250, 250), (600, 2, 9)])
+@pytest.mark.parametrize("flip", [True, False])
+def test_spike_counts_match_decoded_sums(shape, flip):
+    spikes = (torch.rand(shape, generator=torch.Generator().manual_seed(5)) < 0.7).to(torch.uint8)
+    pixels, frames = ops.spike_counts(ops.pack_spikes(spikes, flip), shape[1], shape[2], flip)
+    assert torch.equal(pixels, spikes.to(torch.int64).sum(dim=0))
+    assert torch.equal(frames, spikes.to(torch.int64).sum(dim=(1, 2)))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_spike_counts_opcheck_and_device(device):
+    spikes = torch.randint(0, 2, (4, 5, 7), dtype=torch.uint8)
+    packed = ops.pack_spikes(spikes).to(device)
+    torch.library.opcheck(torch.ops.spikekit.spike_counts.default, (packed, 5, 7, True))
+    pixels, frames = ops.spike_counts(packed, 5, 7)
+    assert torch.equal(pixels.cpu(), spikes.to(torch.int64).sum(0))
+    assert torch.equal(frames.cpu(), spikes.to(torch.int64).sum((1, 2)))

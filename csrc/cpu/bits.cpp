@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstring>
+#include <tuple>
+#include <vector>
 
 #include "../kernels/bits.h"
 #include "../checks.h"
@@ -101,9 +103,57 @@ at::Tensor pack_spikes_cpu(const at::Tensor& spikes, bool flip) {
   return out;
 }
 
+std::tuple<at::Tensor, at::Tensor> spike_counts_cpu(const at::Tensor& packed, int64_t height,
+                                                    int64_t width, bool flip) {
+  check_unpack_args(packed, height, width, "spike_counts");
+  const int64_t frames = packed.size(0);
+  const int64_t nbytes = frame_bytes(height, width);
+  const uint8_t* src = packed.data_ptr<uint8_t>();
+  at::Tensor per_frame = at::empty({frames}, packed.options().dtype(at::kLong));
+  int64_t* fc = per_frame.data_ptr<int64_t>();
+  at::parallel_for(0, frames, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const uint8_t* frame = src + t * nbytes;
+      int64_t n = 0, j = 0;
+      for (; j + 8 <= nbytes; j += 8) {
+        uint64_t x;
+        std::memcpy(&x, frame + j, 8);
+        n += __builtin_popcountll(x);
+      }
+      for (; j < nbytes; ++j) n += popcount8(frame[j]);
+      fc[t] = n;
+    }
+  });
+  // Per pixel, in file order: 8 byte-wide lanes per packed byte, flushed before they can wrap.
+  std::vector<int64_t> file_counts(nbytes * 8, 0);
+  at::parallel_for(0, nbytes, 1024, [&](int64_t begin, int64_t end) {
+    std::vector<uint64_t> lanes(end - begin, 0);
+    auto flush = [&] {
+      for (int64_t j = begin; j < end; ++j) {
+        uint64_t x = lanes[j - begin];
+        for (int k = 0; k < 8; ++k) file_counts[j * 8 + k] += (x >> (8 * k)) & 0xFF;
+        lanes[j - begin] = 0;
+      }
+    };
+    for (int64_t t = 0; t < frames; ++t) {
+      const uint8_t* row = src + t * nbytes;
+      for (int64_t j = begin; j < end; ++j) lanes[j - begin] += spread_byte(row[j]);
+      if ((t + 1) % 255 == 0) flush();
+    }
+    flush();
+  });
+  at::Tensor per_pixel = at::empty({height, width}, packed.options().dtype(at::kLong));
+  int64_t* pc = per_pixel.data_ptr<int64_t>();
+  for (int64_t r = 0; r < height; ++r)
+    std::memcpy(pc + file_row(r, height, flip) * width, file_counts.data() + r * width,
+                width * sizeof(int64_t));
+  return {per_pixel, per_frame};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CPU, m) {
+  m.impl("spike_counts", &spike_counts_cpu);
   m.impl("unpack_spikes", &unpack_spikes_cpu);
   m.impl("unpack_spikes_into", &unpack_spikes_into_cpu);
   m.impl("pack_spikes", &pack_spikes_cpu);

@@ -1,8 +1,10 @@
 // torch bindings of the CUDA bit-layout kernels (compiled only in CUDA builds).
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
+
+#include <tuple>
 
 #include "../checks.h"
 #include "../kernels/common.h"
@@ -31,7 +33,7 @@ void unpack_spikes_into_cuda(const at::Tensor& packed, int64_t height, int64_t w
   const c10::cuda::CUDAGuard guard(packed.device());
   check_launch(launch_unpack_spikes(packed.data_ptr<uint8_t>(), out.data_ptr<uint8_t>(),
                                     packed.size(0), height, width, flip,
-                                    at::cuda::getCurrentCUDAStream()),
+                                    c10::cuda::getCurrentCUDAStream().stream()),
                "unpack_spikes_into");
 }
 
@@ -50,14 +52,32 @@ at::Tensor pack_spikes_cuda(const at::Tensor& spikes, bool flip) {
   const c10::cuda::CUDAGuard guard(spikes.device());
   check_launch(launch_pack_spikes(spikes.data_ptr<uint8_t>(), out.data_ptr<uint8_t>(),
                                   spikes.size(0), height, width, flip,
-                                  at::cuda::getCurrentCUDAStream()),
+                                  c10::cuda::getCurrentCUDAStream().stream()),
                "pack_spikes");
   return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> spike_counts_cuda(const at::Tensor& packed, int64_t height,
+                                                     int64_t width, bool flip) {
+  check_size(height, width, "spike_counts");
+  check_uint8(packed, "spike_counts", "packed", 2);
+  TORCH_CHECK(packed.size(1) == frame_bytes(height, width), "spikekit::spike_counts: packed must have ",
+              frame_bytes(height, width), " bytes per frame, got ", packed.size(1));
+  TORCH_CHECK(packed.size(0) < 2147483647, "spikekit::spike_counts: too many frames in one call");
+  at::Tensor per_pixel = at::empty({height, width}, packed.options().dtype(at::kLong));
+  at::Tensor per_frame = at::empty({packed.size(0)}, packed.options().dtype(at::kLong));
+  const c10::cuda::CUDAGuard guard(packed.device());
+  check_launch(launch_spike_counts(packed.data_ptr<uint8_t>(), per_pixel.data_ptr<int64_t>(),
+                                   per_frame.data_ptr<int64_t>(), packed.size(0), height, width, flip,
+                                   c10::cuda::getCurrentCUDAStream().stream()),
+               "spike_counts");
+  return {per_pixel, per_frame};
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
+  m.impl("spike_counts", &spike_counts_cuda);
   m.impl("unpack_spikes", &unpack_spikes_cuda);
   m.impl("unpack_spikes_into", &unpack_spikes_into_cuda);
   m.impl("pack_spikes", &pack_spikes_cuda);

@@ -42,4 +42,13 @@ SK_HOST_DEVICE uint8_t pack_byte(const uint8_t* image, int64_t j, int64_t height
   return out;
 }
 
+// Number of set bits of a byte (spikes in one packed byte; padding bits are 0).
+SK_HOST_DEVICE int popcount8(uint8_t b) {
+#if defined(__CUDA_ARCH__)
+  return __popc(static_cast<unsigned int>(b));
+#else
+  return __builtin_popcount(static_cast<unsigned int>(b));
+#endif
+}
+
 }  // namespace spikekit

@@ -1,0 +1,212 @@
+// CPU kernels of the simulator: integrate-and-fire fused with bit packing. The per-element
+// math is csrc/kernels/simulate.h (shared with CUDA); this file only arranges the loops.
+//
+// Work is split into tiles of 512 consecutive *file* pixels (the .dat bit order, rows
+// bottom-up), so a tile writes 64 whole bytes of every packed spike frame. A tile keeps its
+// state in local lane arrays, loops over all spike frames of the call, and per frame runs one
+// vectorisable loop over its lanes followed by the packing of the lanes into bytes.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "../kernels/bits.h"
+#include "../kernels/simulate.h"
+#include "../simulate_checks.h"
+
+namespace spikekit {
+namespace {
+
+constexpr int64_t kTile = 512;
+
+struct SimCall {
+  const float* intensity = nullptr;  // (B, N, H*W) image order, or null in interp mode
+  const float* start = nullptr;      // (B, H*W) interp mode
+  const float* delta = nullptr;      // (B, H*W)
+  const float* alpha = nullptr;      // (N)
+  float* acc;
+  float* comp;
+  const float* theta;
+  uint8_t* out;
+  int64_t batch, frames, height, width;
+  float gain, dark, shot;
+  uint32_t k0, k1;
+  int64_t frame0;
+};
+
+// A run of lanes that is contiguous in the image: lanes [lane, lane + len) are image pixels
+// [image, image + len).
+struct Segment {
+  int64_t lane, image, len;
+};
+
+int make_segments(int64_t p0, int64_t p1, int64_t height, int64_t width, Segment* segs) {
+  int n = 0;
+  for (int64_t p = p0; p < p1;) {
+    const int64_t r = p / width, c = p - r * width;
+    const int64_t len = std::min(width - c, p1 - p);
+    segs[n++] = Segment{p - p0, file_row(r, height, true) * width + c, len};
+    p += len;
+  }
+  return n;
+}
+
+template <bool INTERP, bool SHOT, bool PACKED>
+void run_tile(const SimCall& a, int64_t b, int64_t p0) {
+  const int64_t npix = a.height * a.width, nb = frame_bytes(a.height, a.width);
+  const int64_t p1 = std::min(p0 + kTile, npix), L = p1 - p0;
+  alignas(64) float acc[kTile], comp[kTile], th[kTile], thf[kTile], x[kTile], f0[kTile], d[kTile];
+  alignas(64) uint32_t pix[kTile];
+  alignas(64) uint8_t s[kTile + 8];
+  Segment segs[kTile + 1];
+  const int nseg = make_segments(p0, p1, a.height, a.width, segs);
+  std::memset(s, 0, sizeof(s));
+  const int64_t base = b * npix;
+  for (int i = 0; i < nseg; ++i) {
+    const Segment& g = segs[i];
+    std::memcpy(acc + g.lane, a.acc + base + g.image, g.len * sizeof(float));
+    std::memcpy(comp + g.lane, a.comp + base + g.image, g.len * sizeof(float));
+    std::memcpy(th + g.lane, a.theta + base + g.image, g.len * sizeof(float));
+    if (INTERP) {
+      std::memcpy(f0 + g.lane, a.start + base + g.image, g.len * sizeof(float));
+      std::memcpy(d + g.lane, a.delta + base + g.image, g.len * sizeof(float));
+    }
+    for (int64_t k = 0; k < g.len; ++k) pix[g.lane + k] = static_cast<uint32_t>(g.image + k);
+  }
+  for (int64_t k = 0; k < L; ++k) thf[k] = sim_theta_fire(th[k]);
+  const float gain = a.gain, dark = a.dark, shot = a.shot;
+  const uint32_t k0 = a.k0, k1 = a.k1, bb = static_cast<uint32_t>(b);
+  for (int64_t t = 0; t < a.frames; ++t) {
+    const int64_t frame = a.frame0 + t;
+    const int64_t row = b * a.frames + t;  // output frame (b, t)
+    if (!INTERP) {
+      const float* src = a.intensity + row * npix;
+      for (int i = 0; i < nseg; ++i) std::memcpy(x + segs[i].lane, src + segs[i].image, segs[i].len * sizeof(float));
+    }
+    const float al = INTERP ? a.alpha[t] : 0.0f;
+#pragma omp simd
+    for (int64_t k = 0; k < L; ++k) {
+      const float xi = INTERP ? sim_interp(f0[k], d[k], al) : x[k];
+      float q = sim_charge(xi, gain, dark);
+      if (SHOT) q = sim_shot(q, shot, k0, k1, pix[k], frame, bb);
+      s[k] = sim_fire(q, acc[k], comp[k], th[k], thf[k]);
+    }
+    if (PACKED) {
+      uint8_t* dst = a.out + row * nb + p0 / 8;
+      const int64_t nbytes = (L + 7) / 8;
+      for (int64_t j = 0; j < nbytes; ++j) {
+        uint64_t w;
+        std::memcpy(&w, s + 8 * j, 8);
+        dst[j] = gather_byte(w);
+      }
+    } else {
+      uint8_t* dst = a.out + row * npix;
+      for (int i = 0; i < nseg; ++i) std::memcpy(dst + segs[i].image, s + segs[i].lane, segs[i].len);
+    }
+  }
+  for (int i = 0; i < nseg; ++i) {
+    const Segment& g = segs[i];
+    std::memcpy(a.acc + base + g.image, acc + g.lane, g.len * sizeof(float));
+    std::memcpy(a.comp + base + g.image, comp + g.lane, g.len * sizeof(float));
+  }
+}
+
+template <bool INTERP>
+void run(const SimCall& a, bool packed) {
+  const int64_t npix = a.height * a.width;
+  const int64_t tiles = (npix + kTile - 1) / kTile;
+  if (a.frames == 0 || a.batch == 0) return;
+  auto body = [&](auto shot_tag, auto packed_tag) {
+    constexpr bool SHOT = decltype(shot_tag)::value, PACKED = decltype(packed_tag)::value;
+    at::parallel_for(0, a.batch * tiles, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) run_tile<INTERP, SHOT, PACKED>(a, i / tiles, (i % tiles) * kTile);
+    });
+  };
+  using T = std::true_type;
+  using F = std::false_type;
+  const bool shot = a.shot > 0.0f;
+  if (shot && packed) body(T{}, T{});
+  else if (shot) body(T{}, F{});
+  else if (packed) body(F{}, T{});
+  else body(F{}, F{});
+}
+
+SimCall make_call(const at::Tensor& acc, const at::Tensor& comp, const at::Tensor& theta, double gain,
+                  double dark, double shot, int64_t seed, int64_t frame0, int64_t frames, const at::Tensor& out,
+                  const char* op) {
+  TORCH_CHECK(frame0 >= 0, "spikekit::", op, ": frame0 must be >= 0, got ", frame0);
+  SimCall a;
+  a.acc = acc.data_ptr<float>();
+  a.comp = comp.data_ptr<float>();
+  a.theta = theta.data_ptr<float>();
+  a.out = out.data_ptr<uint8_t>();
+  a.batch = acc.size(0);
+  a.height = acc.size(1);
+  a.width = acc.size(2);
+  a.frames = frames;
+  a.gain = static_cast<float>(gain);
+  a.dark = static_cast<float>(dark);
+  a.shot = static_cast<float>(shot);
+  a.k0 = static_cast<uint32_t>(static_cast<uint64_t>(seed));
+  a.k1 = static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32);
+  a.frame0 = frame0;
+  return a;
+}
+
+void simulate_frames_cpu(const at::Tensor& intensity, at::Tensor acc, at::Tensor comp, const at::Tensor& theta,
+                         double gain, double dark, double shot, int64_t seed, int64_t frame0, bool packed,
+                         at::Tensor out) {
+  const char* op = "simulate_frames";
+  check_sim_state(acc, comp, theta, op);
+  check_sim_frames(intensity, acc, op);
+  check_sim_out(out, acc, intensity.size(1), packed, op);
+  SimCall a = make_call(acc, comp, theta, gain, dark, shot, seed, frame0, intensity.size(1), out, op);
+  a.intensity = intensity.data_ptr<float>();
+  run<false>(a, packed);
+}
+
+void simulate_interp_cpu(const at::Tensor& start, const at::Tensor& delta, const at::Tensor& alpha, at::Tensor acc,
+                         at::Tensor comp, const at::Tensor& theta, double gain, double dark, double shot,
+                         int64_t seed, int64_t frame0, bool packed, at::Tensor out) {
+  const char* op = "simulate_interp";
+  check_sim_state(acc, comp, theta, op);
+  check_sim_interp(start, delta, alpha, acc, op);
+  check_sim_out(out, acc, alpha.size(0), packed, op);
+  SimCall a = make_call(acc, comp, theta, gain, dark, shot, seed, frame0, alpha.size(0), out, op);
+  a.start = start.data_ptr<float>();
+  a.delta = delta.data_ptr<float>();
+  a.alpha = alpha.data_ptr<float>();
+  run<true>(a, packed);
+}
+
+void simulate_init_cpu(at::Tensor acc, at::Tensor comp, at::Tensor theta, double threshold, double sigma,
+                       bool random_init, int64_t seed) {
+  check_sim_state(acc, comp, theta, "simulate_init");
+  const int64_t npix = acc.size(1) * acc.size(2);
+  float* pa = acc.data_ptr<float>();
+  float* pc = comp.data_ptr<float>();
+  float* pt = theta.data_ptr<float>();
+  const uint32_t k0 = static_cast<uint32_t>(static_cast<uint64_t>(seed));
+  const uint32_t k1 = static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32);
+  const float th = static_cast<float>(threshold), sg = static_cast<float>(sigma);
+  at::parallel_for(0, acc.size(0) * npix, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / npix;
+      sim_init_pixel(k0, k1, static_cast<uint32_t>(i - b * npix), static_cast<uint32_t>(b), th, sg, random_init,
+                     pt[i], pa[i]);
+      pc[i] = 0.0f;
+    }
+  });
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(spikekit, CPU, m) {
+  m.impl("simulate_init", &simulate_init_cpu);
+  m.impl("simulate_frames", &simulate_frames_cpu);
+  m.impl("simulate_interp", &simulate_interp_cpu);
+}
+
+}  // namespace spikekit

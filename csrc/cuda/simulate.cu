@@ -1,0 +1,136 @@
+// CUDA kernels of the simulator: integrate-and-fire fused with bit packing. The per-element
+// math is csrc/kernels/simulate.h, shared with the CPU kernels (csrc/cpu/simulate.cpp), so both
+// devices produce the same bits. One thread per (batch element, file pixel) loops over the spike
+// frames of the call with its state in registers; a warp covers 32 consecutive file pixels, so
+// one __ballot_sync per spike frame yields 4 packed bytes.
+#include <cuda_runtime.h>
+
+#include "../kernels/bits.h"
+#include "../kernels/simulate.h"
+#include "launch.h"
+
+namespace spikekit {
+namespace {
+
+struct SimLaunch {
+  const float* intensity;  // (B, N, H*W) or null (interp mode)
+  const float* start;      // (B, H*W)
+  const float* delta;      // (B, H*W)
+  const float* alpha;      // (N)
+  float* acc;
+  float* comp;
+  const float* theta;
+  uint8_t* out;
+  int64_t batch, frames, height, width;
+  float gain, dark, shot;
+  uint32_t k0, k1;
+  int64_t frame0;
+  bool packed;
+};
+
+template <bool INTERP>
+__global__ void simulate_kernel(SimLaunch a) {
+  const int64_t npix = a.height * a.width;
+  const int64_t nb = frame_bytes(a.height, a.width);
+  const int64_t padded = (npix + 31) / 32 * 32;  // warps never straddle batch elements
+  const int64_t total = a.batch * padded;
+  const unsigned lane = threadIdx.x & 31u;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t b = i / padded;
+    const int64_t p = i - b * padded;  // file pixel index
+    const bool valid = p < npix;
+    const int64_t r = valid ? p / a.width : 0;
+    const int64_t img = valid ? file_row(r, a.height, true) * a.width + (p - r * a.width) : 0;
+    const int64_t s_idx = b * npix + img;
+    float acc = 0.0f, comp = 0.0f, theta = 1.0f, f0 = 0.0f, d = 0.0f;
+    if (valid) {
+      acc = a.acc[s_idx];
+      comp = a.comp[s_idx];
+      theta = a.theta[s_idx];
+      if (INTERP) {
+        f0 = a.start[s_idx];
+        d = a.delta[s_idx];
+      }
+    }
+    const float theta_fire = sim_theta_fire(theta);
+    const uint32_t pixel = static_cast<uint32_t>(img), bb = static_cast<uint32_t>(b);
+    for (int64_t t = 0; t < a.frames; ++t) {
+      const int64_t row = b * a.frames + t;
+      uint8_t s = 0;
+      if (valid) {
+        const float x = INTERP ? sim_interp(f0, d, a.alpha[t]) : a.intensity[row * npix + img];
+        float q = sim_charge(x, a.gain, a.dark);
+        if (a.shot > 0.0f) q = sim_shot(q, a.shot, a.k0, a.k1, pixel, a.frame0 + t, bb);
+        s = sim_fire(q, acc, comp, theta, theta_fire);
+      }
+      if (a.packed) {
+        const unsigned bits = __ballot_sync(0xffffffffu, s != 0);
+        const int64_t byte = (p - lane) / 8 + lane;
+        if (lane < 4 && byte < nb) a.out[row * nb + byte] = static_cast<uint8_t>(bits >> (8 * lane));
+      } else if (valid) {
+        a.out[row * npix + img] = s;
+      }
+    }
+    if (valid) {
+      a.acc[s_idx] = acc;
+      a.comp[s_idx] = comp;
+    }
+  }
+}
+
+__global__ void simulate_init_kernel(float* acc, float* comp, float* theta, int64_t total, int64_t npix,
+                                     float threshold, float sigma, bool random_init, uint32_t k0, uint32_t k1) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t b = i / npix;
+    sim_init_pixel(k0, k1, static_cast<uint32_t>(i - b * npix), static_cast<uint32_t>(b), threshold, sigma,
+                   random_init, theta[i], acc[i]);
+    comp[i] = 0.0f;
+  }
+}
+
+cudaError_t launch(const SimLaunch& a, cudaStream_t stream) {
+  const int64_t padded = (a.height * a.width + 31) / 32 * 32;
+  const int64_t total = a.batch * padded;
+  if (total == 0 || a.frames == 0) return cudaSuccess;
+  const int block = 128;
+  if (a.intensity != nullptr) {
+    simulate_kernel<false><<<grid_for(total, block), block, 0, stream>>>(a);
+  } else {
+    simulate_kernel<true><<<grid_for(total, block), block, 0, stream>>>(a);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launch_simulate_frames(const float* intensity, float* acc, float* comp, const float* theta,
+                                   uint8_t* out, int64_t batch, int64_t frames, int64_t height, int64_t width,
+                                   float gain, float dark, float shot, uint32_t k0, uint32_t k1, int64_t frame0,
+                                   bool packed, cudaStream_t stream) {
+  const SimLaunch a{intensity, nullptr, nullptr, nullptr, acc, comp, theta, out, batch, frames, height, width,
+                    gain, dark, shot, k0, k1, frame0, packed};
+  return launch(a, stream);
+}
+
+cudaError_t launch_simulate_interp(const float* start, const float* delta, const float* alpha, float* acc,
+                                   float* comp, const float* theta, uint8_t* out, int64_t batch, int64_t frames,
+                                   int64_t height, int64_t width, float gain, float dark, float shot, uint32_t k0,
+                                   uint32_t k1, int64_t frame0, bool packed, cudaStream_t stream) {
+  const SimLaunch a{nullptr, start, delta, alpha, acc, comp, theta, out, batch, frames, height, width,
+                    gain, dark, shot, k0, k1, frame0, packed};
+  return launch(a, stream);
+}
+
+cudaError_t launch_simulate_init(float* acc, float* comp, float* theta, int64_t batch, int64_t height,
+                                 int64_t width, float threshold, float sigma, bool random_init, uint32_t k0,
+                                 uint32_t k1, cudaStream_t stream) {
+  const int64_t total = batch * height * width;
+  if (total == 0) return cudaSuccess;
+  simulate_init_kernel<<<grid_for(total, 256), 256, 0, stream>>>(acc, comp, theta, total, height * width,
+                                                                  threshold, sigma, random_init, k0, k1);
+  return cudaGetLastError();
+}
+
+}  // namespace spikekit

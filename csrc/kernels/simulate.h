@@ -1,0 +1,91 @@
+// Per-element math of the spiking-camera simulator (integrate-and-fire), shared by the CPU
+// (csrc/cpu/simulate.cpp) and CUDA (csrc/cuda/simulate.cu) kernels. The model is documented
+// with its equations in spikekit/simulate/model.py; in short, per pixel p and spike frame n:
+//
+//   I_n   = clamp(I(t_n), 0, 1)                  (NaN and values below FLT_MIN read as 0)
+//   q_n   = g * I_n + d                          (charge in threshold units; d = dark charge)
+//   q_n  += sqrt(q_n * s) * z_n   if s > 0       (shot noise, Gaussian approximation of Poisson
+//                                                 with s = theta / electrons per threshold)
+//   A    += q_n                                  (float32, Kahan-compensated)
+//   spike = A >= theta_p * (1 - 1e-6);  if spike: A -= theta_p
+//
+// z_n is a standard normal from Philox4x32-10 keyed by the seed, with counter (pixel, n, tag,
+// batch element), so the same seed gives the same bits on CPU and CUDA and for any chunking.
+#pragma once
+#include "philox.h"
+
+namespace spikekit {
+
+// Relative tolerance of the threshold comparison: exact-arithmetic threshold crossings (e.g.
+// ten steps of 0.1 against theta 1) fire on time despite float32 rounding of the increments.
+constexpr float kSimFireFactor = 0.999999f;  // 1 - 1e-6
+// Lower clamp of the per-pixel threshold factor 1 + sigma z (keeps theta_p > 0).
+constexpr float kSimThetaFloor = 0.05f;
+
+// Philox counter tags: which random quantity a draw is for.
+enum SimTag : uint32_t { kTagShot = 0, kTagInitAcc = 1, kTagTheta = 2 };
+
+SK_HOST_DEVICE Philox4 sim_random(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame, uint32_t tag,
+                                  uint32_t batch) {
+  const uint64_t f = static_cast<uint64_t>(frame);
+  return philox4x32(pixel, static_cast<uint32_t>(f), tag | (static_cast<uint32_t>(f >> 32) << 8), batch,
+                    k0, k1);
+}
+
+// Intensity clamped to [0, 1]; NaN, negatives and subnormals read as 0 (CUDA flushes
+// subnormals under fast math, so they are zeroed on both devices).
+SK_HOST_DEVICE float sim_clamp(float x) {
+  return x >= 1.17549435e-38f ? (x <= 1.0f ? x : 1.0f) : 0.0f;
+}
+
+// Linear interpolation between two video frames: F0 + a (F1 - F0), with delta = F1 - F0.
+SK_HOST_DEVICE float sim_interp(float start, float delta, float alpha) {
+  return fadd(start, fmul(alpha, delta));
+}
+
+// Charge collected in one spike frame (threshold units), before shot noise.
+SK_HOST_DEVICE float sim_charge(float intensity, float gain, float dark) {
+  return fadd(fmul(gain, sim_clamp(intensity)), dark);
+}
+
+// Add Gaussian shot noise of variance q * shot to a charge q (shot = theta / electrons).
+SK_HOST_DEVICE float sim_shot(float q, float shot, uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame,
+                              uint32_t batch) {
+  const Philox4 r = sim_random(k0, k1, pixel, frame, kTagShot, batch);
+  return fadd(q, fmul(fsqrt(fmul(q, shot)), normal_from(r.x0, r.x1)));
+}
+
+// One readout of one pixel: integrate q (Kahan-compensated in (acc, comp)) and fire.
+SK_HOST_DEVICE uint8_t sim_fire(float q, float& acc, float& comp, float theta, float theta_fire) {
+  const float y = fsub(q, comp);
+  const float t = fadd(acc, y);
+  comp = fsub(fsub(t, acc), y);
+  const bool spike = t >= theta_fire;
+  acc = spike ? fsub(t, theta) : t;
+  return spike ? 1 : 0;
+}
+
+// The firing level of a pixel of threshold theta.
+SK_HOST_DEVICE float sim_theta_fire(float theta) { return fmul(theta, kSimFireFactor); }
+
+// Per-pixel fixed pattern: threshold theta * max(1 + sigma z, floor) and initial accumulator
+// U[0, 1) * theta_p (or 0 without random_init).
+SK_HOST_DEVICE void sim_init_pixel(uint32_t k0, uint32_t k1, uint32_t pixel, uint32_t batch, float threshold,
+                                   float sigma, bool random_init, float& theta_out, float& acc_out) {
+  float theta = threshold;
+  if (sigma > 0.0f) {
+    const Philox4 r = sim_random(k0, k1, pixel, 0, kTagTheta, batch);
+    float factor = fadd(1.0f, fmul(sigma, normal_from(r.x0, r.x1)));
+    factor = factor >= kSimThetaFloor ? factor : kSimThetaFloor;
+    theta = fmul(threshold, factor);
+  }
+  float acc = 0.0f;
+  if (random_init) {
+    const Philox4 r = sim_random(k0, k1, pixel, 0, kTagInitAcc, batch);
+    acc = fmul(uniform_co(r.x0), theta);
+  }
+  theta_out = theta;
+  acc_out = acc;
+}
+
+}  // namespace spikekit

@@ -1,0 +1,114 @@
+// torch bindings of the CUDA reconstruction kernels (compiled only in CUDA builds). Centres are
+// validated on the host (a small copy), then read by the kernels from device memory.
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "../recon_checks.h"
+#include "launch.h"
+
+namespace spikekit {
+namespace {
+
+void check_launch(cudaError_t err, const char* op) {
+  TORCH_CHECK(err == cudaSuccess, "spikekit::", op, ": CUDA launch failed: ", cudaGetErrorString(err));
+}
+
+// Host copy of the centres (for validation) and a device copy (for the kernel).
+std::pair<at::Tensor, at::Tensor> host_and_device(const at::Tensor& centers, const at::Device& dev) {
+  return {centers.to(at::kCPU).contiguous(), centers.to(dev).contiguous()};
+}
+
+void check_on_cuda(const at::Tensor& t, const char* op, const char* arg) {
+  TORCH_CHECK(t.is_cuda(), "spikekit::", op, ": ", arg, " must be a CUDA tensor here, got ", t.device());
+}
+
+void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                          const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
+  const int64_t k = check_packed_args(packed, height, width, centers, "tfp_packed");
+  check_on_cuda(packed, "tfp_packed", "packed");
+  check_out(out, k, height, width, "tfp_packed");
+  TORCH_CHECK(out.device() == packed.device(), "spikekit::tfp_packed: out must be on ", packed.device());
+  const c10::cuda::CUDAGuard guard(packed.device());
+  auto [hc, dc] = host_and_device(centers, packed.device());
+  check_tfp_centers(hc.data_ptr<int64_t>(), k, packed.size(0), window);
+  check_launch(launch_tfp_packed(packed.data_ptr<uint8_t>(), dc.data_ptr<int64_t>(),
+                                 out.data_ptr<float>(), k, packed.size(0), height, width, flip,
+                                 window, static_cast<float>(scale),
+                                 at::cuda::getCurrentCUDAStream()),
+               "tfp_packed");
+}
+
+at::Tensor tfp_packed_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                           const at::Tensor& centers, int64_t window, double scale) {
+  check_packed_args(packed, height, width, centers, "tfp_packed");
+  at::Tensor out = at::empty({centers.size(0), height, width}, packed.options().dtype(at::kFloat));
+  tfp_packed_into_cuda(packed, height, width, flip, centers, window, scale, out);
+  return out;
+}
+
+void tfi_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                          const at::Tensor& centers, int64_t max_interval, double scale,
+                          at::Tensor out) {
+  const int64_t k = check_packed_args(packed, height, width, centers, "tfi_packed");
+  check_on_cuda(packed, "tfi_packed", "packed");
+  check_out(out, k, height, width, "tfi_packed");
+  TORCH_CHECK(out.device() == packed.device(), "spikekit::tfi_packed: out must be on ", packed.device());
+  const c10::cuda::CUDAGuard guard(packed.device());
+  auto [hc, dc] = host_and_device(centers, packed.device());
+  check_tfi_args(hc.data_ptr<int64_t>(), k, packed.size(0), max_interval, "tfi_packed");
+  check_launch(launch_tfi_packed(packed.data_ptr<uint8_t>(), dc.data_ptr<int64_t>(),
+                                 out.data_ptr<float>(), k, packed.size(0), height, width, flip,
+                                 max_interval, static_cast<float>(scale),
+                                 at::cuda::getCurrentCUDAStream()),
+               "tfi_packed");
+}
+
+at::Tensor tfi_packed_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                           const at::Tensor& centers, int64_t max_interval, double scale) {
+  check_packed_args(packed, height, width, centers, "tfi_packed");
+  at::Tensor out = at::empty({centers.size(0), height, width}, packed.options().dtype(at::kFloat));
+  tfi_packed_into_cuda(packed, height, width, flip, centers, max_interval, scale, out);
+  return out;
+}
+
+at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t max_interval) {
+  TORCH_CHECK(spikes.dim() == 3 && spikes.is_contiguous(),
+              "spikekit::isi: spikes must be a contiguous (N, T, P) tensor, got shape ", spikes.sizes());
+  check_on_cuda(spikes, "isi", "spikes");
+  const auto st = spikes.scalar_type();
+  TORCH_CHECK(st == at::kByte || st == at::kBool || st == at::kFloat,
+              "spikekit::isi: spikes must be uint8, bool or float32, got ", st);
+  TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1,
+              "spikekit::isi: centers must be a 1-D int64 tensor");
+  const int64_t n = spikes.size(0), frames = spikes.size(1), npix = spikes.size(2);
+  const int64_t k = centers.size(0);
+  const c10::cuda::CUDAGuard guard(spikes.device());
+  auto [hc, dc] = host_and_device(centers, spikes.device());
+  check_tfi_args(hc.data_ptr<int64_t>(), k, frames, max_interval, "isi");
+  at::Tensor out = at::empty({n, k, npix}, spikes.options().dtype(at::kFloat));
+  const auto stream = at::cuda::getCurrentCUDAStream();
+  if (st == at::kFloat) {
+    check_launch(launch_isi_f32(spikes.data_ptr<float>(), dc.data_ptr<int64_t>(), out.data_ptr<float>(),
+                                n, frames, npix, k, max_interval, stream), "isi");
+  } else {  // bool is stored as one byte of 0/1
+    const uint8_t* src = st == at::kBool ? reinterpret_cast<const uint8_t*>(spikes.data_ptr<bool>())
+                                         : spikes.data_ptr<uint8_t>();
+    check_launch(launch_isi_u8(src, dc.data_ptr<int64_t>(), out.data_ptr<float>(), n, frames, npix,
+                               k, max_interval, stream), "isi");
+  }
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
+  m.impl("tfp_packed", &tfp_packed_cuda);
+  m.impl("tfp_packed_into", &tfp_packed_into_cuda);
+  m.impl("tfi_packed", &tfi_packed_cuda);
+  m.impl("tfi_packed_into", &tfi_packed_into_cuda);
+  m.impl("isi", &isi_cuda);
+}
+
+}  // namespace spikekit

@@ -1,0 +1,103 @@
+// Per-element math of the classic reconstructions (TFP and TFI), shared by the CPU kernels
+// (csrc/cpu/recon.cpp) and the CUDA kernels (csrc/cuda/recon.cu).
+//
+// TFP (Zhu et al., ICME 2019; seed Eq. 2): I(t) = scale * (spikes in frames [t - w/2, t - w/2 + w)) / w.
+// ISI / TFI (seed Eq. 3), the project-wide definition (notes, "Interfaces"): for a pixel and a
+// spike-frame index t with search bound M,
+//   l = last spike frame in [t - M + 1, t], or t - M when there is none,
+//   r = first spike frame in [t + 1, t + M], or t + M when there is none,
+//   ISI(t) = r - l  in [1, 2M],   TFI(t) = min(scale / ISI(t), 1).
+// Frames outside the stream count as "no spike". Internally we track the offsets
+// dl = t - l in [0, M] and dr = r - t in [1, M]; M is both the "not found" value and the
+// largest offset that can be found, so a search may stop one frame early.
+#pragma once
+#include "common.h"
+
+namespace spikekit {
+
+// TFP intensity of a window holding `count` spikes: min(count * factor, 1), factor = scale / w.
+SK_HOST_DEVICE float tfp_value(int32_t count, float factor) {
+  const float v = static_cast<float>(count) * factor;
+  return v < 1.0f ? v : 1.0f;
+}
+
+// TFI intensity for an inter-spike interval of `isi` spike frames: min(scale / isi, 1).
+SK_HOST_DEVICE float tfi_value(int32_t isi, float scale) {
+  const float v = scale / static_cast<float>(isi);
+  return v < 1.0f ? v : 1.0f;
+}
+
+// First frame of the TFP window of `window` frames centred on t: t - window / 2. For even
+// windows the window holds one more frame before t than after it.
+SK_HOST_DEVICE int64_t tfp_window_start(int64_t t, int64_t window) { return t - window / 2; }
+
+// Spike counts of the 8 pixels of byte j over frames [a, b) of a packed stream
+// (frame f's bytes at packed + f * nbytes). SWAR: each frame's byte is spread to 8 one-byte
+// lanes and added to a 64-bit accumulator, flushed to int32 every 255 frames so no lane wraps
+// (windows of any length, e.g. 65535 frames).
+SK_HOST_DEVICE void window_count_byte(const uint8_t* packed, int64_t nbytes, int64_t j, int64_t a,
+                                      int64_t b, int32_t count[8]) {
+  for (int k = 0; k < 8; ++k) count[k] = 0;
+  uint64_t acc = 0;
+  int pending = 0;
+  for (int64_t f = a; f < b; ++f) {
+    uint64_t x = packed[f * nbytes + j];
+    x = (x | (x << 28)) & 0x0000000F0000000FULL;  // spread bit k to byte lane k
+    x = (x | (x << 14)) & 0x0003000300030003ULL;
+    x = (x | (x << 7)) & 0x0101010101010101ULL;
+    acc += x;
+    if (++pending == 255) {
+      for (int k = 0; k < 8; ++k) count[k] += static_cast<int32_t>((acc >> (8 * k)) & 0xFFu);
+      acc = 0;
+      pending = 0;
+    }
+  }
+  for (int k = 0; k < 8; ++k) count[k] += static_cast<int32_t>((acc >> (8 * k)) & 0xFFu);
+}
+
+// ISI(t) (definition above) of the 8 pixels of byte j of a packed stream of `frames` frames.
+// Scans backwards from t and forwards from t + 1, stopping as soon as all 8 pixels are found.
+SK_HOST_DEVICE void isi_byte(const uint8_t* packed, int64_t nbytes, int64_t frames, int64_t j,
+                             int64_t t, int64_t max_interval, int32_t isi[8]) {
+  int32_t dl[8], dr[8];
+  const int32_t m = static_cast<int32_t>(max_interval);
+  for (int k = 0; k < 8; ++k) dl[k] = dr[k] = m;
+  unsigned todo = 0xFFu;
+  const int64_t lo = t - max_interval + 1 > 0 ? t - max_interval + 1 : 0;
+  for (int64_t f = t; f >= lo && todo; --f) {
+    const unsigned hit = packed[f * nbytes + j] & todo;
+    todo &= ~hit;
+    for (int k = 0; k < 8; ++k)
+      if ((hit >> k) & 1u) dl[k] = static_cast<int32_t>(t - f);
+  }
+  todo = 0xFFu;
+  const int64_t hi = t + max_interval - 1 < frames - 1 ? t + max_interval - 1 : frames - 1;
+  for (int64_t f = t + 1; f <= hi && todo; ++f) {  // an offset of M needs no search (= none)
+    const unsigned hit = packed[f * nbytes + j] & todo;
+    todo &= ~hit;
+    for (int k = 0; k < 8; ++k)
+      if ((hit >> k) & 1u) dr[k] = static_cast<int32_t>(f - t);
+  }
+  for (int k = 0; k < 8; ++k) isi[k] = dl[k] + dr[k];
+}
+
+// Whether an unpacked spike value counts as a spike (uint8/bool/float: value > 0).
+template <typename T>
+SK_HOST_DEVICE bool is_spike(T v) { return v > T(0); }
+
+// ISI(t) of one pixel of an unpacked stream: s[f * stride] is frame f, 0 <= f < frames.
+template <typename T>
+SK_HOST_DEVICE int32_t isi_pixel(const T* s, int64_t stride, int64_t frames, int64_t t,
+                                 int64_t max_interval) {
+  const int32_t m = static_cast<int32_t>(max_interval);
+  int32_t dl = m, dr = m;
+  const int64_t lo = t - max_interval + 1 > 0 ? t - max_interval + 1 : 0;
+  for (int64_t f = t; f >= lo; --f)
+    if (is_spike(s[f * stride])) { dl = static_cast<int32_t>(t - f); break; }
+  const int64_t hi = t + max_interval - 1 < frames - 1 ? t + max_interval - 1 : frames - 1;
+  for (int64_t f = t + 1; f <= hi; ++f)
+    if (is_spike(s[f * stride])) { dr = static_cast<int32_t>(f - t); break; }
+  return dl + dr;
+}
+
+}  // namespace spikekit

@@ -1,0 +1,52 @@
+// Host-side argument checks of the reconstruction ops, shared by the CPU entries
+// (csrc/cpu/recon.cpp) and the CUDA bindings (csrc/cuda/recon_binding.cpp). Messages name the
+// op and the argument; centre errors name the valid range.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "checks.h"
+#include "kernels/common.h"
+
+namespace spikekit {
+
+// Checks shared by the packed TFP/TFI entries; returns the number of centres.
+inline int64_t check_packed_args(const at::Tensor& packed, int64_t height, int64_t width,
+                                 const at::Tensor& centers, const char* op) {
+  check_size(height, width, op);
+  check_uint8(packed, op, "packed", 2);
+  TORCH_CHECK(packed.size(1) == frame_bytes(height, width), "spikekit::", op,
+              ": packed must have ceil(H*W/8) = ", frame_bytes(height, width),
+              " bytes per frame for ", height, " x ", width, ", got ", packed.size(1));
+  TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1 && centers.is_contiguous(),
+              "spikekit::", op, ": centers must be a contiguous 1-D int64 tensor, got ",
+              centers.scalar_type(), " of shape ", centers.sizes());
+  return centers.size(0);
+}
+
+inline void check_out(const at::Tensor& out, int64_t k, int64_t height, int64_t width,
+                      const char* op) {
+  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.dim() == 3 &&
+                  out.size(0) == k && out.size(1) == height && out.size(2) == width,
+              "spikekit::", op, ": out must be a contiguous float32 (", k, ", ", height, ", ",
+              width, ") tensor, got ", out.scalar_type(), " of shape ", out.sizes());
+}
+
+inline void check_tfp_centers(const int64_t* c, int64_t k, int64_t frames, int64_t window) {
+  TORCH_CHECK(window >= 1, "spikekit::tfp_packed: window must be >= 1 spike frame, got ", window);
+  const int64_t lo = window / 2, hi = frames - 1 - (window - 1) / 2;
+  for (int64_t i = 0; i < k; ++i)
+    TORCH_CHECK(c[i] >= lo && c[i] <= hi, "spikekit::tfp_packed: centre ", c[i], " with window ",
+                window, " needs frames outside the ", frames,
+                "-frame input; valid centres: ", lo, " .. ", hi);
+}
+
+inline void check_tfi_args(const int64_t* c, int64_t k, int64_t frames, int64_t max_interval,
+                           const char* op) {
+  TORCH_CHECK(max_interval >= 1 && max_interval <= (1 << 30), "spikekit::", op,
+              ": max_interval must be >= 1 spike frame, got ", max_interval);
+  for (int64_t i = 0; i < k; ++i)
+    TORCH_CHECK(c[i] >= 0 && c[i] < frames, "spikekit::", op, ": centre ", c[i],
+                " is outside the ", frames, "-frame input; valid: 0 .. ", frames - 1);
+}
+
+}  // namespace spikekit

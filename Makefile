@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.spikekit-installed
+BUILD_STAMP := build/.spikekit-so
 CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
 
 .PHONY: demo test build bench clean
@@ -15,10 +16,14 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
+	mkdir -p build && touch $(BUILD_STAMP)
 
 # Incremental rebuild of spikekit._C after a C++/CUDA change (atomic swap of the .so).
-build: $(STAMP)
+$(BUILD_STAMP): $(STAMP) $(CSRC)
 	flock .build.lock $(PY) tools/build_ext.py
+	touch $@
+
+build: $(BUILD_STAMP)
 
 demo: build
 	$(PY) -m spikekit demo

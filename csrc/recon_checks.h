@@ -49,4 +49,17 @@ inline void check_tfi_args(const int64_t* c, int64_t k, int64_t frames, int64_t 
                 " is outside the ", frames, "-frame input; valid: 0 .. ", frames - 1);
 }
 
+// spikes (N, T, P): uint8, bool or float32; frames and pixels dense (stride(2) == 1,
+// stride(1) == P), any batch stride (so slices of a longer window need no copy).
+inline void check_isi_spikes(const at::Tensor& spikes) {
+  TORCH_CHECK(spikes.dim() == 3, "spikekit::isi: spikes must be (N, T, P), got shape ", spikes.sizes());
+  TORCH_CHECK((spikes.size(2) <= 1 || spikes.stride(2) == 1) &&
+                  (spikes.size(1) <= 1 || spikes.stride(1) == spikes.size(2)) && spikes.stride(0) >= 0,
+              "spikekit::isi: spikes must have dense (T, P) planes (strides (*, P, 1)), got strides ",
+              spikes.strides());
+  const auto st = spikes.scalar_type();
+  TORCH_CHECK(st == at::kByte || st == at::kBool || st == at::kFloat,
+              "spikekit::isi: spikes must be uint8, bool or float32, got ", st);
+}
+
 }  // namespace spikekit

@@ -205,26 +205,22 @@ void isi_block(const T* s, int64_t stride, int64_t frames, int64_t t, int64_t m,
 }
 
 template <typename T>
-void isi_run(const T* src, int64_t n, int64_t frames, int64_t npix, const int64_t* c, int64_t k,
-             int64_t max_interval, float* dst) {
+void isi_run(const T* src, int64_t n, int64_t bstride, int64_t frames, int64_t npix,
+             const int64_t* c, int64_t k, int64_t max_interval, float* dst) {
   const int64_t blocks = (npix + kIsiBlock - 1) / kIsiBlock;
   at::parallel_for(0, n * k * blocks, 16, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / (k * blocks), rest = item - b * k * blocks;
       const int64_t i = rest / blocks, p0 = (rest - i * blocks) * kIsiBlock;
-      isi_block(src + b * frames * npix + p0, npix, frames, c[i], max_interval,
+      isi_block(src + b * bstride + p0, npix, frames, c[i], max_interval,
                 std::min(kIsiBlock, npix - p0), dst + (b * k + i) * npix + p0);
     }
   });
 }
 
 at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centers, int64_t max_interval) {
-  TORCH_CHECK(spikes.dim() == 3 && spikes.is_contiguous(),
-              "spikekit::isi: spikes must be a contiguous (N, T, P) tensor, got shape ",
-              spikes.sizes());
+  check_isi_spikes(spikes);
   const auto st = spikes.scalar_type();
-  TORCH_CHECK(st == at::kByte || st == at::kBool || st == at::kFloat, "spikekit::isi: spikes must be ",
-              "uint8, bool or float32, got ", st);
   TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1 && centers.is_contiguous() &&
                   centers.device().is_cpu(),
               "spikekit::isi: centers must be a contiguous 1-D int64 CPU tensor");
@@ -234,13 +230,16 @@ at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centers, int64_t 
   check_tfi_args(c, k, frames, max_interval, "isi");
   at::Tensor out = at::empty({n, k, npix}, spikes.options().dtype(at::kFloat));
   float* dst = out.data_ptr<float>();
+  const int64_t bstride = spikes.stride(0);
   switch (st) {
-    case at::kByte: isi_run(spikes.data_ptr<uint8_t>(), n, frames, npix, c, k, max_interval, dst); break;
-    case at::kBool:
-      isi_run(reinterpret_cast<const uint8_t*>(spikes.data_ptr<bool>()), n, frames, npix, c, k,
-              max_interval, dst);
+    case at::kByte:
+      isi_run(spikes.data_ptr<uint8_t>(), n, bstride, frames, npix, c, k, max_interval, dst);
       break;
-    default: isi_run(spikes.data_ptr<float>(), n, frames, npix, c, k, max_interval, dst);
+    case at::kBool:
+      isi_run(reinterpret_cast<const uint8_t*>(spikes.data_ptr<bool>()), n, bstride, frames, npix,
+              c, k, max_interval, dst);
+      break;
+    default: isi_run(spikes.data_ptr<float>(), n, bstride, frames, npix, c, k, max_interval, dst);
   }
   return out;
 }

@@ -43,13 +43,14 @@ cudaError_t launch_tfp_packed(const uint8_t* packed, const int64_t* centers, flo
 cudaError_t launch_tfi_packed(const uint8_t* packed, const int64_t* centers, float* out, int64_t k,
                               int64_t frames, int64_t height, int64_t width, bool flip,
                               int64_t max_interval, float scale, cudaStream_t stream);
-// spikes (n, frames, npix) uint8 (or bool storage) / float32 -> out float32 (n, k, npix) ISI.
+// spikes (n, frames, npix) uint8 (or bool storage) / float32, sample i at spikes + i * bstride
+// -> out float32 (n, k, npix) ISI.
 cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* out, int64_t n,
-                          int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
-                          cudaStream_t stream);
+                          int64_t bstride, int64_t frames, int64_t npix, int64_t k,
+                          int64_t max_interval, cudaStream_t stream);
 cudaError_t launch_isi_f32(const float* spikes, const int64_t* centers, float* out, int64_t n,
-                           int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
-                           cudaStream_t stream);
+                           int64_t bstride, int64_t frames, int64_t npix, int64_t k,
+                           int64_t max_interval, cudaStream_t stream);
 
 // Grid size for `n` work items at `block` threads each, capped for grid-stride loops.
 inline unsigned int grid_for(int64_t n, int block) {

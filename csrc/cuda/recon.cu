@@ -55,15 +55,15 @@ __global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __
 // One thread per (sample, centre, pixel); neighbouring threads read neighbouring pixels.
 template <typename T>
 __global__ void isi_kernel(const T* __restrict__ spikes, const int64_t* __restrict__ centers,
-                           float* __restrict__ out, int64_t n, int64_t frames, int64_t npix,
-                           int64_t k, int64_t max_interval) {
+                           float* __restrict__ out, int64_t n, int64_t bstride, int64_t frames,
+                           int64_t npix, int64_t k, int64_t max_interval) {
   const int64_t total = n * k * npix;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t b = i / (k * npix), rest = i - b * k * npix;
     const int64_t c = rest / npix, p = rest - c * npix;
     out[i] = static_cast<float>(
-        isi_pixel(spikes + b * frames * npix + p, npix, frames, centers[c], max_interval));
+        isi_pixel(spikes + b * bstride + p, npix, frames, centers[c], max_interval));
   }
 }
 
@@ -94,22 +94,22 @@ cudaError_t launch_tfi_packed(const uint8_t* packed, const int64_t* centers, flo
 }
 
 cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* out, int64_t n,
-                          int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
-                          cudaStream_t stream) {
+                          int64_t bstride, int64_t frames, int64_t npix, int64_t k,
+                          int64_t max_interval, cudaStream_t stream) {
   const int64_t total = n * k * npix;
   if (total == 0) return cudaSuccess;
-  isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, frames, npix, k,
-                                                       max_interval);
+  isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, bstride, frames,
+                                                       npix, k, max_interval);
   return cudaGetLastError();
 }
 
 cudaError_t launch_isi_f32(const float* spikes, const int64_t* centers, float* out, int64_t n,
-                           int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
-                           cudaStream_t stream) {
+                           int64_t bstride, int64_t frames, int64_t npix, int64_t k,
+                           int64_t max_interval, cudaStream_t stream) {
   const int64_t total = n * k * npix;
   if (total == 0) return cudaSuccess;
-  isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, frames, npix, k,
-                                                       max_interval);
+  isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, bstride, frames,
+                                                       npix, k, max_interval);
   return cudaGetLastError();
 }
 

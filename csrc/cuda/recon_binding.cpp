@@ -74,12 +74,9 @@ at::Tensor tfi_packed_cuda(const at::Tensor& packed, int64_t height, int64_t wid
 }
 
 at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t max_interval) {
-  TORCH_CHECK(spikes.dim() == 3 && spikes.is_contiguous(),
-              "spikekit::isi: spikes must be a contiguous (N, T, P) tensor, got shape ", spikes.sizes());
+  check_isi_spikes(spikes);
   check_on_cuda(spikes, "isi", "spikes");
   const auto st = spikes.scalar_type();
-  TORCH_CHECK(st == at::kByte || st == at::kBool || st == at::kFloat,
-              "spikekit::isi: spikes must be uint8, bool or float32, got ", st);
   TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1,
               "spikekit::isi: centers must be a 1-D int64 tensor");
   const int64_t n = spikes.size(0), frames = spikes.size(1), npix = spikes.size(2);
@@ -91,11 +88,11 @@ at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t
   const auto stream = at::cuda::getCurrentCUDAStream();
   if (st == at::kFloat) {
     check_launch(launch_isi_f32(spikes.data_ptr<float>(), dc.data_ptr<int64_t>(), out.data_ptr<float>(),
-                                n, frames, npix, k, max_interval, stream), "isi");
+                                n, spikes.stride(0), frames, npix, k, max_interval, stream), "isi");
   } else {  // bool is stored as one byte of 0/1
     const uint8_t* src = st == at::kBool ? reinterpret_cast<const uint8_t*>(spikes.data_ptr<bool>())
                                          : spikes.data_ptr<uint8_t>();
-    check_launch(launch_isi_u8(src, dc.data_ptr<int64_t>(), out.data_ptr<float>(), n, frames, npix,
+    check_launch(launch_isi_u8(src, dc.data_ptr<int64_t>(), out.data_ptr<float>(), n, spikes.stride(0), frames, npix,
                                k, max_interval, stream), "isi");
   }
   return out;

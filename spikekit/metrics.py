@@ -1,0 +1,95 @@
+"""Image quality metrics (PSNR, SSIM via scikit-image) and ground-truth loading.
+
+Conventions: images are float intensities in [0, 1] (data range 1); 8-bit ground truth is
+divided by 255 (16-bit by 65535). Used by ``spikekit eval``, the simulator tests, SSML
+validation and the demo.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _as_image(image, name: str) -> np.ndarray:
+    """A 2-D float64 array from a tensor/ndarray (H, W) or with leading singleton dims."""
+    if hasattr(image, "detach"):  # torch.Tensor, without importing torch here
+        image = image.detach().float().cpu().numpy()
+    array = np.asarray(image, dtype=np.float64)
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (H, W) image (leading dims of size 1 allowed), "
+                         f"got shape {np.shape(image)}")
+    return array
+
+
+def _pair(pred, gt) -> tuple[np.ndarray, np.ndarray]:
+    pred, gt = _as_image(pred, "pred"), _as_image(gt, "gt")
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred and gt must have the same (H, W), got {pred.shape} and {gt.shape}")
+    return pred, gt
+
+
+def psnr(pred, gt) -> float:
+    """Peak signal-to-noise ratio in dB, data range 1 (``skimage.metrics.peak_signal_noise_ratio``).
+
+    Args:
+        pred, gt: (H, W) images in [0, 1] (tensor or ndarray; leading size-1 dims allowed).
+
+    Returns:
+        PSNR in dB (``inf`` for identical images).
+
+    Raises:
+        ValueError: not 2-D, or shapes differ.
+    """
+    from skimage.metrics import peak_signal_noise_ratio
+
+    pred, gt = _pair(pred, gt)
+    if np.array_equal(pred, gt):
+        return float("inf")
+    return float(peak_signal_noise_ratio(gt, pred, data_range=1.0))
+
+
+def ssim(pred, gt) -> float:
+    """Structural similarity, data range 1 (``skimage.metrics.structural_similarity`` defaults:
+    7x7 uniform window). Args/raises as :func:`psnr`; returns a value in [-1, 1]."""
+    from skimage.metrics import structural_similarity
+
+    pred, gt = _pair(pred, gt)
+    return float(structural_similarity(gt, pred, data_range=1.0))
+
+
+def load_gt(path) -> np.ndarray:
+    """Load a ground-truth image as float32 (H, W) in [0, 1].
+
+    8-bit images are divided by 255, 16-bit by 65535; RGB(A) is converted to luminance with
+    ``skimage.color.rgb2gray`` (ITU-R BT.709 weights).
+
+    Raises:
+        FileNotFoundError: missing file.  ValueError: unreadable or not an image.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ground-truth image not found: {path}")
+    try:
+        image = iio.imread(path)
+    except Exception as exc:  # imageio raises many types for bad files
+        raise ValueError(f"{path}: cannot read as an image ({exc})") from exc
+    if image.dtype == np.uint8:
+        scaled = image.astype(np.float32) / 255.0
+    elif image.dtype == np.uint16:
+        scaled = image.astype(np.float32) / 65535.0
+    elif np.issubdtype(image.dtype, np.floating):
+        scaled = image.astype(np.float32)
+    else:
+        raise ValueError(f"{path}: unsupported pixel type {image.dtype}")
+    if scaled.ndim == 3 and scaled.shape[-1] in (3, 4):
+        from skimage.color import rgb2gray
+
+        scaled = rgb2gray(scaled[..., :3]).astype(np.float32)
+    if scaled.ndim != 2:
+        raise ValueError(f"{path}: expected a grayscale or RGB image, got shape {scaled.shape}")
+    return scaled

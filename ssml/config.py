@@ -1,0 +1,197 @@
+"""Training configuration of the SSML network: one dataclass, dumped as YAML beside the checkpoints.
+
+The defaults are the recipe of the SSML issue (batch 4, 40 x 40 crops of 41 spike frames, Adam at
+3e-4 with a cosine schedule over the run, loss ``MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN)``)
+and of the paper (Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of
+Spiking Camera", IJCAI 2022, Sec. 3.4 and 4.1). Every field is a plain YAML value so that a run is
+fully described by ``<out>/config.yaml`` and can be repeated with ``spikekit train --config``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from spikekit.io import atomic_output
+
+WINDOW = 41
+"""Spike frames per training sample (the network's input window); output is frame 20."""
+
+# Free still photographs that ship inside scikit-image (no download needed).
+DEFAULT_IMAGES = (
+    "astronaut", "camera", "cat", "chelsea", "coffee", "rocket", "motorcycle_left",
+    "motorcycle_right", "hubble_deep_field", "immunohistochemistry", "brick", "grass", "gravel",
+    "moon", "coins", "clock", "retina", "cell", "page", "text",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines an SSML training run.
+
+    Units: ``crop`` in pixels; speeds in output pixels per spike frame; ``lr`` per step;
+    ``ckpt_minutes`` in wall-clock minutes. Paths are stored as strings.
+
+    Data mix: each batch holds ``round(batch * sim_fraction)`` simulated samples and the rest
+    from ``dat`` files; with no ``dat`` file every sample is simulated, with ``sim_fraction`` 0
+    every sample comes from the files.
+    """
+
+    out: str = "runs/ssml"
+    """Folder for checkpoints (``last.pt``), ``config.yaml``, ``log.csv`` and TensorBoard events."""
+    steps: int = 10000
+    """Optimiser steps of the whole run (the cosine schedule spans them)."""
+    batch: int = 4
+    """Samples per step (per process under DDP)."""
+    crop: int = 40
+    """Training crops are crop x crop pixels."""
+    lr: float = 3e-4
+    """Adam learning rate at the start of the cosine schedule."""
+    lr_min: float = 1e-6
+    """Learning rate at the end of the cosine schedule."""
+    lr_warmup: int = 0
+    """Steps of linear learning-rate warm-up before the cosine decay."""
+    seed: int = 0
+    """Seeds torch, NumPy, Python and the data generators (rank r uses seed + 1000003 * r)."""
+    nla: bool = True
+    """NBSN with non-local attention (the paper's best); False: the released plain concat."""
+    pseudo_label: str = "tfp7"
+    """BSN target: ``tfp7`` (mean of spike frames 17..23) or ``tfi12`` (TFI, 12-frame search)."""
+    mutual_weight: float = 0.01
+    """lambda of the mutual loss term MSE(NBSN, BSN)."""
+    bsn_warmup: int = 0
+    """First steps train the BSN alone (paper: 15k iterations)."""
+    amp: str = "none"
+    """Autocast dtype: ``none`` (float32) or ``bf16`` (bfloat16 autocast; loss stays float32)."""
+    channels_last: bool = True
+    """Keep weights and activations in channels-last (NHWC) memory format (faster with oneDNN)."""
+    device: str = "cpu"
+    """Training device (``cpu``, ``cuda``, ``cuda:1``; under DDP each rank takes its local GPU)."""
+    threads: int = 0
+    """torch intra-op threads; 0 keeps torch's default (divided by the local DDP world size)."""
+    dat: list = field(default_factory=list)
+    """Training ``.dat`` spike streams (never the validation streams); may be empty."""
+    dat_cache_mb: int = 2048
+    """Streams whose unpacked frames fit this budget are held on the device; larger are read from disk."""
+    sim_fraction: float = 0.5
+    """Share of each batch that is simulated on the device (1.0 when ``dat`` is empty)."""
+    images: list = field(default_factory=lambda: list(DEFAULT_IMAGES))
+    """Source photographs: ``skimage.data`` names or image file paths (read as grayscale float)."""
+    image_size: int = 384
+    """Each source image is centre-cropped to a square and resized to this many pixels a side."""
+    speed: list = field(default_factory=lambda: [0.01, 1.0])
+    """Translation speed range (log-uniform), output pixels per spike frame."""
+    rotation: float = 0.3
+    """Largest rotation speed, as pixels per spike frame at the crop's edge."""
+    zoom: list = field(default_factory=lambda: [0.6, 1.6])
+    """Range of source pixels per output pixel (log-uniform)."""
+    zoom_rate: float = 0.003
+    """Largest relative zoom change per spike frame."""
+    brightness: list = field(default_factory=lambda: [0.25, 1.0])
+    """Range of the scene's peak intensity (uniform); intensities stay in [0, 1]."""
+    object_prob: float = 0.5
+    """Probability that a sample has a second, independently moving object (occlusions)."""
+    noise: list = field(default_factory=lambda: ["on", "off"])
+    """Simulator noise settings the simulated samples cycle through (``on``/``off``)."""
+    gain: float = 0.6
+    """Simulator gain g: firing probability per spike frame is about g * intensity."""
+    sim_lead: int = 0
+    """Extra spike frames simulated before each window (discarded) to settle the accumulators."""
+    log_every: int = 10
+    """Steps between logged training scalars (TensorBoard and CSV)."""
+    ckpt_every: int = 500
+    """Steps between checkpoints (``last.pt``); 0: only time-based and final checkpoints."""
+    ckpt_minutes: float = 10.0
+    """Wall-clock minutes between checkpoints; 0 disables."""
+    keep_every: int = 0
+    """Also keep ``step_NNNNNNN.pt`` every this many steps; 0 keeps only ``last.pt``."""
+    val: list = field(default_factory=list)
+    """Validation cases ``DAT:GT_PNG:INDEX`` (GT used for metrics only, never in the loss)."""
+    val_every: int = 500
+    """Steps between validations (and at the end); 0 disables."""
+    val_crop: int = 0
+    """Validate on a centred crop of this size (0: the full frame)."""
+    val_scale: float = 1 / 0.6
+    """Output-to-intensity scale used for validation metrics (the 1/0.6 TFP convention)."""
+    val_sim: int = 8
+    """Fixed simulated validation samples (exact GT), 0 disables."""
+
+    def validate(self) -> "TrainConfig":
+        """Check value ranges; returns self.
+
+        Raises:
+            ValueError: naming the field and the expected range.
+        """
+        def need(ok, name, what):
+            if not ok:
+                raise ValueError(f"config {name}={getattr(self, name)!r}: expected {what}")
+
+        need(self.steps > 0, "steps", "a positive number of steps")
+        need(self.batch > 0, "batch", "a positive batch size")
+        need(self.crop >= 8, "crop", "a crop size of at least 8 pixels")
+        need(self.lr > 0 and self.lr_min >= 0, "lr", "lr > 0 and lr_min >= 0")
+        need(self.pseudo_label in ("tfp7", "tfi12"), "pseudo_label", "'tfp7' or 'tfi12'")
+        need(self.amp in ("none", "bf16"), "amp", "'none' or 'bf16'")
+        need(0.0 <= self.sim_fraction <= 1.0, "sim_fraction", "a share in [0, 1]")
+        need(self.sim_fraction > 0 or self.dat, "sim_fraction",
+             "> 0 when no dat file is given (there would be no data)")
+        need(len(self.speed) == 2 and 0 < self.speed[0] <= self.speed[1], "speed",
+             "[min, max] with 0 < min <= max")
+        need(len(self.zoom) == 2 and 0 < self.zoom[0] <= self.zoom[1], "zoom", "[min, max] > 0")
+        need(len(self.brightness) == 2 and 0 < self.brightness[0] <= self.brightness[1] <= 1,
+             "brightness", "[min, max] within (0, 1]")
+        need(all(n in ("on", "off") for n in self.noise) and self.noise, "noise",
+             "a non-empty list of 'on'/'off'")
+        need(self.images or not self.sim_count, "images", "at least one source image")
+        for name in ("log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
+                     "bsn_warmup", "lr_warmup", "sim_lead", "threads"):
+            need(getattr(self, name) >= 0, name, "a number >= 0")
+        return self
+
+    @property
+    def sim_count(self) -> int:
+        """Simulated samples per batch: ``round(batch * sim_fraction)``, all of them without dat files."""
+        return self.batch if not self.dat else int(round(self.batch * self.sim_fraction))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build from a dict (e.g. a YAML file), rejecting unknown keys.
+
+        Raises:
+            ValueError: an unknown key (names it and lists the known ones).
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training config key(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def dump(self, path) -> Path:
+        """Write the config as YAML to ``path`` atomically; returns the path."""
+        path = Path(path)
+        with atomic_output(path) as tmp:
+            tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "TrainConfig":
+        """Read a YAML config written by :meth:`dump` (or by hand; missing keys keep defaults).
+
+        Raises:
+            FileNotFoundError: missing file.  ValueError: not a YAML mapping, or unknown keys.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config not found: {path}")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a YAML mapping of config keys, got {type(values).__name__}")
+        try:
+            return cls.from_dict(values)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None

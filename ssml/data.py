@@ -1,0 +1,350 @@
+"""Training batches for SSML: random windows of ``.dat`` spike streams and scenes simulated on the device.
+
+Two sources, mixed per batch by :class:`TrainData`:
+
+* :class:`DatWindows`: random 41-frame windows, ``crop`` x ``crop`` crops and one of the 8
+  flips/rotations (the dihedral group D4) from real ``.dat`` spike streams. Streams that fit the
+  cache budget are unpacked once into one flat uint8 buffer on the training device and every batch
+  is a single vectorised gather (no Python loop per sample, no host round trip); longer streams are
+  read window by window from the memory-mapped file.
+* :class:`SceneSimulator`: moving scenes made on the device. Grayscale photographs are held on the
+  device; each sample gets a random smooth trajectory (translation with acceleration, rotation,
+  zoom; optionally a second, independently moving elliptical object that occludes the first),
+  rendered for every spike frame with one ``grid_sample`` call, turned into spikes by
+  :class:`spikekit.simulate.Simulator` on the same device, with the exact intensity of the centre
+  frame kept as ground truth (for validation metrics only; it never enters the loss).
+
+Tensors: spikes float32 (B, 41, crop, crop) of {0, 1}; ground truth float32 (n, 1, crop, crop) in
+[0, 1] (intensity; the firing probability per spike frame is about ``gain`` x intensity). All
+randomness comes from one ``torch.Generator`` on the device plus a batch counter, both part of
+:meth:`TrainData.state_dict`, so a resumed run draws exactly the batches it would have drawn.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import WINDOW, TrainConfig
+
+
+def d4_maps(crop: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Source row/column of every output pixel under the 8 flips/rotations of a square crop.
+
+    Returns:
+        (rows, cols), each int64 (8, crop, crop): transform k takes output pixel (i, j) from crop
+        pixel (rows[k, i, j], cols[k, i, j]). k = 0 is the identity; k = 0..3 are the rotations
+        by 0/90/180/270 degrees (counter-clockwise), k = 4..7 the same after a left-right flip.
+    """
+    base = torch.arange(crop * crop, device=device).view(crop, crop)
+    rows, cols = base // crop, base % crop
+    out = []
+    for k in range(8):
+        idx = base.fliplr() if k >= 4 else base
+        idx = torch.rot90(idx, k % 4)
+        out.append(idx)
+    idx = torch.stack(out)
+    return rows.flatten()[idx], cols.flatten()[idx]
+
+
+def _uniform(gen, n, lo, hi, device):
+    return lo + (hi - lo) * torch.rand(n, generator=gen, device=device)
+
+
+def _log_uniform(gen, n, lo, hi, device):
+    return torch.exp(_uniform(gen, n, math.log(lo), math.log(hi), device))
+
+
+class DatWindows:
+    """Random augmented windows of real ``.dat`` spike streams.
+
+    Args:
+        paths: ``.dat`` files (size from the sidecar, else 250 x 400); each needs >= 41 frames and
+            H, W >= crop.
+        crop: crop size in pixels.
+        device: where batches are made.
+        cache_mb: streams are unpacked onto the device while the total stays within this many MiB
+            (uint8, one byte per pixel and spike frame); the rest are read from disk per window.
+
+    Raises:
+        FileNotFoundError: a missing file.  ValueError: a stream shorter than 41 frames or
+        smaller than the crop (names the file).
+    """
+
+    def __init__(self, paths, crop: int, device="cpu", cache_mb: int = 2048):
+        from spikekit.io import SpikeStream
+
+        self.crop, self.device = crop, torch.device(device)
+        self.streams = [SpikeStream(p) for p in paths]
+        if not self.streams:
+            raise ValueError("DatWindows needs at least one .dat file")
+        for s in self.streams:
+            if len(s) < WINDOW or s.height < crop or s.width < crop:
+                raise ValueError(f"{s.path}: {len(s)} frames of {s.height}x{s.width}; training needs "
+                                 f">= {WINDOW} frames and at least {crop}x{crop} pixels")
+        rows, cols = d4_maps(crop, self.device)
+        self._rows, self._cols = rows, cols
+        # Stream choice is proportional to its number of windows.
+        windows = torch.tensor([float(len(s) - WINDOW + 1) for s in self.streams])
+        self._weights = (windows / windows.sum()).to(self.device)
+        self._cached, budget, chunks, meta = [], cache_mb * 2**20, [], []
+        offset = 0
+        for i, s in enumerate(self.streams):
+            size = len(s) * s.height * s.width
+            if size <= budget:
+                budget -= size
+                chunks.append(s.decode(0, len(s), device=self.device).reshape(-1))
+                meta.append([offset, len(s), s.height, s.width])
+                self._cached.append(True)
+                offset += size
+            else:
+                meta.append([0, len(s), s.height, s.width])
+                self._cached.append(False)
+        self._flat = torch.cat(chunks) if chunks else None
+        self._meta = torch.tensor(meta, dtype=torch.int64, device=self.device)  # base, T, H, W
+
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """``n`` random windows: float32 (n, 41, crop, crop) of {0, 1} on the device."""
+        return self.windows(*self.draw(n, gen))
+
+    def draw(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Random (stream, first frame, top, left, D4 transform) indices, each int64 (n,) on the device."""
+        dev, c = self.device, self.crop
+        f = torch.multinomial(self._weights, n, replacement=True, generator=gen)
+        _, frames, h, w = self._meta[f].unbind(1)
+        t0 = (torch.rand(n, generator=gen, device=dev) * (frames - WINDOW + 1)).long()
+        y0 = (torch.rand(n, generator=gen, device=dev) * (h - c + 1)).long()
+        x0 = (torch.rand(n, generator=gen, device=dev) * (w - c + 1)).long()
+        k = torch.randint(0, 8, (n,), generator=gen, device=dev)
+        return f, t0, y0, x0, k
+
+    def windows(self, f, t0, y0, x0, k) -> torch.Tensor:
+        """Window i: frames t0..t0+40, rows y0.., columns x0.. of stream f, then D4 transform k
+        (see :func:`d4_maps`); float32 (n, 41, crop, crop)."""
+        if all(self._cached):
+            return self._gather(f, t0, y0, x0, k)
+        out = []  # some streams on disk: per-sample reads (a host round trip, disk reads anyway)
+        for i, (fi, ti, yi, xi, ki) in enumerate(zip(*(v.tolist() for v in (f, t0, y0, x0, k)))):
+            if self._cached[fi]:
+                out.append(self._gather(*(v[i:i + 1] for v in (f, t0, y0, x0, k))))
+                continue
+            win = self.streams[fi].decode(ti, ti + WINDOW)[:, yi:yi + self.crop, xi:xi + self.crop]
+            win = win[:, self._rows[ki].cpu(), self._cols[ki].cpu()]
+            out.append(win.unsqueeze(0).to(self.device).float())
+        return torch.cat(out)
+
+    def _gather(self, f, t0, y0, x0, k) -> torch.Tensor:
+        """One vectorised gather from the flat device cache (every stream cached)."""
+        base, _, h, w = self._meta[f].unbind(1)
+        col = lambda v: v.view(-1, 1, 1, 1)
+        tt = torch.arange(WINDOW, device=self.device).view(1, WINDOW, 1, 1)
+        rows = (col(y0) + self._rows[k].unsqueeze(1)) * col(w)
+        idx = col(base) + (col(t0) + tt) * col(h * w) + rows + col(x0) + self._cols[k].unsqueeze(1)
+        return self._flat[idx].float()
+
+
+def load_image(name: str) -> np.ndarray:
+    """A grayscale float64 image in [0, 1] from a ``skimage.data`` name or an image file path.
+
+    Raises:
+        ValueError: neither a known ``skimage.data`` image nor a readable file (names it).
+    """
+    import skimage.data
+    from skimage.color import rgb2gray
+
+    if Path(name).is_file():
+        import imageio.v3 as iio
+
+        img = np.asarray(iio.imread(name))
+    elif name in ("motorcycle_left", "motorcycle_right"):
+        img = skimage.data.stereo_motorcycle()[0 if name.endswith("left") else 1]
+    elif hasattr(skimage.data, name) and not name.startswith("_"):
+        img = np.asarray(getattr(skimage.data, name)())
+    else:
+        raise ValueError(f"source image {name!r} is neither an image file nor a skimage.data image")
+    if img.ndim == 3:
+        img = rgb2gray(img[..., :3])
+    img = img.astype(np.float64)
+    lo, hi = img.min(), img.max()
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def load_images(names, size: int, device="cpu") -> torch.Tensor:
+    """Source images as float32 (N, 1, size, size) in [0, 1]: each centre-cropped to a square and
+    resized with antialiasing to ``size`` pixels a side."""
+    out = []
+    for name in names:
+        img = load_image(name)
+        h, w = img.shape
+        s = min(h, w)
+        img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+        out.append(F.interpolate(t, size=(size, size), mode="bilinear", antialias=True,
+                                 align_corners=False).clamp_(0, 1))
+    return torch.cat(out).to(device)
+
+
+class SceneSimulator:
+    """Moving photographs rendered and simulated on the device (see the module docstring).
+
+    Motion per sample, with tau = spike frame - 20 (centre frame at tau = 0) and output pixel
+    offset u from the crop centre: source position
+    ``p0 + z(tau) * R(theta(tau)) u + z0 * (v tau + a tau^2 / 2)``, with speed |v| log-uniform in
+    ``config.speed`` (output pixels per spike frame), |a| up to |v| / 40, rotation speed up to
+    ``config.rotation`` pixels per frame at the crop edge, zoom z0 log-uniform in ``config.zoom``
+    (source pixels per output pixel) changing by up to ``zoom_rate`` per frame. Intensities are
+    scaled by a brightness uniform in ``config.brightness``. Spikes:
+    :class:`spikekit.simulate.Simulator` with ``gain`` and the noise settings cycled over samples.
+
+    Args:
+        config: a :class:`~ssml.config.TrainConfig` (motion, images, noise, gain fields).
+        n: samples per call.
+        crop: crop size (defaults to ``config.crop``).
+        device: where images, intensities and spikes live.
+
+    Raises:
+        ValueError: an unknown image name.
+    """
+
+    def __init__(self, config: TrainConfig, n: int, crop: int | None = None, device="cpu", images=None):
+        from spikekit.simulate import Simulator
+
+        self.cfg, self.n, self.device = config, n, torch.device(device)
+        self.crop = crop or config.crop
+        self.frames = WINDOW + config.sim_lead
+        self.images = images if images is not None else load_images(config.images, config.image_size, self.device)
+        c = self.crop
+        grid = torch.arange(c, device=self.device, dtype=torch.float32) - (c - 1) / 2
+        self._u = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), -1)  # (c, c, 2): x, y
+        self._tau = torch.arange(self.frames, device=self.device, dtype=torch.float32) - (self.frames - 1 - (WINDOW - 1) // 2)
+        # One simulator per noise setting, each over the samples that use it.
+        self._groups = []
+        for i, noise in enumerate(config.noise):
+            count = len(range(i, n, len(config.noise)))
+            if count:
+                self._groups.append((i, noise, Simulator(c, c, batch=count, gain=config.gain,
+                                                         noise=noise, seed=0, device=self.device)))
+
+    def _velocity(self, gen, n) -> torch.Tensor:
+        """Velocities (n, 2) in output pixels per spike frame, speed log-uniform in ``config.speed``."""
+        cfg, dev = self.cfg, self.device
+        speed = _log_uniform(gen, n, cfg.speed[0], cfg.speed[1], dev)
+        phi = _uniform(gen, n, 0, 2 * math.pi, dev)
+        return torch.stack([speed * phi.cos(), speed * phi.sin()], -1)
+
+    def _motion(self, gen, n, moving: bool = True) -> dict:
+        """Per-sample rigid motion (source pixels, radians per spike frame); ``moving=False``
+        gives a fixed placement (random position, orientation and zoom only)."""
+        cfg, dev, size = self.cfg, self.device, self.images.shape[-1]
+        z0 = _log_uniform(gen, n, cfg.zoom[0], cfg.zoom[1], dev)
+        v = self._velocity(gen, n)
+        acc = v.flip(-1) * _uniform(gen, 2 * n, -1, 1, dev).view(n, 2) / 40
+        m = dict(theta=_uniform(gen, n, 0, 2 * math.pi, dev), z0=z0,
+                 p0=_uniform(gen, 2 * n, 0.3 * size, 0.7 * size, dev).view(n, 2),
+                 v=v * z0[:, None], a=acc * z0[:, None],
+                 omega=_uniform(gen, n, -1, 1, dev) * cfg.rotation / (self.crop / 2),
+                 zeta=_uniform(gen, n, -1, 1, dev) * cfg.zoom_rate)
+        if not moving:
+            for key in ("v", "a", "omega", "zeta"):
+                m[key] = torch.zeros_like(m[key])
+        return m
+
+    def _grid(self, m: dict, u: torch.Tensor) -> torch.Tensor:
+        """Normalised sampling grid (n, frames * c, c, 2) of motion ``m`` at output offsets ``u``
+        ((n or 1, frames, c, c, 2), x then y, pixels from the crop centre)."""
+        tau = self._tau.view(1, -1, 1, 1)
+        theta = m["theta"].view(-1, 1, 1, 1) + m["omega"].view(-1, 1, 1, 1) * tau
+        z = m["z0"].view(-1, 1, 1, 1) * torch.exp(m["zeta"].view(-1, 1, 1, 1) * tau)
+        cos, sin = theta.cos() * z, theta.sin() * z
+        ux, uy = u[..., 0], u[..., 1]
+        t = tau[..., None]
+        shift = m["p0"].view(-1, 1, 1, 1, 2) + m["v"].view(-1, 1, 1, 1, 2) * t + 0.5 * m["a"].view(-1, 1, 1, 1, 2) * t * t
+        src = torch.stack([cos * ux - sin * uy, sin * ux + cos * uy], -1) + shift
+        size = self.images.shape[-1]
+        return ((2 * src + 1) / size - 1).view(src.shape[0], -1, self.crop, 2)
+
+    def _render(self, gen, n) -> torch.Tensor:
+        """Intensities float32 (n, frames, c, c) in [0, 1]."""
+        cfg, dev, c, T = self.cfg, self.device, self.crop, self.frames
+        pick = lambda: torch.randint(0, self.images.shape[0], (n,), generator=gen, device=dev)
+        sample = lambda img, grid: F.grid_sample(img, grid, mode="bilinear", padding_mode="reflection",
+                                                 align_corners=False).view(n, T, c, c)
+        scene = sample(self.images[pick()], self._grid(self._motion(gen, n), self._u.expand(1, T, c, c, 2)))
+        # A second textured object: an ellipse sliding across the crop on its own path.
+        centre = (_uniform(gen, 2 * n, -0.25, 0.25, dev).view(n, 1, 1, 1, 2) * c
+                  + self._velocity(gen, n).view(n, 1, 1, 1, 2) * self._tau.view(1, -1, 1, 1, 1))
+        rel = self._u - centre  # (n, T, c, c, 2), output pixels from the object's centre
+        radii = _uniform(gen, 2 * n, 0.2 * c, 0.5 * c, dev).view(n, 1, 1, 1, 2)
+        dist = (rel / radii).pow(2).sum(-1).sqrt()
+        mask = ((1 - dist) * radii.amin(-1) + 0.5).clamp(0, 1)  # about one pixel of antialiased edge
+        present = (torch.rand(n, generator=gen, device=dev) < cfg.object_prob).float().view(n, 1, 1, 1)
+        obj = sample(self.images[pick()], self._grid(self._motion(gen, n, moving=False), rel))
+        scene = torch.lerp(scene, obj, mask * present)
+        bright = _uniform(gen, n, cfg.brightness[0], cfg.brightness[1], dev).view(n, 1, 1, 1)
+        return (scene * bright).clamp_(0, 1)
+
+    def sample(self, gen: torch.Generator, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch of ``n`` simulated windows.
+
+        Args:
+            gen: the data generator (on the device).
+            seed: simulator seed for this batch (noise and initial accumulators).
+
+        Returns:
+            (spikes float32 (n, 41, c, c) of {0, 1}, gt float32 (n, 1, c, c) in [0, 1]: the
+            intensity at the centre spike frame 20).
+        """
+        intensity = self._render(gen, self.n)
+        spikes = torch.empty((self.n, WINDOW, self.crop, self.crop), device=self.device)
+        step = len(self.cfg.noise)
+        for i, _noise, sim in self._groups:
+            sim.reset(seed=seed * 16 + i)
+            spikes[i::step] = sim.step(intensity[i::step].contiguous())[:, self.cfg.sim_lead:].float()
+        centre = self.cfg.sim_lead + (WINDOW - 1) // 2
+        return spikes, intensity[:, centre:centre + 1].clone()
+
+
+class TrainData:
+    """The training batch stream: ``config.sim_count`` simulated samples then the rest from files.
+
+    Args:
+        config: the run's :class:`~ssml.config.TrainConfig`.
+        device: the training device.
+        rank: DDP rank (rank r seeds its generator with ``config.seed + 1000003 * r``).
+
+    Each :meth:`next` returns ``{"spikes": float32 (B, 41, c, c), "gt": float32 (n_sim, 1, c, c)
+    or None}``; the first ``n_sim`` samples are the simulated ones the ``gt`` belongs to.
+    """
+
+    def __init__(self, config: TrainConfig, device="cpu", rank: int = 0):
+        self.cfg, self.device = config, torch.device(device)
+        self.seed = config.seed + 1000003 * rank
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(self.seed)
+        self.counter = 0
+        self.n_sim = config.sim_count
+        self.n_dat = config.batch - self.n_sim
+        self.sim = SceneSimulator(config, self.n_sim, device=self.device) if self.n_sim else None
+        self.dat = DatWindows(config.dat, config.crop, self.device, config.dat_cache_mb) if self.n_dat else None
+
+    def next(self) -> dict:
+        """The next batch (see the class docstring)."""
+        parts, gt = [], None
+        if self.sim is not None:
+            spikes, gt = self.sim.sample(self.gen, self.seed * 1000003 + self.counter)
+            parts.append(spikes)
+        if self.dat is not None:
+            parts.append(self.dat.sample(self.n_dat, self.gen))
+        self.counter += 1
+        return {"spikes": parts[0] if len(parts) == 1 else torch.cat(parts), "gt": gt}
+
+    def state_dict(self) -> dict:
+        """Generator state and batch counter: enough to continue the exact batch sequence."""
+        return {"gen": self.gen.get_state(), "counter": self.counter, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+        self.counter = int(state["counter"])

@@ -1,0 +1,483 @@
+"""The SSML training loop: data, optimiser, schedule, checkpoints, exact resume, logging, DDP.
+
+One step (Chen et al., IJCAI 2022, Sec. 3.4): a batch of spike windows S (B, 41, c, c), the
+pseudo-label Y (``tfp7``: mean of spike frames 17..23, or ``tfi12``) computed batched on the device,
+``L = MSE(BSN(S), Y) + lambda * MSE(NBSN(S), BSN(S))`` (:func:`ssml.losses.ssml_loss`), Adam, a
+cosine learning-rate schedule over ``config.steps``. Ground truth (simulated scenes, ``--val``
+cases) is used only for the logged PSNR/SSIM, never in the loss.
+
+Run it as ``spikekit train ...``, ``python -m ssml.train ...`` or, on several GPUs/nodes,
+``torchrun --nproc_per_node=N -m ssml.train ...`` (DDP; each rank draws its own batches from a
+generator seeded with ``seed + 1000003 * rank``; rank 0 writes checkpoints and logs).
+
+Checkpoints (``<out>/last.pt``, written atomically) hold the model, optimiser and scheduler
+states, every rank's RNG states (torch, NumPy, Python, CUDA, and the data generator), the step,
+the config and the spikekit version; they are written every ``ckpt_every`` steps, every
+``ckpt_minutes`` minutes, at the end, and on Ctrl-C (SIGINT) or SIGTERM. ``resume`` continues the
+run bit-exactly: 5 + 5 steps give the same parameters as 10 steps.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import signal
+import time
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .config import WINDOW, TrainConfig
+
+CHECKPOINT = "last.pt"
+"""File name of the rolling checkpoint inside ``config.out``."""
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+def cosine_factor(step: int, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier at ``step``: linear warm-up over ``lr_warmup`` steps, then
+    cosine decay from 1 to ``lr_min / lr`` at ``steps`` (SGDR, Loshchilov & Hutter 2017, Eq. 5)."""
+    if step < cfg.lr_warmup:
+        return (step + 1) / cfg.lr_warmup
+    span = max(1, cfg.steps - cfg.lr_warmup)
+    progress = min(1.0, (step - cfg.lr_warmup) / span)
+    floor = cfg.lr_min / cfg.lr
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _rng_state(data) -> dict:
+    """This process's RNG states in a ``torch.load(weights_only=True)``-safe form."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+             "data": data.state_dict()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, data) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_as_tuple(state["python"]))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    data.load_state_dict(state["data"])
+
+
+def _as_tuple(x):
+    return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def parse_val(case: str) -> tuple[Path, Path, int]:
+    """``DAT:GT_PNG:INDEX`` -> (dat, gt, index).
+
+    Raises:
+        ValueError: wrong form, missing file or a non-integer index (names the case).
+    """
+    parts = str(case).rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
+        raise ValueError(f"validation case {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
+    dat, gt = Path(parts[0]), Path(parts[1])
+    for p in (dat, gt):
+        if not p.is_file():
+            raise ValueError(f"validation case {case!r}: file not found: {p}")
+    return dat, gt, int(parts[2])
+
+
+def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
+    """Mean PSNR (dB) and SSIM over a batch, data range 1 (scikit-image).
+
+    Args:
+        pred, gt: float (B, 1, H, W) intensities; ``pred`` is clipped to [0, 1] first.
+    """
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    p = pred.detach().float().clamp(0, 1).cpu().numpy()[:, 0].astype(np.float64)
+    g = gt.detach().float().cpu().numpy()[:, 0].astype(np.float64)
+    psnr = [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(g, p)]
+    ssim = [structural_similarity(a, b, data_range=1.0) for a, b in zip(g, p)]
+    return float(np.mean(psnr)), float(np.mean(ssim))
+
+
+class ScalarLog:
+    """TensorBoard scalars plus a CSV copy (``log.csv``: step, wall seconds, tag, value).
+
+    On resume, CSV rows and TensorBoard events after the resumed step are dropped (they belong to
+    the part of the run that is being repeated).
+    """
+
+    def __init__(self, out: Path, start_step: int, enabled: bool = True):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.csv_path = out / "log.csv"
+        rows = []
+        if start_step and self.csv_path.is_file():
+            with open(self.csv_path, newline="") as f:
+                rows = [r for r in csv.reader(f)][1:]
+            rows = [r for r in rows if int(r[0]) <= start_step]
+        self._csv_file = open(self.csv_path, "w", newline="")
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(["step", "wall_s", "tag", "value"])
+        self._csv.writerows(rows)
+        self.tb = SummaryWriter(str(out / "tb"), purge_step=start_step + 1 if start_step else None)
+        self.t0 = time.time()
+
+    def scalars(self, step: int, values: dict) -> None:
+        if not self.enabled:
+            return
+        wall = round(time.time() - self.t0, 3)
+        for tag, value in values.items():
+            self.tb.add_scalar(tag, value, step)
+            self._csv.writerow([step, wall, tag, f"{value:.8g}"])
+        self._csv_file.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.tb.close()
+            self._csv_file.close()
+
+
+# --- the trainer -------------------------------------------------------------------------------
+
+class Trainer:
+    """State of one training process (see the module docstring).
+
+    Args:
+        config: the run's :class:`~ssml.config.TrainConfig` (validated here).
+        resume: a checkpoint file (or a run folder holding ``last.pt``) to continue from; the
+            model, optimiser, scheduler, RNG and data states and the step are restored.
+
+    Raises:
+        ValueError: a bad config value or validation case.  FileNotFoundError: a missing file.
+    """
+
+    def __init__(self, config: TrainConfig, resume=None):
+        from . import SSML
+
+        self.cfg = config.validate()
+        self.rank, self.world, local = _distributed()
+        self.device = _device(config.device, local, self.world)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed + 1000003 * self.rank)
+        self.out = Path(config.out)
+        self.is_main = self.rank == 0
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+
+        from .data import TrainData
+
+        self.data = TrainData(config, self.device, self.rank)
+        self.model = SSML(nla=config.nla).to(self.device)
+        self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.fmt)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: cosine_factor(s, self.cfg))
+        self.step, self.elapsed = 0, 0.0
+        if resume is not None:
+            self._load(resume)
+        self.net = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=config.bsn_warmup > 0)
+        self.val_cases = [parse_val(v) for v in config.val]
+        self._val_sim = None
+        self._stop = False
+
+    # checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        """The checkpoint dict (every rank's RNG states gathered onto each rank)."""
+        rng = _rng_state(self.data)
+        states = [None] * self.world
+        if self.world > 1:
+            dist.all_gather_object(states, rng)
+        else:
+            states = [rng]
+        from spikekit import __version__
+
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": states, "step": self.step,
+                "config": self.cfg.to_dict(), "spikekit_version": __version__,
+                "elapsed_s": self.elapsed, "world_size": self.world}
+
+    def save(self) -> Path | None:
+        """Write ``<out>/last.pt`` (and ``step_NNNNNNN.pt`` when ``keep_every`` says so), rank 0 only."""
+        ckpt = self.checkpoint()  # collective under DDP: every rank calls it
+        if not self.is_main:
+            return None
+        from spikekit.io import atomic_output
+
+        path = self.out / CHECKPOINT
+        with atomic_output(path) as tmp:
+            torch.save(ckpt, tmp)
+        if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
+            with atomic_output(self.out / f"step_{self.step:07d}.pt") as tmp:
+                torch.save(ckpt, tmp)
+        self.cfg.dump(self.out / "config.yaml")
+        return path
+
+    def _load(self, resume) -> None:
+        path = resolve_checkpoint(resume)
+        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(ckpt["model"])
+        self.model.to(memory_format=self.fmt)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.step, self.elapsed = int(ckpt["step"]), float(ckpt.get("elapsed_s", 0.0))
+        states = ckpt["rng"]
+        if len(states) != self.world:
+            warnings.warn(f"{path}: saved by {len(states)} process(es), resumed with {self.world}: "
+                          "ranks without a saved state start fresh data streams (not bit-exact)")
+        if self.rank < len(states):
+            _set_rng_state(states[self.rank], self.data)
+
+    # one step ------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.cfg.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def train_step(self) -> dict:
+        """One optimiser step; returns the loss terms and lr as floats."""
+        from .losses import pseudo_label, ssml_loss
+
+        batch = self.data.next()
+        spikes = batch["spikes"].contiguous(memory_format=self.fmt)
+        label = pseudo_label(spikes, self.cfg.pseudo_label)
+        warm = self.step < self.cfg.bsn_warmup
+        with self._autocast():
+            if warm and self.world == 1:
+                bsn, nbsn = self.model.bsn(spikes), None
+            else:
+                bsn, nbsn = self.net(spikes)
+                nbsn = None if warm else nbsn
+        terms = ssml_loss(bsn, nbsn, label, self.cfg.mutual_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.optimizer.step()
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step()
+        self.step += 1
+        out = {"loss/total": terms.total.item(), "loss/reconstruction": terms.reconstruction.item(),
+               "loss/mutual": terms.mutual.item(), "lr": lr}
+        if batch["gt"] is not None and nbsn is not None:
+            n = batch["gt"].shape[0]
+            err = (nbsn[:n].detach().float() / self.cfg.gain - batch["gt"]).clamp(-1, 1)
+            out["train/sim_psnr_nbsn"] = float(-10 * torch.log10(err.pow(2).mean().clamp_min(1e-12)))
+        return out
+
+    # validation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """PSNR/SSIM of the NBSN (eval mode, float32) on the simulated validation scenes
+        (exact GT, output scaled by 1/gain) and on each ``--val`` case (scaled by ``val_scale``)."""
+        from spikekit.io import SpikeStream
+
+        self.model.eval()
+        out = {}
+        try:
+            if self.cfg.val_sim:
+                spikes, gt = self._simulated_validation()
+                preds = torch.cat([self.model(s[None].contiguous(memory_format=self.fmt)) for s in spikes])
+                out["val/sim_psnr"], out["val/sim_ssim"] = image_metrics(preds / self.cfg.gain, gt)
+            for dat, gt_path, index in self.val_cases:
+                stream = SpikeStream(dat)
+                a = index - WINDOW // 2
+                if a < 0 or a + WINDOW > len(stream):
+                    raise ValueError(f"validation case {dat}: index {index} needs spike frames "
+                                     f"[{a}, {a + WINDOW}) inside the stream of {len(stream)} frames")
+                spikes = stream.decode(a, a + WINDOW, device=self.device).float()[None]
+                gt = _read_gt(gt_path, self.device)
+                if self.cfg.val_crop:
+                    spikes, gt = _centre_crop(spikes, self.cfg.val_crop), _centre_crop(gt, self.cfg.val_crop)
+                pred = self.model(spikes.contiguous(memory_format=self.fmt)) * self.cfg.val_scale
+                name = Path(dat).name.split("_key")[0].removesuffix(".dat")
+                out[f"val/{name}_psnr"], out[f"val/{name}_ssim"] = image_metrics(pred, gt)
+        finally:
+            self.model.train()
+        return out
+
+    def _simulated_validation(self):
+        """Fixed simulated scenes (64 x 64, seed ``config.seed + 7919``) with their exact GT."""
+        if self._val_sim is None:
+            from .data import SceneSimulator
+
+            sim = SceneSimulator(self.cfg, self.cfg.val_sim, crop=64, device=self.device,
+                                 images=self.data.sim.images if self.data.sim is not None else None)
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(self.cfg.seed + 7919)
+            self._val_sim = sim.sample(gen, self.cfg.seed + 7919)
+        return self._val_sim
+
+    # the loop ------------------------------------------------------------------------------
+    def run(self, callback=None) -> dict:
+        """Train until ``config.steps``, or until SIGINT/SIGTERM (then checkpoint and return).
+
+        Args:
+            callback: optional ``callback(trainer)`` called after every step (tests, tools).
+
+        Returns:
+            ``{"step", "stopped" (bool: interrupted), "checkpoint" (path or None), "elapsed_s",
+            "steps_per_s", "last" (the last logged scalars)}``.
+        """
+        cfg = self.cfg
+        log = ScalarLog(self.out, self.step, enabled=self.is_main)
+        if self.is_main:
+            cfg.dump(self.out / "config.yaml")
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in previous:
+            signal.signal(s, self._on_signal)
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.is_main, unit="step",
+                   dynamic_ncols=True, desc="ssml train")
+        last_ckpt, start_step, t_start = time.time(), self.step, time.time()
+        ckpt_path, last = None, {}
+        try:
+            while self.step < cfg.steps:
+                t0 = time.time()
+                values = self.train_step()
+                self.elapsed += time.time() - t0
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    values["perf/steps_per_s"] = (self.step - start_step) / max(1e-9, time.time() - t_start)
+                    log.scalars(self.step, values)
+                    bar.set_postfix(loss=f"{values['loss/total']:.3g}", lr=f"{values['lr']:.2g}")
+                    last = values
+                if cfg.val_every and self.is_main and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                    if cfg.val_sim or self.val_cases:
+                        log.scalars(self.step, self.validate())
+                if callback is not None:
+                    callback(self)
+                stop, due = self._flags(last_ckpt)
+                final = stop or self.step == cfg.steps
+                if due or final or (cfg.ckpt_every and self.step % cfg.ckpt_every == 0):
+                    ckpt_path, last_ckpt = self.save() or ckpt_path, time.time()
+                if stop:
+                    break
+        finally:
+            bar.close()
+            log.close()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return {"step": self.step, "stopped": self._stop, "checkpoint": ckpt_path,
+                "elapsed_s": self.elapsed, "last": last,
+                "steps_per_s": (self.step - start_step) / max(1e-9, time.time() - t_start)}
+
+    def _flags(self, last_ckpt: float) -> tuple[bool, bool]:
+        """(stop requested, time-based checkpoint due), agreed by all ranks."""
+        due = bool(self.cfg.ckpt_minutes) and time.time() - last_ckpt >= 60 * self.cfg.ckpt_minutes
+        if self.world == 1:
+            return self._stop, due
+        flags = torch.tensor([float(self._stop), float(due)], device=self.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        self._stop = bool(flags[0])
+        return self._stop, bool(flags[1])
+
+    def _on_signal(self, signum, _frame):
+        if self._stop:  # a second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        self._stop = True
+        if self.is_main:
+            print(f"\nssml train: {signal.Signals(signum).name} received, saving a checkpoint "
+                  f"after this step (press Ctrl-C again to abort without one)", flush=True)
+
+
+def _read_gt(path: Path, device) -> torch.Tensor:
+    """A ground-truth PNG as float32 (1, 1, H, W) in [0, 1] (grayscale)."""
+    import imageio.v3 as iio
+
+    img = np.asarray(iio.imread(path))
+    if img.ndim == 3:
+        from skimage.color import rgb2gray
+
+        img = rgb2gray(img[..., :3]) * (255.0 if img.dtype == np.uint8 else 1.0)
+    scale = 255.0 if img.dtype == np.uint8 or img.max() > 1 else 1.0
+    return torch.from_numpy(img.astype(np.float32) / scale)[None, None].to(device)
+
+
+def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return x[..., top:top + size, left:left + size]
+
+
+def resolve_checkpoint(resume) -> Path:
+    """A checkpoint file, or ``<folder>/last.pt`` for a run folder.
+
+    Raises:
+        FileNotFoundError: neither exists (names what was looked for).
+    """
+    path = Path(resume)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path} (give a checkpoint file or a run folder "
+                                f"with {CHECKPOINT})")
+    return path
+
+
+def load_checkpoint_config(resume) -> TrainConfig:
+    """The config stored in a checkpoint (file or run folder)."""
+    ckpt = torch.load(resolve_checkpoint(resume), map_location="cpu", weights_only=True)
+    return TrainConfig.from_dict(ckpt["config"])
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and os.environ.get("SSML_DDP_BACKEND") != "gloo" else "gloo"
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _device(name: str, local_rank: int, world: int) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: CUDA is not available on this machine")
+        if world > 1 and device.index is None:
+            device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
+def train(config: TrainConfig, resume=None, callback=None) -> dict:
+    """Train (or continue) a run; see :meth:`Trainer.run` for the returned summary.
+
+    Under torchrun the process group is created here and destroyed at the end.
+    """
+    trainer = Trainer(config, resume)
+    try:
+        return trainer.run(callback)
+    finally:
+        if trainer.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":  # python -m ssml.train / torchrun -m ssml.train
+    from .cli import train as _cli
+
+    _cli(prog_name="python -m ssml.train")

@@ -1,0 +1,252 @@
+"""SSML training: data sources, exact resume, checkpoints, logging, DDP (gloo), the train CLI.
+
+Runs stay tiny (16 x 16 crops, batch 2, the real SSML model without NLA) so the file takes well
+under a minute on 2 cores.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ssml.config import TrainConfig
+from ssml.data import DatWindows, SceneSimulator, TrainData, d4_maps
+from ssml.train import Trainer, cosine_factor, train
+
+REPO = Path(__file__).resolve().parents[1]
+SPIKE = "reds301/spike/{}_key_id151.dat"
+
+
+def tiny(tmp_path, shared=None, **kw) -> TrainConfig:
+    """A seconds-long run: 16 x 16 crops, batch 2 (one simulated, one from a .dat when given)."""
+    base = dict(out=str(tmp_path / "run"), steps=4, batch=2, crop=16, nla=False, images=["camera", "coins"],
+                image_size=96, val_sim=0, val_every=0, log_every=1, ckpt_every=0, ckpt_minutes=0, threads=1,
+                dat=[str(shared / SPIKE.format("203_part2"))] if shared else [])
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def params_of(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def test_d4_maps_are_the_eight_flips_and_rotations():
+    crop = 5
+    img = torch.arange(crop * crop).view(crop, crop)
+    rows, cols = d4_maps(crop)
+    want = [torch.rot90(img, k) for k in range(4)] + [torch.rot90(img.fliplr(), k) for k in range(4)]
+    for k in range(8):
+        assert torch.equal(img[rows[k], cols[k]], want[k])
+    assert len({tuple(img[rows[k], cols[k]].flatten().tolist()) for k in range(8)}) == 8
+
+
+def test_dat_windows_match_the_stream_on_both_paths(shared_data):
+    from spikekit.io import SpikeStream
+
+    paths = [shared_data / SPIKE.format("203_part2"), shared_data / SPIKE.format("203_part3")]
+    cached = DatWindows(paths, 24)
+    on_disk = DatWindows(paths, 24, cache_mb=0)
+    gen = torch.Generator().manual_seed(3)
+    f, t0, y0, x0, k = cached.draw(6, gen)
+    got = cached.windows(f, t0, y0, x0, k)
+    assert got.dtype == torch.float32 and got.shape == (6, 41, 24, 24)
+    assert torch.equal(got, on_disk.windows(f, t0, y0, x0, k))
+    for i in range(6):
+        win = SpikeStream(paths[f[i]]).decode(int(t0[i]), int(t0[i]) + 41)
+        win = win[:, y0[i]:y0[i] + 24, x0[i]:x0[i] + 24]
+        ki = int(k[i])
+        want = torch.rot90(win.flip(-1) if ki >= 4 else win, ki % 4, dims=(-2, -1))
+        assert torch.equal(got[i], want.float())
+
+
+def test_dat_windows_reject_short_or_small_streams(tmp_path):
+    from spikekit.io import write_dat
+
+    path = write_dat(tmp_path / "short.dat", torch.zeros(30, 20, 20, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="short.dat.*41 frames"):
+        DatWindows([path], 16)
+
+
+def test_scene_simulator_batches(tmp_path):
+    cfg = tiny(tmp_path, noise=["on", "off"], crop=24)
+    sim = SceneSimulator(cfg, 4)
+    gen = torch.Generator().manual_seed(0)
+    spikes, gt = sim.sample(gen, seed=11)
+    assert spikes.shape == (4, 41, 24, 24) and spikes.dtype == torch.float32
+    assert gt.shape == (4, 1, 24, 24) and 0 <= gt.min() and gt.max() <= 1
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    # Same generator state and seed: the same batch; the next draw differs.
+    again = SceneSimulator(cfg, 4, images=sim.images).sample(torch.Generator().manual_seed(0), seed=11)
+    assert torch.equal(again[0], spikes) and torch.equal(again[1], gt)
+    assert not torch.equal(sim.sample(gen, seed=12)[1], gt)
+
+
+def test_simulated_firing_rate_follows_gain_times_gt(tmp_path):
+    """Nearly static, noise-free scenes: the 41-frame firing rate is about gain x intensity."""
+    cfg = tiny(tmp_path, noise=["off"], speed=[1e-4, 1e-4], rotation=0.0, zoom_rate=0.0, crop=32)
+    spikes, gt = SceneSimulator(cfg, 4).sample(torch.Generator().manual_seed(1), seed=5)
+    rate = spikes.mean(dim=(1, 2, 3))
+    want = cfg.gain * gt.mean(dim=(1, 2, 3))
+    assert torch.allclose(rate, want, atol=0.02), (rate, want)
+
+
+def test_train_data_mix_and_state(tmp_path, shared_data):
+    cfg = tiny(tmp_path, shared_data, batch=4, sim_fraction=0.5)
+    data = TrainData(cfg)
+    first = data.next()
+    assert first["spikes"].shape == (4, 41, 16, 16) and first["gt"].shape == (2, 1, 16, 16)
+    state = data.state_dict()
+    nxt = data.next()
+    data.load_state_dict(state)
+    assert torch.equal(data.next()["spikes"], nxt["spikes"])
+
+
+# --- training loop -------------------------------------------------------------------------------
+
+def test_cosine_schedule():
+    cfg = TrainConfig(steps=100, lr=1e-3, lr_min=1e-5, lr_warmup=10)
+    assert cosine_factor(0, cfg) == pytest.approx(0.1)
+    assert cosine_factor(10, cfg) == pytest.approx(1.0)
+    assert cosine_factor(100, cfg) == pytest.approx(0.01)
+    assert cosine_factor(55, cfg) == pytest.approx(0.505)
+
+
+def test_resume_is_bit_exact_and_sigint_checkpoints(tmp_path, shared_data):
+    """10 steps == 5 steps, Ctrl-C (SIGINT) checkpoint, resume, 5 more steps: identical parameters
+    and optimiser moments."""
+    straight = Trainer(tiny(tmp_path / "a", shared_data, steps=10))
+    straight.run()
+
+    def interrupt(trainer):
+        if trainer.step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    cfg = tiny(tmp_path / "b", shared_data, steps=10)
+    first = train(cfg, callback=interrupt)
+    assert first["stopped"] and first["step"] == 5 and Path(first["checkpoint"]).is_file()
+    resumed = Trainer(cfg, resume=cfg.out)
+    assert resumed.step == 5
+    summary = resumed.run()
+    assert summary["step"] == 10 and not summary["stopped"]
+    for a, b in zip(params_of(straight.model), params_of(resumed.model)):
+        assert torch.equal(a, b)
+    sa, sb = straight.optimizer.state_dict()["state"], resumed.optimizer.state_dict()["state"]
+    assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
+    # The CSV holds each step once, although steps 1..5 were logged by two processes.
+    with open(Path(cfg.out) / "log.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f) if r["tag"] == "loss/total"]
+    assert steps == list(range(1, 11))
+
+
+def test_checkpoint_contents_logs_and_validation(tmp_path, shared_data):
+    val = f"{shared_data / SPIKE.format('200_part1')}:{shared_data / 'reds301/gt/200_part1_key_id151.png'}:150"
+    cfg = tiny(tmp_path, shared_data, steps=2, val=[val], val_crop=32, val_sim=2, val_every=2, amp="bf16")
+    summary = train(cfg)
+    out = Path(cfg.out)
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "rng", "step", "config", "spikekit_version"} <= set(ckpt)
+    assert ckpt["step"] == 2 and ckpt["config"]["amp"] == "bf16"
+    assert set(ckpt["rng"][0]) >= {"torch", "numpy", "python", "data"}
+    assert TrainConfig.load(out / "config.yaml") == cfg
+    with open(out / "log.csv") as f:
+        tags = {r["tag"]: float(r["value"]) for r in csv.DictReader(f)}
+    for tag in ("loss/total", "loss/reconstruction", "loss/mutual", "lr", "val/sim_psnr",
+                "val/sim_ssim", "val/200_part1_psnr", "val/200_part1_ssim"):
+        assert tag in tags
+    assert 0 < tags["val/200_part1_psnr"] < 60
+    assert any((out / "tb").iterdir())
+    assert summary["last"]["loss/total"] == pytest.approx(tags["loss/total"], rel=1e-6)
+    # The model loader accepts our checkpoint.
+    import ssml
+
+    model = ssml.load_model(out / "last.pt")
+    assert not model.nla
+    assert all(torch.equal(v, ckpt["model"][k]) for k, v in model.state_dict().items())
+
+
+def test_bsn_warmup_leaves_the_nbsn_untouched(tmp_path):
+    trainer = Trainer(tiny(tmp_path, steps=2, bsn_warmup=2))
+    before = params_of(trainer.model.nbsn)
+    trainer.run()
+    assert all(torch.equal(a, b) for a, b in zip(before, params_of(trainer.model.nbsn)))
+
+
+@pytest.mark.slow
+def test_ddp_gloo_two_processes(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "ssml.train", "-o", str(out), "--steps", "2", "--batch", "1", "--crop", "16", "--no-nla",
+           "--val-every", "0", "--ckpt-minutes", "0", "--set", "images=[camera]", "--set", "image_size=64",
+           "--set", "val_sim=0", "--threads", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, err[-3000:]
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["step"] == 2 and ckpt["world_size"] == 2 and len(ckpt["rng"]) == 2
+    # The two ranks drew different batches (per-rank seeded generators).
+    assert ckpt["rng"][0]["data"]["seed"] != ckpt["rng"][1]["data"]["seed"]
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+def run_cli(args):
+    from spikekit.cli import main
+
+    return CliRunner().invoke(main, ["train", *args], catch_exceptions=False)
+
+
+def test_cli_dry_run_prints_parameter_counts():
+    import ssml
+
+    res = run_cli(["--dry-run"])
+    assert res.exit_code == 0, res.output
+    counts = ssml.count_parameters(ssml.SSML(nla=True))
+    for name in ("BSN", "NBSN", "TOTAL"):
+        assert name in res.output
+    assert f"{counts['total']:,}" in res.output and "pseudo_label: tfp7" in res.output
+    res = run_cli(["--dry-run", "--json", "--no-nla", "--set", "speed=[0.1, 2]"])
+    doc = json.loads(res.stdout)
+    assert doc["config"]["nla"] is False and doc["config"]["speed"] == [0.1, 2]
+    assert doc["parameters"]["total"] == ssml.count_parameters(ssml.SSML(nla=False))["total"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "bogus=1"], "unknown training config key"),
+    (["--set", "nonsense"], "KEY=VALUE"),
+    (["--val", "nofile.dat:nofile.png:150"], "file not found"),
+    (["--resume", "no_such_run"], "checkpoint not found"),
+    (["--sim-fraction", "0.0"], "sim_fraction"),
+    (["--crop", "4"], "crop"),
+])
+def test_cli_errors_are_clear(tmp_path, args, message):
+    res = run_cli(["-o", str(tmp_path / "r"), "--steps", "1", *args])
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_resume_extends_a_run(tmp_path):
+    out = tmp_path / "r"
+    common = ["-o", str(out), "--crop", "16", "--batch", "1", "--no-nla", "--val-every", "0", "--threads", "1",
+              "--set", "images=[camera]", "--set", "image_size=64", "--set", "val_sim=0"]
+    assert run_cli([*common, "--steps", "1"]).exit_code == 0
+    res = run_cli(["--resume", str(out), "--steps", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["step"] == 2

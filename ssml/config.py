@@ -93,8 +93,9 @@ class TrainConfig:
     """Range of the scene's peak intensity (uniform); intensities stay in [0, 1]."""
     object_prob: float = 0.5
     """Probability that a sample has a second, independently moving object (occlusions)."""
-    noise: list = field(default_factory=lambda: ["on", "off"])
-    """Simulator noise settings the simulated samples cycle through (``on``/``off``)."""
+    noise: list = field(default_factory=lambda: ["on", "off", "strong"])
+    """Simulator noise levels the simulated samples cycle through (``off``, ``on``, ``strong``;
+    see :func:`ssml.data.noise_model`)."""
     gain: float = 0.6
     """Simulator gain g: firing probability per spike frame is about g * intensity."""
     sim_lead: int = 0
@@ -142,8 +143,8 @@ class TrainConfig:
         need(len(self.zoom) == 2 and 0 < self.zoom[0] <= self.zoom[1], "zoom", "[min, max] > 0")
         need(len(self.brightness) == 2 and 0 < self.brightness[0] <= self.brightness[1] <= 1,
              "brightness", "[min, max] within (0, 1]")
-        need(all(n in ("on", "off") for n in self.noise) and self.noise, "noise",
-             "a non-empty list of 'on'/'off'")
+        need(all(n in ("off", "on", "strong") for n in self.noise) and self.noise, "noise",
+             "a non-empty list of 'off'/'on'/'strong'")
         need(self.images or not self.sim_count, "images", "at least one source image")
         for name in ("log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
                      "bsn_warmup", "lr_warmup", "sim_lead", "threads"):

@@ -146,6 +146,33 @@ class DatWindows:
         return self._flat[idx].float()
 
 
+NOISE_LEVELS = ("off", "on", "strong")
+
+
+def noise_model(level: str):
+    """The simulator noise of a config level (:class:`spikekit.simulate.NoiseModel`).
+
+    ``off``: a clean camera caught mid-stream (random initial accumulator only; the simulator's
+    own ``"off"`` starts every pixel at 0, which makes the first spike frames fire in step);
+    ``on``: the simulator's default noise (2 % threshold mismatch, 10 Hz dark current, shot noise
+    at 1000 electrons per threshold); ``strong``: 5 % mismatch, 50 Hz dark current, 250 electrons.
+
+    Raises:
+        ValueError: an unknown level.
+    """
+    import dataclasses
+
+    from spikekit.simulate import NoiseModel
+
+    if level == "off":
+        return dataclasses.replace(NoiseModel.off(), random_init=True)
+    if level == "on":
+        return NoiseModel()
+    if level == "strong":
+        return NoiseModel(threshold_sigma=0.05, dark_rate=50.0, electrons=250.0)
+    raise ValueError(f"noise level must be one of {NOISE_LEVELS}, got {level!r}")
+
+
 def load_image(name: str) -> np.ndarray:
     """A grayscale float64 image in [0, 1] from a ``skimage.data`` name or an image file path.
 
@@ -197,7 +224,8 @@ class SceneSimulator:
     ``config.rotation`` pixels per frame at the crop edge, zoom z0 log-uniform in ``config.zoom``
     (source pixels per output pixel) changing by up to ``zoom_rate`` per frame. Intensities are
     scaled by a brightness uniform in ``config.brightness``. Spikes:
-    :class:`spikekit.simulate.Simulator` with ``gain`` and the noise settings cycled over samples.
+    :class:`spikekit.simulate.Simulator` with ``gain``; sample j of the batch with seed s gets noise
+    level ``config.noise[(j + s) % L]`` (:func:`noise_model`), so every level comes in turn.
 
     Args:
         config: a :class:`~ssml.config.TrainConfig` (motion, images, noise, gain fields).
@@ -210,8 +238,6 @@ class SceneSimulator:
     """
 
     def __init__(self, config: TrainConfig, n: int, crop: int | None = None, device="cpu", images=None):
-        from spikekit.simulate import Simulator
-
         self.cfg, self.n, self.device = config, n, torch.device(device)
         self.crop = crop or config.crop
         self.frames = WINDOW + config.sim_lead
@@ -220,13 +246,16 @@ class SceneSimulator:
         grid = torch.arange(c, device=self.device, dtype=torch.float32) - (c - 1) / 2
         self._u = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), -1)  # (c, c, 2): x, y
         self._tau = torch.arange(self.frames, device=self.device, dtype=torch.float32) - (self.frames - 1 - (WINDOW - 1) // 2)
-        # One simulator per noise setting, each over the samples that use it.
-        self._groups = []
-        for i, noise in enumerate(config.noise):
-            count = len(range(i, n, len(config.noise)))
-            if count:
-                self._groups.append((i, noise, Simulator(c, c, batch=count, gain=config.gain,
-                                                         noise=noise, seed=0, device=self.device)))
+        self._sims = {}  # (noise level, samples) -> Simulator
+
+    def _simulator(self, level: str, count: int):
+        from spikekit.simulate import Simulator
+
+        key = (level, count)
+        if key not in self._sims:
+            self._sims[key] = Simulator(self.crop, self.crop, batch=count, gain=self.cfg.gain,
+                                        noise=noise_model(level), seed=0, device=self.device, validate=False)
+        return self._sims[key]
 
     def _velocity(self, gen, n) -> torch.Tensor:
         """Velocities (n, 2) in output pixels per spike frame, speed log-uniform in ``config.speed``."""
@@ -299,10 +328,13 @@ class SceneSimulator:
         """
         intensity = self._render(gen, self.n)
         spikes = torch.empty((self.n, WINDOW, self.crop, self.crop), device=self.device)
-        step = len(self.cfg.noise)
-        for i, _noise, sim in self._groups:
-            sim.reset(seed=seed * 16 + i)
-            spikes[i::step] = sim.step(intensity[i::step].contiguous())[:, self.cfg.sim_lead:].float()
+        levels = self.cfg.noise
+        for i, level in enumerate(levels):  # sample j has level (j + seed) % L: every level in turn
+            first = (i - seed) % len(levels)
+            if first < self.n:
+                part = intensity[first::len(levels)].contiguous()
+                sim = self._simulator(level, part.shape[0]).reset(seed=seed * 16 + i)
+                spikes[first::len(levels)] = sim.step(part)[:, self.cfg.sim_lead:].float()
         centre = self.cfg.sim_lead + (WINDOW - 1) // 2
         return spikes, intensity[:, centre:centre + 1].clone()
 

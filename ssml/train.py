@@ -100,18 +100,17 @@ def parse_val(case: str) -> tuple[Path, Path, int]:
 
 
 def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
-    """Mean PSNR (dB) and SSIM over a batch, data range 1 (scikit-image).
+    """Mean PSNR (dB) and SSIM over a batch, data range 1 (:mod:`spikekit.metrics`).
 
     Args:
         pred, gt: float (B, 1, H, W) intensities; ``pred`` is clipped to [0, 1] first.
     """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from spikekit.metrics import psnr, ssim
 
-    p = pred.detach().float().clamp(0, 1).cpu().numpy()[:, 0].astype(np.float64)
-    g = gt.detach().float().cpu().numpy()[:, 0].astype(np.float64)
-    psnr = [peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(g, p)]
-    ssim = [structural_similarity(a, b, data_range=1.0) for a, b in zip(g, p)]
-    return float(np.mean(psnr)), float(np.mean(ssim))
+    p = pred.detach().float().clamp(0, 1).cpu()
+    g = gt.detach().float().cpu()
+    return (float(np.mean([psnr(a, b) for a, b in zip(p, g)])),
+            float(np.mean([ssim(a, b) for a, b in zip(p, g)])))
 
 
 class ScalarLog:
@@ -291,6 +290,7 @@ class Trainer:
         """PSNR/SSIM of the NBSN (eval mode, float32) on the simulated validation scenes
         (exact GT, output scaled by 1/gain) and on each ``--val`` case (scaled by ``val_scale``)."""
         from spikekit.io import SpikeStream
+        from spikekit.metrics import load_gt
 
         self.model.eval()
         out = {}
@@ -306,7 +306,7 @@ class Trainer:
                     raise ValueError(f"validation case {dat}: index {index} needs spike frames "
                                      f"[{a}, {a + WINDOW}) inside the stream of {len(stream)} frames")
                 spikes = stream.decode(a, a + WINDOW, device=self.device).float()[None]
-                gt = _read_gt(gt_path, self.device)
+                gt = torch.from_numpy(load_gt(gt_path))[None, None].to(self.device)
                 if self.cfg.val_crop:
                     spikes, gt = _centre_crop(spikes, self.cfg.val_crop), _centre_crop(gt, self.cfg.val_crop)
                 pred = self.model(spikes.contiguous(memory_format=self.fmt)) * self.cfg.val_scale
@@ -400,19 +400,6 @@ class Trainer:
         if self.is_main:
             print(f"\nssml train: {signal.Signals(signum).name} received, saving a checkpoint "
                   f"after this step (press Ctrl-C again to abort without one)", flush=True)
-
-
-def _read_gt(path: Path, device) -> torch.Tensor:
-    """A ground-truth PNG as float32 (1, 1, H, W) in [0, 1] (grayscale)."""
-    import imageio.v3 as iio
-
-    img = np.asarray(iio.imread(path))
-    if img.ndim == 3:
-        from skimage.color import rgb2gray
-
-        img = rgb2gray(img[..., :3]) * (255.0 if img.dtype == np.uint8 else 1.0)
-    scale = 255.0 if img.dtype == np.uint8 or img.max() > 1 else 1.0
-    return torch.from_numpy(img.astype(np.float32) / scale)[None, None].to(device)
 
 
 def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -1,0 +1,255 @@
+"""``spikekit recon``, ``spikekit eval`` and ``spikekit view``.
+
+Methods come from :mod:`spikekit.recon.registry` (``-m tfp|tfi|tfstp``, plus any registered
+later, e.g. ``ssml``); files are streamed chunk by chunk, so memory stays bounded on long
+recordings.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import click
+
+from .registry import method_names
+
+MULTI_FRAME_STRIDE = 100
+"""Default --stride for video/folder/.npy outputs when neither --at nor --stride is given."""
+VIEW_FRAMES = 1000
+"""Default number of spike frames ``spikekit view`` shows (from --start)."""
+
+
+def _fail(exc: BaseException):
+    message = str(exc).splitlines()[0] if isinstance(exc, RuntimeError) else str(exc)
+    raise click.ClickException(message) from exc
+
+
+@contextlib.contextmanager
+def _cli_errors():
+    """Turn expected errors into one-line click errors (never a traceback)."""
+    try:
+        yield
+    except (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError, ImportError) as exc:
+        _fail(exc)
+
+
+def _open_stream(path, height, width, no_flip):
+    """Open a SpikeStream, echoing its warnings (e.g. leftover bytes) to stderr."""
+    from ..io import SpikeStream
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = SpikeStream(path, height, width, flip=not no_flip)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    return stream
+
+
+def _parse_params(items) -> dict:
+    """``--param NAME=VALUE`` pairs -> dict (numbers parsed; 'none' -> None)."""
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
+        text = value.strip()
+        if text.lower() == "none":
+            params[name.strip()] = None
+            continue
+        try:
+            number = float(text)
+            params[name.strip()] = int(number) if number.is_integer() and "." not in text else number
+        except ValueError:
+            params[name.strip()] = text
+    return params
+
+
+def stream_options(f):
+    """-H/-W/--no-flip, shared by the three commands."""
+    f = click.option("--no-flip", is_flag=True, help="Rows are stored top-down (default: bottom-up, Vidar).")(f)
+    f = click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")(f)
+    f = click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")(f)
+    return f
+
+
+def method_options(f):
+    """Options every method may use; each method reads the ones it needs."""
+    f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                     help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup).")(f)
+    f = click.option("--weights", type=click.Path(dir_okay=False), default=None,
+                     help="Network weights for learned methods (default: the shipped ones).")(f)
+    f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
+    f = click.option("--gamma", type=float, default=1.0, show_default=True,
+                     help="Output = intensity ** (1/gamma).")(f)
+    f = click.option("--scale", default="1/0.6", show_default=True,
+                     help="Intensity per unit firing rate: a number, a fraction, or 'auto' "
+                          "(99.5th percentile -> 1).")(f)
+    f = click.option("--max-interval", type=int, default=20, show_default=True,
+                     help="TFI: ISI search bound in spike frames on each side.")(f)
+    return f
+
+
+@click.command()
+@click.argument("input", type=click.Path(dir_okay=False))
+@stream_options
+@click.option("-m", "--method", type=click.Choice(method_names()), default="tfp", show_default=True,
+              help="Reconstruction method.")
+@click.option("-w", "--window", type=int, default=41, show_default=True, help="TFP window in spike frames.")
+@click.option("--at", type=int, multiple=True, help="Spike-frame index to reconstruct (repeatable).")
+@click.option("--stride", type=int, default=None,
+              help=f"Reconstruct every N-th valid spike frame (default for video/folder/.npy: "
+                   f"{MULTI_FRAME_STRIDE}).")
+@click.option("--start", type=int, default=None, help="First spike frame to reconstruct (with --stride).")
+@click.option("--stop", type=int, default=None, help="Stop before this spike frame (with --stride).")
+@method_options
+@click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of .mp4/.gif.")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def recon(input, height, width, no_flip, method, window, at, stride, start, stop, max_interval, scale,
+          gamma, device, weights, params, fps, output, quiet):
+    """Reconstruct images from a .dat spike stream (streamed: any file length).
+
+    \b
+    Examples:
+      spikekit recon rec.dat -m tfp -w 41 --at 150 -o frame.png
+      spikekit recon rec.dat -m tfi --stride 100 -o video.mp4
+      spikekit recon rec.dat -m tfstp --start 1000 --stop 5000 --stride 20 -o frames/
+    """
+    from tqdm import tqdm
+
+    from .base import Options, iter_images
+    from .registry import get_method
+    from .source import Source, select_centres
+    from .writers import open_writer, output_kind
+
+    with _cli_errors():
+        kind = output_kind(output)
+        stream = _open_stream(input, height, width, no_flip)
+        m = get_method(method)
+        opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
+                       params=_parse_params(params))
+        if not at and stride is None and (kind != "png" or start is not None or stop is not None):
+            stride = MULTI_FRAME_STRIDE
+        centres, _ = select_centres(len(stream), m.valid(len(stream), opts), at=list(at) or None,
+                                    stride=stride, start=start, stop=stop, what=m.describe(opts),
+                                    name=str(stream.path))
+        centres = sorted(centres)
+        source = Source(stream, device)
+        bar = tqdm(total=len(centres), unit="image", disable=quiet or None, leave=False)
+        with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
+            for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma):
+                writer.write(idx, images[0].cpu().numpy())
+                bar.update(len(idx))
+        bar.close()
+    if not quiet:
+        click.echo(f"wrote {len(centres)} {m.describe(opts)} image(s) to {output}", err=True)
+
+
+@click.command("eval")
+@click.argument("input", type=click.Path(dir_okay=False))
+@stream_options
+@click.option("--gt", "gts", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Ground-truth image (repeatable; pairs with --at in order).")
+@click.option("--at", "ats", multiple=True, required=True, type=int,
+              help="Spike-frame index of the matching --gt (repeatable).")
+@click.option("-m", "--method", "methods", multiple=True, type=click.Choice(method_names()),
+              help="Method (repeatable; default tfp).")
+@click.option("-w", "--window", "windows", multiple=True, type=int,
+              help="TFP window (repeatable; default 41).")
+@method_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {method, window, at, psnr, ssim, gt}.")
+def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_interval, scale, gamma, device,
+             weights, params, as_json):
+    """PSNR/SSIM of reconstructions against ground-truth images (data range 1, GT / 255).
+
+    \b
+    Example:
+      spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
+    """
+    from ..cli import echo_json
+    from ..metrics import load_gt, psnr, ssim
+    from .base import reconstruct
+    from .registry import get_method
+
+    if len(gts) != len(ats):
+        raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
+    rows = []
+    with _cli_errors():
+        stream = _open_stream(input, height, width, no_flip)
+        truths = [load_gt(path) for path in gts]
+        for path, truth in zip(gts, truths):
+            if truth.shape != (stream.height, stream.width):
+                raise ValueError(f"{path}: ground truth is {truth.shape[0]} x {truth.shape[1]} but the "
+                                 f"stream is {stream.height} x {stream.width}")
+        extra = _parse_params(params)
+        with stream:
+            for name in methods or ("tfp",):
+                m = get_method(name)
+                for window in (windows or (41,)) if m.uses_window else (None,):
+                    images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
+                                         max_interval=max_interval, weights=weights,
+                                         **({"window": window} if window else {}), **extra)
+                    for k, (path, at, truth) in enumerate(zip(gts, ats, truths)):
+                        image = images[k].cpu().numpy()
+                        rows.append({"method": name, "window": window, "at": at,
+                                     "psnr": psnr(image, truth), "ssim": ssim(image, truth), "gt": str(path)})
+    if as_json:
+        echo_json(rows)
+        return
+    click.echo(f"{'method':<8} {'window':>6} {'at':>7} {'PSNR dB':>8} {'SSIM':>7}  gt")
+    for r in rows:
+        click.echo(f"{r['method']:<8} {r['window'] if r['window'] else '-':>6} {r['at']:>7} "
+                   f"{r['psnr']:>8.2f} {r['ssim']:>7.4f}  {r['gt']}")
+
+
+@click.command()
+@click.argument("input", type=click.Path(dir_okay=False))
+@stream_options
+@click.option("--start", type=int, default=0, show_default=True, help="First spike frame shown.")
+@click.option("--stop", type=int, default=None, help=f"Stop before this frame (default: start + {VIEW_FRAMES}).")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Show every N-th spike frame.")
+@click.option("--tfp", "with_tfp", is_flag=True, help="Show a TFP image beside each spike frame.")
+@click.option("-w", "--window", type=int, default=41, show_default=True, help="TFP window (with --tfp).")
+@click.option("--scale", default="1/0.6", show_default=True, help="TFP scale (with --tfp).")
+@click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def view(input, height, width, no_flip, start, stop, every, with_tfp, window, scale, fps, output, quiet):
+    """Write the raw spike frames (white = spike) as a video, optionally with TFP beside them.
+
+    TFP near the stream ends uses the nearest full window.
+    """
+    import numpy as np
+    from tqdm import tqdm
+
+    from . import tfp
+    from .writers import open_writer, output_kind
+
+    with _cli_errors():
+        if output_kind(output) not in ("mp4", "gif"):
+            raise ValueError(f"{output}: spikekit view writes .mp4 or .gif")
+        stream = _open_stream(input, height, width, no_flip)
+        total = len(stream)
+        stop = min(total, start + VIEW_FRAMES) if stop is None else stop
+        if not 0 <= start < stop <= total:
+            raise ValueError(f"{input}: frame range [{start}, {stop}) is outside the stream; valid: "
+                             f"0 <= start < stop <= {total}")
+        frames = list(range(start, stop, every))
+        gap = 4 if with_tfp else 0
+        out_w = stream.width * (2 if with_tfp else 1) + gap
+        if with_tfp and window > total:
+            raise ValueError(f"{input}: the {total}-frame stream is shorter than the TFP window {window}")
+        lo, hi = window // 2, total - 1 - (window - 1) // 2
+        bar = tqdm(total=len(frames), unit="frame", disable=quiet or None, leave=False)
+        with stream, open_writer(output, len(frames), stream.height, out_w, fps) as writer:
+            for a in range(0, len(frames), 64):
+                part = frames[a:a + 64]
+                tiles = np.full((len(part), stream.height, out_w), 128, dtype=np.uint8)
+                tiles[:, :, :stream.width] = np.stack([stream[i].numpy() for i in part]) * 255
+                if with_tfp:
+                    images = tfp(stream, window=window, at=[min(max(i, lo), hi) for i in part], scale=scale)
+                    tiles[:, :, stream.width + gap:] = np.round(images.numpy() * 255)
+                writer.write(part, tiles)
+                bar.update(len(part))
+        bar.close()

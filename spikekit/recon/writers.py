@@ -1,0 +1,194 @@
+"""Output writers of ``spikekit recon`` / ``spikekit view``: one PNG, a folder of PNGs, an MP4
+video, an animated GIF, or a float32 ``.npy`` stack. Frames are written as they come (bounded
+memory; GIF keeps its frames until closed) and every file appears atomically (temporary name,
+then rename), so an interrupted run never leaves a half-written output.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_output
+
+SUFFIXES = (".png", ".mp4", ".gif", ".npy")
+"""Supported output suffixes; a path without a suffix (or an existing folder) is a folder of PNGs."""
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float images in [0, 1] -> uint8 (values clipped, rounded); uint8 passes through."""
+    if images.dtype == np.uint8:
+        return images
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def output_kind(path) -> str:
+    """"png", "folder", "mp4", "gif" or "npy" for ``path``.
+
+    Raises:
+        ValueError: an unsupported suffix (lists the supported ones).
+    """
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        return "folder"
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path}: unsupported output type {path.suffix!r}; use .png (one image), "
+                         f".mp4, .gif, .npy, or a folder (numbered PNGs)")
+    return suffix[1:]
+
+
+class Writer(contextlib.AbstractContextManager):
+    """Base writer: ``with open_writer(...) as w: w.write(indices, images)``.
+
+    ``images`` are float32 (n, H, W) in [0, 1] (or uint8), ``indices`` the spike-frame index of
+    each (used for PNG file names).
+    """
+
+    def __init__(self, path: Path, count: int, height: int, width: int):
+        self.path, self.count, self.height, self.width = Path(path), count, height, width
+        self.written = 0
+        self._stack = contextlib.ExitStack()
+
+    def write(self, indices, images: np.ndarray) -> None:
+        images = np.asarray(images)
+        if images.ndim != 3 or images.shape[1:] != (self.height, self.width):
+            raise ValueError(f"{self.path}: expected images of shape (n, {self.height}, {self.width}), "
+                             f"got {images.shape}")
+        self._write(list(indices), images)
+        self.written += len(images)
+
+    def _write(self, indices, images) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Flush what the writer holds (called inside the atomic context on success)."""
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._finish()
+        return self._stack.__exit__(exc_type, exc, tb)
+
+
+class PngWriter(Writer):
+    def _write(self, indices, images):
+        import imageio.v3 as iio
+
+        if self.written + len(images) > 1:
+            raise ValueError(f"{self.path}: a .png holds one image but {self.count} were asked for; "
+                             f"write to a folder, .mp4 or .npy instead")
+        with atomic_output(self.path) as tmp:
+            iio.imwrite(tmp, to_uint8(images[0]), extension=".png")
+
+
+class FolderWriter(Writer):
+    """PNG files ``frame_<index>.png`` (index zero-padded to at least 6 digits)."""
+
+    digits = 6
+
+    def __enter__(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def _write(self, indices, images):
+        import imageio.v3 as iio
+
+        for index, image in zip(indices, to_uint8(images)):
+            target = self.path / f"frame_{int(index):0{self.digits}d}.png"
+            with atomic_output(target) as tmp:
+                iio.imwrite(tmp, image, extension=".png")
+
+
+class VideoWriter(Writer):
+    """H.264 MP4 (imageio-ffmpeg, yuv420p; odd sizes padded by one edge row/column)."""
+
+    def __init__(self, path, count, height, width, fps: float = 25.0):
+        super().__init__(path, count, height, width)
+        self.fps = fps
+        self._video = None
+
+    def _write(self, indices, images):
+        import imageio.v2 as iio2
+
+        if self._video is None:
+            tmp = self._stack.enter_context(atomic_output(self.path))
+            self._video = iio2.get_writer(tmp, format="FFMPEG", mode="I", fps=self.fps, codec="libx264",
+                                          pixelformat="yuv420p", macro_block_size=1, quality=8)
+            self._stack.callback(self._video.close)
+        pad = ((0, 0), (0, self.height % 2), (0, self.width % 2))
+        for image in np.pad(to_uint8(images), pad, mode="edge"):
+            self._video.append_data(image)
+
+    def _finish(self):
+        if self._video is None:
+            raise ValueError(f"{self.path}: no frames to write")
+        self._video.close()
+
+
+class GifWriter(Writer):
+    """Animated GIF (looping); frames are held until the writer closes."""
+
+    def __init__(self, path, count, height, width, fps: float = 25.0):
+        super().__init__(path, count, height, width)
+        self.fps = fps
+        self._frames: list = []
+
+    def _write(self, indices, images):
+        self._frames.extend(to_uint8(images))
+
+    def _finish(self):
+        import imageio.v3 as iio
+
+        if not self._frames:
+            raise ValueError(f"{self.path}: no frames to write")
+        with atomic_output(self.path) as tmp:
+            iio.imwrite(tmp, np.stack(self._frames), extension=".gif", duration=1000.0 / self.fps, loop=0)
+
+
+class NpyWriter(Writer):
+    """float32 (count, H, W) ``.npy``: header first, then each batch appended (streamed)."""
+
+    def __enter__(self):
+        tmp = self._stack.enter_context(atomic_output(self.path))
+        self._file = self._stack.enter_context(open(tmp, "wb"))
+        np.lib.format.write_array_header_1_0(
+            self._file, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                         "fortran_order": False, "shape": (self.count, self.height, self.width)})
+        return self
+
+    def _write(self, indices, images):
+        if self.written + len(images) > self.count:
+            raise ValueError(f"{self.path}: more images than the {self.count} announced")
+        self._file.write(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+
+    def _finish(self):
+        if self.written != self.count:
+            raise ValueError(f"{self.path}: {self.written} of {self.count} images written")
+        self._file.flush()
+
+
+def open_writer(path, count: int, height: int, width: int, fps: float = 25.0) -> Writer:
+    """The writer for ``path`` (kind from its suffix, see :func:`output_kind`).
+
+    Args:
+        path: output file or folder (its parent folder must exist, except for a folder output).
+        count: number of images that will be written.  height, width: image size.
+        fps: frames per second of .mp4 / .gif outputs.
+
+    Raises:
+        ValueError: unsupported suffix; several images for a .png.
+        FileNotFoundError: the parent folder of a file output does not exist.
+    """
+    kind = output_kind(path)
+    path = Path(path)
+    if kind != "folder" and not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
+    if kind == "png" and count != 1:
+        raise ValueError(f"{path}: a .png holds one image but {count} were asked for; write to a "
+                         f"folder, .mp4 or .npy instead (or pass one --at)")
+    if kind == "mp4":
+        return VideoWriter(path, count, height, width, fps)
+    if kind == "gif":
+        return GifWriter(path, count, height, width, fps)
+    return {"png": PngWriter, "folder": FolderWriter, "npy": NpyWriter}[kind](path, count, height, width)

@@ -71,8 +71,10 @@ def _write_preview(stream, path) -> None:
 
     from .io import atomic_output
 
-    frames = stream.decode(0, min(PREVIEW_FRAMES, len(stream)))
-    image = (frames.float().mean(dim=0) * PREVIEW_SCALE).clamp_(0, 1)
+    from .recon import tfp
+
+    n = min(PREVIEW_FRAMES, len(stream))  # an even window has one more frame before its centre
+    image = tfp(stream.decode(0, n), window=n, at=n // 2, scale=PREVIEW_SCALE)
     with atomic_output(path) as tmp:
         iio.imwrite(tmp, np.round(image.numpy() * 255).astype(np.uint8))
 

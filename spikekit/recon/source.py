@@ -125,14 +125,17 @@ class Chunk:
 
 
 def plan_chunks(centres: Sequence[int], before: int, after: int, frames: int,
-                max_frames: int = MAX_CHUNK_FRAMES, max_outputs: int = MAX_CHUNK_OUTPUTS) -> list[Chunk]:
+                max_frames: int | None = None, max_outputs: int | None = None) -> list[Chunk]:
     """Group sorted output centres into chunks of frames to read.
 
     Each centre c needs frames [c - before, c + after] (clipped to [0, frames)). Consecutive
     centres share a chunk while it stays under ``max_frames`` frames (or is a single window),
     holds at most ``max_outputs`` centres, and the next window starts within ``GAP_FRAMES`` of
-    the chunk's end (so sparse outputs do not read the frames between them).
+    the chunk's end (so sparse outputs do not read the frames between them). Defaults:
+    :data:`MAX_CHUNK_FRAMES`, :data:`MAX_CHUNK_OUTPUTS`.
     """
+    max_frames = MAX_CHUNK_FRAMES if max_frames is None else max_frames
+    max_outputs = MAX_CHUNK_OUTPUTS if max_outputs is None else max_outputs
     chunks: list[Chunk] = []
     for c in centres:
         a, b = max(0, c - before), min(frames, c + after + 1)

@@ -1,0 +1,159 @@
+"""The recon ops (tfp_packed, tfi_packed, isi) against plain NumPy references, opcheck, CUDA."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import DEVICES
+
+from spikekit import ops
+
+SIZES = [(1, 1), (1, 8), (3, 5), (7, 9), (8, 8), (13, 21), (250, 40)]  # H*W % 8 != 0 included
+
+
+def tfp_ref(spikes: np.ndarray, centres, window: int, scale: float) -> np.ndarray:
+    """Plain TFP: mean over frames [c - w//2, c - w//2 + w), times scale, clipped to 1."""
+    out = []
+    for c in centres:
+        a = c - window // 2
+        out.append(np.minimum(spikes[a:a + window].sum(axis=0, dtype=np.int64) / window * scale, 1.0))
+    return np.stack(out).astype(np.float32)
+
+
+def isi_ref(spikes: np.ndarray, t: int, m: int) -> np.ndarray:
+    """Plain ISI: last spike in [t-m+1, t] else t-m; first in [t+1, t+m] else t+m."""
+    frames = spikes.shape[0]
+    left = np.full(spikes.shape[1:], t - m)
+    for f in range(max(0, t - m + 1), t + 1):  # ascending: the last spike wins
+        left = np.where(spikes[f] > 0, f, left)
+    right = np.full(spikes.shape[1:], t + m)
+    for f in range(min(frames - 1, t + m), t, -1):  # descending: the first spike wins
+        right = np.where(spikes[f] > 0, f, right)
+    return (right - left).astype(np.float32)
+
+
+def random_spikes(frames, height, width, p, seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(frames, height, width, generator=g) < p).to(torch.uint8)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.97])
+def test_tfp_packed_matches_reference(size, p):
+    h, w = size
+    flip = (h + w) % 2 == 0
+    spikes = random_spikes(700, h, w, p, seed=h * 31 + w)
+    packed = ops.pack_spikes(spikes, flip=flip)
+    rng = np.random.default_rng(h + w)
+    for window in (1, 2, 7, 41, 255, 256, 600):
+        lo, hi = window // 2, 700 - 1 - (window - 1) // 2
+        sliding = list(range(lo, min(hi, lo + 30) + 1, 3))  # steps < w/2: the sliding path
+        jumps = sorted(rng.integers(lo, hi + 1, size=5).tolist())
+        shuffled = rng.permutation(np.arange(lo, hi + 1))[:6].tolist()  # backwards moves recount
+        centres = sliding + jumps + shuffled + [hi, hi]
+        got = ops.tfp_packed(packed, h, w, torch.tensor(centres), window, 1 / 0.6, flip=flip)
+        np.testing.assert_allclose(got.numpy(), tfp_ref(spikes.numpy(), centres, window, 1 / 0.6),
+                                   rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("p", [0.02, 0.3, 0.9])
+@pytest.mark.parametrize("m", [1, 3, 12, 20])
+def test_tfi_packed_and_isi_match_reference(size, p, m):
+    h, w = size
+    frames = 90
+    spikes = random_spikes(frames, h, w, p, seed=h * 7 + w + m)
+    centres = [0, 1, m - 1, m, 45, frames - m, frames - 2, frames - 1]
+    centres = [c for c in centres if 0 <= c < frames]
+    ref = np.stack([isi_ref(spikes.numpy(), t, m) for t in centres])
+    for flip in (True, False):
+        got = ops.tfi_packed(ops.pack_spikes(spikes, flip=flip), h, w, torch.tensor(centres), m, 1.0, flip=flip)
+        np.testing.assert_allclose(got.numpy(), np.minimum(1.0 / ref, 1.0), rtol=1e-6)
+    for dtype in (torch.uint8, torch.bool, torch.float32):
+        got = ops.isi(spikes.to(dtype).reshape(1, frames, h * w), torch.tensor(centres), m)
+        np.testing.assert_array_equal(got.reshape(len(centres), h, w).numpy(), ref)
+
+
+def test_isi_batch_stride_and_values_above_zero():
+    spikes = random_spikes(41, 6, 11, 0.3, seed=3).float().reshape(1, 41, 66).repeat(3, 1, 1)
+    spikes[1] *= 0.25  # any value > 0 is a spike
+    spikes[2] *= -1.0  # negative values are not
+    window = spikes[:, 7:34]  # batch stride 41*P: read without a copy
+    assert not window.is_contiguous()
+    got = ops.isi(window, torch.tensor([13]), 12)
+    ref = isi_ref(spikes[0, 7:34].numpy(), 13, 12)
+    np.testing.assert_array_equal(got[0, 0].numpy(), ref)
+    np.testing.assert_array_equal(got[1, 0].numpy(), ref)
+    np.testing.assert_array_equal(got[2, 0].numpy(), np.full(66, 24.0))
+
+
+def test_tfp_long_window_does_not_wrap():
+    ones = torch.ones(65535, 1, 8, dtype=torch.uint8)
+    got = ops.tfp_packed(ops.pack_spikes(ones), 1, 8, torch.tensor([32767]), 65535, 0.5)
+    np.testing.assert_array_equal(got.numpy(), np.full((1, 1, 8), 0.5, np.float32))
+    half = torch.zeros(700, 3, 3, dtype=torch.uint8)
+    half[::2] = 1  # 50% firing, each 256-frame window holds exactly 128 spikes
+    got = ops.tfp_packed(ops.pack_spikes(half), 3, 3, torch.arange(128, 572, 7), 256, 1.0)
+    np.testing.assert_array_equal(got.numpy(), np.full(got.shape, 0.5, np.float32))
+
+
+def test_op_errors_name_the_problem():
+    packed = ops.pack_spikes(random_spikes(50, 5, 7, 0.5))
+    with pytest.raises(RuntimeError, match=r"valid centres: 2 \.\. 47"):
+        ops.tfp_packed(packed, 5, 7, torch.tensor([48]), 5, 1.0)
+    with pytest.raises(RuntimeError, match="window must be >= 1"):
+        ops.tfp_packed(packed, 5, 7, torch.tensor([10]), 0, 1.0)
+    with pytest.raises(RuntimeError, match=r"valid: 0 \.\. 49"):
+        ops.tfi_packed(packed, 5, 7, torch.tensor([50]), 20, 1.0)
+    with pytest.raises(RuntimeError, match="bytes per frame"):
+        ops.tfi_packed(packed, 5, 9, torch.tensor([5]), 20, 1.0)
+    with pytest.raises(RuntimeError, match="uint8, bool or float32"):
+        ops.isi(torch.zeros(1, 5, 4, dtype=torch.int32), torch.tensor([1]), 3)
+    with pytest.raises(RuntimeError, match="max_interval must be >= 1"):
+        ops.isi(torch.zeros(1, 5, 4), torch.tensor([1]), 0)
+
+
+def test_opcheck():
+    spikes = random_spikes(60, 5, 7, 0.4)
+    packed = ops.pack_spikes(spikes)
+    centres = torch.tensor([20, 21, 30])
+    torch.library.opcheck(torch.ops.spikekit.tfp_packed.default, (packed, 5, 7, True, centres, 9, 1.5))
+    torch.library.opcheck(torch.ops.spikekit.tfi_packed.default, (packed, 5, 7, True, centres, 12, 1.5))
+    out = torch.empty(3, 5, 7)
+    torch.library.opcheck(torch.ops.spikekit.tfp_packed_into.default, (packed, 5, 7, True, centres, 9, 1.5, out))
+    torch.library.opcheck(torch.ops.spikekit.tfi_packed_into.default, (packed, 5, 7, True, centres, 12, 1.5, out))
+    for dtype in (torch.uint8, torch.float32):
+        torch.library.opcheck(torch.ops.spikekit.isi.default, (spikes.to(dtype).reshape(2, 30, 35), centres - 15, 12))
+
+
+def test_isi_under_torch_compile():
+    spikes = random_spikes(41, 6, 10, 0.3).float().reshape(1, 41, 60)
+    compiled = torch.compile(lambda x: 1.0 / ops.isi(x, torch.tensor([20]), 12), fullgraph=True)
+    torch.testing.assert_close(compiled(spikes), 1.0 / ops.isi(spikes, torch.tensor([20]), 12))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("size", [(1, 1), (7, 9), (250, 400)])
+def test_cuda_matches_cpu(size):
+    h, w = size
+    spikes = random_spikes(300, h, w, 0.3, seed=5)
+    packed = ops.pack_spikes(spikes)
+    centres = torch.tensor([20, 21, 25, 150, 279])
+    for window in (1, 8, 41, 256):
+        c = centres.clamp(window // 2, 299 - (window - 1) // 2)
+        torch.testing.assert_close(ops.tfp_packed(packed.cuda(), h, w, c, window, 1 / 0.6).cpu(),
+                                   ops.tfp_packed(packed, h, w, c, window, 1 / 0.6))
+    torch.testing.assert_close(ops.tfi_packed(packed.cuda(), h, w, centres, 20, 1 / 0.6).cpu(),
+                               ops.tfi_packed(packed, h, w, centres, 20, 1 / 0.6))
+    for dtype in (torch.uint8, torch.bool, torch.float32):
+        x = spikes.to(dtype).reshape(3, 100, h * w)[:, 10:90]
+        torch.testing.assert_close(ops.isi(x.cuda(), centres[:2] - 10, 12).cpu(), ops.isi(x, centres[:2] - 10, 12))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_isi_long_ones_and_empty_rows(device):
+    spikes = torch.zeros(2, 30, 16, device=device)
+    spikes[0] = 1.0
+    got = ops.isi(spikes, torch.tensor([0, 15, 29]), 5).cpu()
+    np.testing.assert_array_equal(got[0].numpy(), np.array([[1.0] * 16, [1.0] * 16, [5.0] * 16]))
+    np.testing.assert_array_equal(got[1].numpy(), np.full((3, 16), 10.0))

@@ -12,6 +12,14 @@
 #include <algorithm>
 #include <cstring>
 
+// The shared float helpers are specified as separately rounded IEEE operations (CUDA uses
+// __fmul_rn/__fadd_rn); GCC would otherwise fuse a*b+c into an FMA here, changing the bits.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off", "no-math-errno")
+#elif defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
 #include "../kernels/bits.h"
 #include "../kernels/simulate.h"
 #include "../simulate_checks.h"
@@ -78,6 +86,8 @@ void run_tile(const SimCall& a, int64_t b, int64_t p0) {
   for (int64_t k = 0; k < L; ++k) thf[k] = sim_theta_fire(th[k]);
   const float gain = a.gain, dark = a.dark, shot = a.shot;
   const uint32_t k0 = a.k0, k1 = a.k1, bb = static_cast<uint32_t>(b);
+  alignas(64) float z[4][kTile];  // shot-noise normals of the current group of 4 spike frames
+  int64_t zbase = -4;
   for (int64_t t = 0; t < a.frames; ++t) {
     const int64_t frame = a.frame0 + t;
     const int64_t row = b * a.frames + t;  // output frame (b, t)
@@ -86,12 +96,29 @@ void run_tile(const SimCall& a, int64_t b, int64_t p0) {
       for (int i = 0; i < nseg; ++i) std::memcpy(x + segs[i].lane, src + segs[i].image, segs[i].len * sizeof(float));
     }
     const float al = INTERP ? a.alpha[t] : 0.0f;
+    auto charge = [&](int64_t k) {
+      return sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
+    };
+    if (!SHOT) {
 #pragma omp simd
-    for (int64_t k = 0; k < L; ++k) {
-      const float xi = INTERP ? sim_interp(f0[k], d[k], al) : x[k];
-      float q = sim_charge(xi, gain, dark);
-      if (SHOT) q = sim_shot(q, shot, k0, k1, pix[k], frame, bb);
-      s[k] = sim_fire(q, acc[k], comp[k], th[k], thf[k]);
+      for (int64_t k = 0; k < L; ++k) s[k] = sim_fire(charge(k), acc[k], comp[k], th[k], thf[k]);
+    } else {
+      if ((frame & 3) == 0 && t + 4 <= a.frames) {  // one Philox call per lane for 4 frames
+#pragma omp simd
+        for (int64_t k = 0; k < L; ++k) sim_shot_normals4(k0, k1, pix[k], frame, bb, z[0][k], z[1][k], z[2][k], z[3][k]);
+        zbase = t;
+      }
+      if (t - zbase < 4) {
+        const float* zr = z[t - zbase];
+#pragma omp simd
+        for (int64_t k = 0; k < L; ++k) s[k] = sim_fire(sim_shot(charge(k), shot, zr[k]), acc[k], comp[k], th[k], thf[k]);
+      } else {  // a partial group at the edge of the call
+#pragma omp simd
+        for (int64_t k = 0; k < L; ++k) {
+          const float zk = sim_shot_normal(k0, k1, pix[k], frame, bb);
+          s[k] = sim_fire(sim_shot(charge(k), shot, zk), acc[k], comp[k], th[k], thf[k]);
+        }
+      }
     }
     if (PACKED) {
       uint8_t* dst = a.out + row * nb + p0 / 8;

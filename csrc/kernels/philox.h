@@ -10,36 +10,52 @@
 #pragma once
 #include "common.h"
 
+// Like SK_HOST_DEVICE, but also forced inline on the host: the CPU kernels rely on these
+// helpers being inlined into their `omp simd` loops to vectorise them.
+#if defined(__CUDACC__)
+#define SK_SIM_INLINE __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+#define SK_SIM_INLINE inline __attribute__((always_inline))
+#else
+#define SK_SIM_INLINE inline
+#endif
+
 namespace spikekit {
 
 // --- exactly rounded float32 arithmetic, identical on host and device ----------------------
 #if defined(__CUDA_ARCH__)
-SK_HOST_DEVICE float fadd(float a, float b) { return __fadd_rn(a, b); }
-SK_HOST_DEVICE float fsub(float a, float b) { return __fsub_rn(a, b); }
-SK_HOST_DEVICE float fmul(float a, float b) { return __fmul_rn(a, b); }
-SK_HOST_DEVICE float fsqrt(float a) { return __fsqrt_rn(a); }
-SK_HOST_DEVICE float bits_to_float(uint32_t u) { return __uint_as_float(u); }
-SK_HOST_DEVICE uint32_t float_to_bits(float f) { return __float_as_uint(f); }
-SK_HOST_DEVICE uint32_t mulhi32(uint32_t a, uint32_t b) { return __umulhi(a, b); }
+SK_SIM_INLINE float fadd(float a, float b) { return __fadd_rn(a, b); }
+SK_SIM_INLINE float fsub(float a, float b) { return __fsub_rn(a, b); }
+SK_SIM_INLINE float fmul(float a, float b) { return __fmul_rn(a, b); }
+SK_SIM_INLINE float bits_to_float(uint32_t u) { return __uint_as_float(u); }
+SK_SIM_INLINE uint32_t float_to_bits(float f) { return __float_as_uint(f); }
 #else
-SK_HOST_DEVICE float fadd(float a, float b) { return a + b; }
-SK_HOST_DEVICE float fsub(float a, float b) { return a - b; }
-SK_HOST_DEVICE float fmul(float a, float b) { return a * b; }
-SK_HOST_DEVICE float fsqrt(float a) { return __builtin_sqrtf(a); }
-SK_HOST_DEVICE float bits_to_float(uint32_t u) {
+SK_SIM_INLINE float fadd(float a, float b) { return a + b; }
+SK_SIM_INLINE float fsub(float a, float b) { return a - b; }
+SK_SIM_INLINE float fmul(float a, float b) { return a * b; }
+SK_SIM_INLINE float bits_to_float(uint32_t u) {
   float f;
   __builtin_memcpy(&f, &u, 4);
   return f;
 }
-SK_HOST_DEVICE uint32_t float_to_bits(float f) {
+SK_SIM_INLINE uint32_t float_to_bits(float f) {
   uint32_t u;
   __builtin_memcpy(&u, &f, 4);
   return u;
 }
-SK_HOST_DEVICE uint32_t mulhi32(uint32_t a, uint32_t b) {
-  return static_cast<uint32_t>((static_cast<uint64_t>(a) * b) >> 32);
-}
 #endif
+
+// Square root of x >= 0 from multiplies and adds only (inverse-square-root bit estimate plus
+// three Newton steps, then x * rsqrt(x)); within 3 ulp of the true root and bit-identical on
+// host and device. (The host's sqrtf would break vectorisation: it may set errno.)
+SK_SIM_INLINE float fsqrt(float x) {
+  float y = bits_to_float(0x5f3759dfu - (float_to_bits(x) >> 1));
+  const float h = fmul(0.5f, x);
+  y = fmul(y, fsub(1.5f, fmul(h, fmul(y, y))));
+  y = fmul(y, fsub(1.5f, fmul(h, fmul(y, y))));
+  y = fmul(y, fsub(1.5f, fmul(h, fmul(y, y))));
+  return fmul(x, y);
+}
 
 // --- Philox4x32-10 --------------------------------------------------------------------------
 struct Philox4 {
@@ -47,15 +63,23 @@ struct Philox4 {
 };
 
 // Ten rounds of Philox4x32 on counter (c0, c1, c2, c3) with key (k0, k1).
-SK_HOST_DEVICE Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+SK_SIM_INLINE Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
                                   uint32_t k1) {
   const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
 #if defined(__CUDACC__)
 #pragma unroll
+#elif defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 10
 #endif
   for (int round = 0; round < 10; ++round) {
-    const uint32_t hi0 = mulhi32(M0, c0), lo0 = M0 * c0;
-    const uint32_t hi1 = mulhi32(M1, c2), lo1 = M1 * c2;
+#if defined(__CUDA_ARCH__)
+    const uint32_t hi0 = __umulhi(M0, c0), lo0 = M0 * c0;
+    const uint32_t hi1 = __umulhi(M1, c2), lo1 = M1 * c2;
+#else  // one widening multiply each (vectorises to vpmuludq)
+    const uint64_t p0 = static_cast<uint64_t>(M0) * c0, p1 = static_cast<uint64_t>(M1) * c2;
+    const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+    const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+#endif
     c0 = hi1 ^ c1 ^ k0;
     c1 = lo1;
     c2 = hi0 ^ c3 ^ k1;
@@ -67,19 +91,19 @@ SK_HOST_DEVICE Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_
 }
 
 // Uniform in [0, 1) with 24 random bits: k * 2^-24 (exact).
-SK_HOST_DEVICE float uniform_co(uint32_t x) {
+SK_SIM_INLINE float uniform_co(uint32_t x) {
   return fmul(static_cast<float>(x >> 8), 5.9604644775390625e-08f);
 }
 
 // Uniform in (0, 1) with 23 random bits: (2k + 1) * 2^-24 (exact, never 0 or 1).
-SK_HOST_DEVICE float uniform_oo(uint32_t x) {
+SK_SIM_INLINE float uniform_oo(uint32_t x) {
   return fmul(static_cast<float>(((x >> 9) << 1) | 1u), 5.9604644775390625e-08f);
 }
 
 // Natural logarithm of x in [2^-24, 1] (a normal float): x = m * 2^e with m in
 // [sqrt(1/2), sqrt(2)), log x = e log 2 + log m, log m by the classic minimax polynomial in
 // (m - 1) (Cephes logf coefficients); absolute error below 1e-7.
-SK_HOST_DEVICE float log_unit(float x) {
+SK_SIM_INLINE float log_unit(float x) {
   const uint32_t bits = float_to_bits(x);
   int e = static_cast<int>((bits >> 23) & 0xffu) - 127;
   float m = bits_to_float((bits & 0x007fffffu) | 0x3f800000u);  // [1, 2)
@@ -106,7 +130,7 @@ SK_HOST_DEVICE float log_unit(float x) {
 
 // cos(2 pi v) for v = k * 2^-24 in [0, 1): exact reduction to an angle in [0, pi/4], then the
 // classic minimax sine/cosine polynomials (Cephes sinf/cosf); absolute error below 2e-7.
-SK_HOST_DEVICE float cos_turn(float v) {
+SK_SIM_INLINE float cos_turn(float v) {
   float t = v > 0.5f ? fsub(1.0f, v) : v;          // cos(2 pi v) = cos(2 pi (1 - v)); t in [0, 1/2]
   const bool negate = t > 0.25f;                   // cos(pi - x) = -cos x
   t = negate ? fsub(0.5f, t) : t;                  // t in [0, 1/4]
@@ -126,10 +150,20 @@ SK_HOST_DEVICE float cos_turn(float v) {
   return negate ? -r : r;
 }
 
-// Standard normal variate from two Philox words (Box-Muller): sqrt(-2 ln u1) cos(2 pi u2).
-SK_HOST_DEVICE float normal_from(uint32_t a, uint32_t b) {
-  const float r = fsqrt(fmul(-2.0f, log_unit(uniform_oo(a))));
-  return fmul(r, cos_turn(uniform_co(b)));
+// Box-Muller radius sqrt(-2 ln u) of a Philox word.
+SK_SIM_INLINE float bm_radius(uint32_t a) { return fsqrt(fmul(-2.0f, log_unit(uniform_oo(a)))); }
+
+// Box-Muller angle of a Philox word as a turn v = k * 2^-24; `second` selects the sine
+// partner: sin(2 pi v) = cos(2 pi (v - 1/4)) (the shift is exact).
+SK_SIM_INLINE float bm_turn(uint32_t b, bool second) {
+  const float v = uniform_co(b);
+  return second ? (v >= 0.25f ? fsub(v, 0.25f) : fadd(v, 0.75f)) : v;
+}
+
+// Standard normal variate from two Philox words (Box-Muller): sqrt(-2 ln u1) cos(2 pi u2),
+// or its independent partner sqrt(-2 ln u1) sin(2 pi u2) when `second`.
+SK_SIM_INLINE float normal_from(uint32_t a, uint32_t b, bool second = false) {
+  return fmul(bm_radius(a), cos_turn(bm_turn(b, second)));
 }
 
 }  // namespace spikekit

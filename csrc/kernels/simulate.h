@@ -2,15 +2,16 @@
 // (csrc/cpu/simulate.cpp) and CUDA (csrc/cuda/simulate.cu) kernels. The model is documented
 // with its equations in spikekit/simulate/model.py; in short, per pixel p and spike frame n:
 //
-//   I_n   = clamp(I(t_n), 0, 1)                  (NaN and values below FLT_MIN read as 0)
+//   I_n   = clamp(I(t_n), 0, 1)                  (NaN and values below 2^-64 read as 0)
 //   q_n   = g * I_n + d                          (charge in threshold units; d = dark charge)
 //   q_n  += sqrt(q_n * s) * z_n   if s > 0       (shot noise, Gaussian approximation of Poisson
 //                                                 with s = theta / electrons per threshold)
 //   A    += q_n                                  (float32, Kahan-compensated)
 //   spike = A >= theta_p * (1 - 1e-6);  if spike: A -= theta_p
 //
-// z_n is a standard normal from Philox4x32-10 keyed by the seed, with counter (pixel, n, tag,
-// batch element), so the same seed gives the same bits on CPU and CUDA and for any chunking.
+// z_n is a standard normal from Philox4x32-10 keyed by the seed, with counter (pixel, n >> 2,
+// tag, batch element) (one call serves 4 spike frames), so the same seed gives the same bits on
+// CPU and CUDA and for any chunking.
 #pragma once
 #include "philox.h"
 
@@ -25,38 +26,55 @@ constexpr float kSimThetaFloor = 0.05f;
 // Philox counter tags: which random quantity a draw is for.
 enum SimTag : uint32_t { kTagShot = 0, kTagInitAcc = 1, kTagTheta = 2 };
 
-SK_HOST_DEVICE Philox4 sim_random(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame, uint32_t tag,
+SK_SIM_INLINE Philox4 sim_random(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t index, uint32_t tag,
                                   uint32_t batch) {
-  const uint64_t f = static_cast<uint64_t>(frame);
+  const uint64_t f = static_cast<uint64_t>(index);
   return philox4x32(pixel, static_cast<uint32_t>(f), tag | (static_cast<uint32_t>(f >> 32) << 8), batch,
                     k0, k1);
 }
 
-// Intensity clamped to [0, 1]; NaN, negatives and subnormals read as 0 (CUDA flushes
-// subnormals under fast math, so they are zeroed on both devices).
-SK_HOST_DEVICE float sim_clamp(float x) {
-  return x >= 1.17549435e-38f ? (x <= 1.0f ? x : 1.0f) : 0.0f;
+// Shot-noise normals: one Philox call per pixel and group of 4 spike frames (n >> 2) gives two
+// Box-Muller pairs, z for frames 4m, 4m+1 from words (x0, x1) and for 4m+2, 4m+3 from (x2, x3).
+SK_SIM_INLINE float sim_shot_normal(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame, uint32_t batch) {
+  const Philox4 r = sim_random(k0, k1, pixel, frame >> 2, kTagShot, batch);
+  const int j = static_cast<int>(frame & 3);
+  return j < 2 ? normal_from(r.x0, r.x1, j == 1) : normal_from(r.x2, r.x3, j == 3);
+}
+
+// All four normals of the group of spike frame 4m (the same values sim_shot_normal gives).
+SK_SIM_INLINE void sim_shot_normals4(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame4, uint32_t batch,
+                                      float& z0, float& z1, float& z2, float& z3) {
+  const Philox4 r = sim_random(k0, k1, pixel, frame4 >> 2, kTagShot, batch);
+  const float ra = bm_radius(r.x0), rb = bm_radius(r.x2);
+  z0 = fmul(ra, cos_turn(bm_turn(r.x1, false)));
+  z1 = fmul(ra, cos_turn(bm_turn(r.x1, true)));
+  z2 = fmul(rb, cos_turn(bm_turn(r.x3, false)));
+  z3 = fmul(rb, cos_turn(bm_turn(r.x3, true)));
+}
+
+// Intensity clamped to [0, 1]; NaN, negatives and values below 2^-64 read as 0, so that no
+// product in the model is subnormal (CUDA flushes subnormals under fast math, the CPU does not).
+constexpr float kSimMinIntensity = 5.42101086e-20f;  // 2^-64
+SK_SIM_INLINE float sim_clamp(float x) {
+  return x >= kSimMinIntensity ? (x <= 1.0f ? x : 1.0f) : 0.0f;
 }
 
 // Linear interpolation between two video frames: F0 + a (F1 - F0), with delta = F1 - F0.
-SK_HOST_DEVICE float sim_interp(float start, float delta, float alpha) {
+SK_SIM_INLINE float sim_interp(float start, float delta, float alpha) {
   return fadd(start, fmul(alpha, delta));
 }
 
 // Charge collected in one spike frame (threshold units), before shot noise.
-SK_HOST_DEVICE float sim_charge(float intensity, float gain, float dark) {
+SK_SIM_INLINE float sim_charge(float intensity, float gain, float dark) {
   return fadd(fmul(gain, sim_clamp(intensity)), dark);
 }
 
-// Add Gaussian shot noise of variance q * shot to a charge q (shot = theta / electrons).
-SK_HOST_DEVICE float sim_shot(float q, float shot, uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame,
-                              uint32_t batch) {
-  const Philox4 r = sim_random(k0, k1, pixel, frame, kTagShot, batch);
-  return fadd(q, fmul(fsqrt(fmul(q, shot)), normal_from(r.x0, r.x1)));
-}
+// Add Gaussian shot noise of variance q * shot to a charge q (shot = theta / electrons), given
+// the standard normal z of this pixel and spike frame.
+SK_SIM_INLINE float sim_shot(float q, float shot, float z) { return fadd(q, fmul(fsqrt(fmul(q, shot)), z)); }
 
 // One readout of one pixel: integrate q (Kahan-compensated in (acc, comp)) and fire.
-SK_HOST_DEVICE uint8_t sim_fire(float q, float& acc, float& comp, float theta, float theta_fire) {
+SK_SIM_INLINE uint8_t sim_fire(float q, float& acc, float& comp, float theta, float theta_fire) {
   const float y = fsub(q, comp);
   const float t = fadd(acc, y);
   comp = fsub(fsub(t, acc), y);
@@ -66,11 +84,11 @@ SK_HOST_DEVICE uint8_t sim_fire(float q, float& acc, float& comp, float theta, f
 }
 
 // The firing level of a pixel of threshold theta.
-SK_HOST_DEVICE float sim_theta_fire(float theta) { return fmul(theta, kSimFireFactor); }
+SK_SIM_INLINE float sim_theta_fire(float theta) { return fmul(theta, kSimFireFactor); }
 
 // Per-pixel fixed pattern: threshold theta * max(1 + sigma z, floor) and initial accumulator
 // U[0, 1) * theta_p (or 0 without random_init).
-SK_HOST_DEVICE void sim_init_pixel(uint32_t k0, uint32_t k1, uint32_t pixel, uint32_t batch, float threshold,
+SK_SIM_INLINE void sim_init_pixel(uint32_t k0, uint32_t k1, uint32_t pixel, uint32_t batch, float threshold,
                                    float sigma, bool random_init, float& theta_out, float& acc_out) {
   float theta = threshold;
   if (sigma > 0.0f) {

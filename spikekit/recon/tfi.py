@@ -77,7 +77,7 @@ def tfi_run(source: Source, centres: list, opts: Options):
         for a in range(0, len(centres), MAX_CHUNK_OUTPUTS):
             part = centres[a:a + MAX_CHUNK_OUTPUTS]
             intervals = isi(source.tensor, part, m).reshape(-1, len(part), source.height, source.width)
-            yield part, torch.reciprocal_(intervals).mul_(scale).clamp_(max=1.0)
+            yield part, torch.div(scale, intervals).clamp_(max=1.0)  # as the kernel: one rounding
         return
     chunks = plan_chunks(centres, m - 1, m, source.frames)
     for chunk, packed in source.iter_packed(chunks):

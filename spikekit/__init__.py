@@ -8,5 +8,7 @@ metrics, and the ``spikekit`` command line. Tensors follow DESIGN.md: spike stre
 from ._version import __version__
 from . import ops
 from .io import SpikeStream, npz_to_dat, read_dat, read_npz, write_dat
+from .simulate import simulate, Simulator, NoiseModel  # the function shadows the subpackage name
 
-__all__ = ["__version__", "ops", "SpikeStream", "read_dat", "write_dat", "read_npz", "npz_to_dat"]
+__all__ = ["__version__", "ops", "SpikeStream", "read_dat", "write_dat", "read_npz", "npz_to_dat",
+           "simulate", "Simulator", "NoiseModel"]

@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from spikekit.recon import isi
+
 from .layers import Conv
 
 TFP_WINDOWS = (11, 19, 27)
@@ -41,30 +43,9 @@ def tfi(spikes: torch.Tensor, middle: int, max_interval: int = TFI_MAX_INTERVAL)
         on the spikes' device; no gradient (spike streams are data).
     """
     with torch.no_grad():
-        interval = _isi()(spikes, at=middle, max_interval=max_interval)
+        interval = isi(spikes, at=middle, max_interval=max_interval)
     dtype = spikes.dtype if spikes.is_floating_point() else torch.float32
     return interval.reciprocal().to(dtype).unsqueeze(1)
-
-
-def _isi():
-    """``spikekit.recon.isi`` (the batched spikekit op, CPU and CUDA); a plain PyTorch stand-in
-    with the same contract only while the recon package lacks it (development order)."""
-    try:
-        from spikekit.recon import isi
-    except ImportError:
-        return _isi_torch
-    return isi
-
-
-def _isi_torch(spikes: torch.Tensor, at: int, max_interval: int = 20) -> torch.Tensor:
-    """ISI(at) per pixel, (..., T, H, W) -> float32 (..., H, W); same contract as spikekit's."""
-    t = spikes.shape[-3]
-    lo, hi = max(0, at - max_interval + 1), min(t, at + max_interval + 1)
-    idx = torch.arange(lo, hi, device=spikes.device, dtype=torch.float32)[:, None, None]
-    fired = spikes[..., lo:hi, :, :] > 0
-    left = torch.where(fired & (idx <= at), idx, float(at - max_interval)).amax(dim=-3)
-    right = torch.where(fired & (idx > at), idx, float(at + max_interval)).amin(dim=-3)
-    return right - left
 
 
 class SpatialGate(nn.Module):

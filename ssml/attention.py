@@ -13,16 +13,31 @@ Energies and softmax run in float32 also under bf16 autocast.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-CHUNK_ELEMENTS = 1 << 24
-"""Upper bound on the elements of one energy block of the criss-cross attention (64 MiB f32)."""
+CHUNK_ELEMENTS = 1 << 20
+"""Elements of one energy block of the criss-cross attention (4 MiB in float32): small enough to
+stay in cache between the softmax passes, which is what bounds its speed on a CPU."""
+
+
+def _full_precision(device: torch.device):
+    """A context without autocast on ``device`` (no-op on devices autocast does not know)."""
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def _exact(dtype: torch.dtype) -> torch.dtype:
+    """float32, or float64 when the input is float64 (never a reduced precision)."""
+    return torch.promote_types(dtype, torch.float32)
 
 
 def _axis_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask_self: bool):
-    """Attention along the last-but-one axis of independent lines, unnormalised.
+    """Attention along the positions of independent lines, left unnormalised.
 
     Args:
         q, k: (L, S, d) queries and keys of L lines of S positions; v: (L, S, C).
@@ -30,28 +45,26 @@ def _axis_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask_self
 
     Returns:
         (m, s, o): per-query max energy (L, S), sum of exp(e - m) (L, S), and the unnormalised
-        output sum_j exp(e_j - m) v_j (L, S, C); all float32.
+        output sum_j exp(e_j - m) v_j (L, S, C); float32 (float64 for float64 inputs).
     """
-    outs = ([], [], [])
-    step = max(1, CHUNK_ELEMENTS // max(1, q.shape[1] * q.shape[1]))
-    eye = None
-    if mask_self:
-        eye = torch.eye(q.shape[1], dtype=torch.bool, device=q.device)
-    for a in range(0, q.shape[0], step):
-        e = torch.matmul(q[a:a + step], k[a:a + step].transpose(1, 2)).float()
-        if eye is not None:
-            e = e.masked_fill(eye, float("-inf"))
+    n_lines, size = q.shape[:2]
+    step = max(1, CHUNK_ELEMENTS // (size * size))
+    dtype = _exact(q.dtype)
+    q, k, v = q.to(dtype), k.to(dtype).transpose(1, 2), v.to(dtype)
+    grad = torch.is_grad_enabled()
+    ms, ss, os_ = [], [], []
+    for a in range(0, n_lines, step):
+        e = torch.bmm(q[a:a + step], k[a:a + step])
+        if mask_self:
+            e.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
         # the result does not depend on m (it cancels), so it carries no gradient; a line whose
         # only key is masked (length-1 columns) gets m = -max_float, p = 0, s = 0
-        m = e.detach().amax(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float32).min)
-        if torch.is_grad_enabled():
-            p = torch.exp(e - m)
-        else:
-            p = e.sub_(m).exp_()
-        outs[0].append(m.squeeze(-1))
-        outs[1].append(p.sum(dim=-1))
-        outs[2].append(torch.matmul(p.to(v.dtype), v[a:a + step]).float())
-    return tuple(torch.cat(t) if len(t) > 1 else t[0] for t in outs)
+        m = e.detach().amax(dim=-1, keepdim=True).clamp_min_(torch.finfo(dtype).min)
+        p = torch.exp(e - m) if grad else e.sub_(m).exp_()
+        ms.append(m.squeeze(-1))
+        ss.append(p.sum(dim=-1))
+        os_.append(torch.bmm(p, v[a:a + step]))
+    return tuple(torch.cat(t) if len(t) > 1 else t[0] for t in (ms, ss, os_))
 
 
 class CrissCrossAttention(nn.Module):
@@ -70,9 +83,16 @@ class CrissCrossAttention(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        # (N, H, W, ch) views; contiguous copies are cheap next to the attention itself.
+        # (N, H, W, ch) views of the 1x1 convs; softmax and products in float32 even under autocast
         q, k, v = (f(x).permute(0, 2, 3, 1) for f in (self.q, self.k, self.v))
+        with _full_precision(x.device):
+            out = self._attend(q, k, v)
+        return self.gamma.to(x.dtype) * out.to(x.dtype) + x
+
+    @staticmethod
+    def _attend(q, k, v):
+        """Criss-cross attention output (N, C, H, W) from (N, H, W, ch) queries, keys, values."""
+        n, h, w = q.shape[:3]
         # columns: lines (N*W) of H positions, self excluded (counted in the row half)
         col = _axis_attention(*(t.transpose(1, 2).reshape(n * w, h, -1) for t in (q, k, v)),
                               mask_self=True)
@@ -83,8 +103,7 @@ class CrissCrossAttention(nn.Module):
         top = torch.maximum(mh, mw)
         ah, aw = torch.exp(mh - top), torch.exp(mw - top)
         out = (oh * ah[..., None] + ow * aw[..., None]) / (sh * ah + sw * aw)[..., None]
-        out = out.permute(0, 3, 1, 2).to(x.dtype)
-        return self.gamma.to(x.dtype) * out + x
+        return out.permute(0, 3, 1, 2)
 
 
 class ChannelAttention(nn.Module):
@@ -101,10 +120,11 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c = x.shape[:2]
-        flat = x.reshape(n, c, -1).float()
-        energy = torch.bmm(flat, flat.transpose(1, 2))
-        attn = torch.softmax(energy.amax(dim=-1, keepdim=True) - energy, dim=-1)
-        out = torch.bmm(attn, flat).reshape(x.shape).to(x.dtype)
+        with _full_precision(x.device):
+            flat = x.reshape(n, c, -1).to(_exact(x.dtype))
+            energy = torch.bmm(flat, flat.transpose(1, 2))
+            attn = torch.softmax(energy.amax(dim=-1, keepdim=True) - energy, dim=-1)
+            out = torch.bmm(attn, flat).reshape(x.shape).to(x.dtype)
         return self.gamma.to(x.dtype) * out + x
 
 

@@ -79,7 +79,8 @@ class UNet(nn.Module):
     enc1: 3 convs Cin->48->48->48, pool; enc2: 3 convs of 48, pool; enc3: 48->96->96->48;
     dec2: nearest x2, pad to the enc1 output size (zero rows/columns at bottom/right first),
     concat the enc1 output, 4 convs 96->96; dec1: x2, pad, concat the U-Net input,
-    (96+Cin)->96->96->96->Cout.
+    (96+Cin)->96->96->96->Cout. Maps smaller than 4 x 4 get zero rows/columns at the bottom/right
+    for the pools (constants: the blind-spot property is unaffected) and are cropped back.
 
     Shapes: (N, cin, H, W) -> (N, cout, H, W).
     """
@@ -103,6 +104,9 @@ class UNet(nn.Module):
         return torch.cat((x, skip), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if h < 4 or w < 4:  # two pools need 4 pixels: zero rows/columns at the bottom/right
+            return self.forward(F.pad(x, (0, max(0, 4 - w), 0, max(0, 4 - h))))[..., :h, :w]
         e1 = self.pool(self.enc1(x))
         e2 = self.pool(self.enc2(e1))
         y = self.enc3(e2)

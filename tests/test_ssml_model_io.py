@@ -1,0 +1,162 @@
+"""SSML losses against plain formulas, and weight loading (load_model) in all accepted forms."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ssml
+from ssml import weights_io
+from ssml.losses import LossTerms, pseudo_label, ssml_loss
+
+
+def spikes(*shape, p=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(*shape, generator=g) < p).float()
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+def test_tfp7_label():
+    s = spikes(3, 41, 5, 6, seed=1)
+    expected = sum(s[:, f] for f in range(17, 24)) / 7
+    torch.testing.assert_close(pseudo_label(s), expected[:, None])
+    torch.testing.assert_close(pseudo_label(s.to(torch.uint8), "tfp7"), expected[:, None])
+
+
+def test_tfi12_label():
+    s = spikes(2, 41, 4, 4, p=0.1, seed=2)
+    label = pseudo_label(s, "tfi12")
+    for b in range(2):
+        for y in range(4):
+            for x in range(4):
+                px = s[b, :, y, x]
+                left = [f for f in range(9, 21) if px[f] > 0]
+                right = [f for f in range(21, 33) if px[f] > 0]
+                isi = (right[0] if right else 32) - (left[-1] if left else 8)
+                assert label[b, 0, y, x].item() == pytest.approx(1 / isi)
+
+
+def test_label_errors():
+    with pytest.raises(ValueError, match="kind"):
+        pseudo_label(spikes(1, 41, 2, 2), "tfp9")
+    with pytest.raises(ValueError, match="41"):
+        pseudo_label(spikes(1, 40, 2, 2))
+
+
+def test_loss_matches_formula():
+    g = torch.Generator().manual_seed(3)
+    bsn, nbsn, label = (torch.rand(2, 1, 4, 5, generator=g, dtype=torch.float64) for _ in range(3))
+    terms = ssml_loss(bsn, nbsn, label)
+    assert isinstance(terms, LossTerms)
+    rec = ((bsn - label) ** 2).sum() / bsn.numel()
+    mutual = ((nbsn - bsn) ** 2).sum() / bsn.numel()
+    assert terms.reconstruction.item() == pytest.approx(rec.item(), rel=1e-12)
+    assert terms.mutual.item() == pytest.approx(mutual.item(), rel=1e-12)
+    assert terms.total.item() == pytest.approx(rec.item() + 0.01 * mutual.item(), rel=1e-12)
+    warm = ssml_loss(bsn, None, label, mutual_weight=0.5)
+    assert warm.total.item() == pytest.approx(rec.item()) and warm.mutual.item() == 0
+    with pytest.raises(ValueError, match="shapes differ"):
+        ssml_loss(bsn, nbsn[:, :, :3], label)
+
+
+def test_loss_detaches_nothing():
+    """The mutual term trains both networks: gradients reach the BSN and the NBSN output."""
+    bsn = torch.rand(1, 1, 3, 3, requires_grad=True)
+    nbsn = torch.rand(1, 1, 3, 3, requires_grad=True)
+    label = bsn.detach().clone()  # reconstruction gradient is 0 here; only the mutual term acts
+    ssml_loss(bsn, nbsn, label).total.backward()
+    torch.testing.assert_close(nbsn.grad, 0.01 * 2 * (nbsn - bsn).detach() / 9)
+    torch.testing.assert_close(bsn.grad, -0.01 * 2 * (nbsn - bsn).detach() / 9)
+
+
+# --- weight loading ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(4)
+    return ssml.SSML(nla=False)
+
+
+def assert_same(a: torch.nn.Module, b: torch.nn.Module):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_load_bare_state_dict(model, tmp_path):
+    path = tmp_path / "bare.pt"
+    torch.save(model.state_dict(), path)
+    loaded = ssml.load_model(path)
+    assert not loaded.training and loaded.nla is False
+    assert_same(loaded, model)
+
+
+def test_load_module_prefix(model, tmp_path):
+    path = tmp_path / "ddp.pt"
+    torch.save({"module." + k: v for k, v in model.state_dict().items()}, path)
+    assert_same(ssml.load_model(str(path)), model)
+
+
+def test_load_checkpoint_dict(model, tmp_path):
+    """A training checkpoint with optimizer, RNG states (NumPy objects) and config."""
+    path = tmp_path / "ckpt.pt"
+    opt = torch.optim.Adam(model.parameters())
+    torch.save({"model": {"module." + k: v for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(), "step": 7, "config": {"nla": False},
+                "rng": {"numpy": np.random.get_state(),
+                        "torch": torch.get_rng_state()}}, path)
+    assert_same(ssml.load_model(path), model)
+
+
+def test_load_nbsn_only_and_nla_from_keys(tmp_path):
+    torch.manual_seed(5)
+    nbsn = ssml.NBSN(nla=True)
+    path = tmp_path / "nbsn.pt"
+    torch.save(nbsn.state_dict(), path)
+    loaded = ssml.load_model(path)
+    assert loaded.nla is True
+    assert_same(loaded.nbsn, nbsn)
+
+
+def test_load_mismatch_names_key_and_shapes(model, tmp_path):
+    state = dict(model.state_dict())
+    key = "nbsn.unet1.enc1.0.conv.weight"
+    state[key] = torch.zeros(48, 44, 3, 3)
+    path = tmp_path / "bad.pt"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"nbsn\.unet1\.enc1\.0\.conv\.weight.*\(48, 44, 3, 3\).*\(48, 43, 3, 3\)"):
+        ssml.load_model(path)
+    del state[key]
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="missing key 'nbsn.unet1.enc1.0.conv.weight'"):
+        ssml.load_model(path)
+    ssml.load_model(path, strict=False)  # non-strict loads what is there
+    torch.save(dict(model.state_dict(), extra=torch.zeros(1)), path)
+    with pytest.raises(ValueError, match="unexpected key 'extra'"):
+        ssml.load_model(path)
+
+
+def test_load_not_a_state_dict(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([1, 2, 3], path)
+    with pytest.raises(ValueError, match="not an SSML state dict"):
+        ssml.load_model(path)
+
+
+def test_missing_files(tmp_path, monkeypatch):
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        ssml.load_model(missing)
+    monkeypatch.setattr(weights_io, "DEFAULT_WEIGHTS", tmp_path / "weights" / "ssml_default.pt")
+    with pytest.raises(FileNotFoundError, match="ssml_default.pt"):
+        ssml.load_model()
+
+
+@pytest.mark.cuda
+def test_load_gpu_saved_on_cpu(model, tmp_path):
+    path = tmp_path / "gpu.pt"
+    torch.save({k: v.cuda() for k, v in model.state_dict().items()}, path)
+    loaded = ssml.load_model(path, device="cpu")
+    assert next(loaded.parameters()).device.type == "cpu"
+    assert_same(loaded, model)

@@ -89,7 +89,7 @@ class TrainConfig:
     """Range of source pixels per output pixel (log-uniform)."""
     zoom_rate: float = 0.003
     """Largest relative zoom change per spike frame."""
-    brightness: list = field(default_factory=lambda: [0.25, 1.0])
+    brightness: list = field(default_factory=lambda: [0.4, 1.0])
     """Range of the scene's peak intensity (uniform); intensities stay in [0, 1]."""
     object_prob: float = 0.5
     """Probability that a sample has a second, independently moving object (occlusions)."""

@@ -244,7 +244,11 @@ class SceneSimulator:
         self.images = images if images is not None else load_images(config.images, config.image_size, self.device)
         c = self.crop
         grid = torch.arange(c, device=self.device, dtype=torch.float32) - (c - 1) / 2
-        self._u = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), -1)  # (c, c, 2): x, y
+        uy, ux = torch.meshgrid(grid, grid, indexing="ij")  # output offsets from the crop centre
+        self._ux, self._uy = ux, uy
+        self._uh = torch.stack([ux, uy, torch.ones_like(ux)], -1).view(c * c, 3)
+        size = self.images.shape[-1]
+        self._norm_offset = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1 / size - 1, 1 / size - 1]], device=self.device)
         self._tau = torch.arange(self.frames, device=self.device, dtype=torch.float32) - (self.frames - 1 - (WINDOW - 1) // 2)
         self._sims = {}  # (noise level, samples) -> Simulator
 
@@ -264,36 +268,41 @@ class SceneSimulator:
         phi = _uniform(gen, n, 0, 2 * math.pi, dev)
         return torch.stack([speed * phi.cos(), speed * phi.sin()], -1)
 
-    def _motion(self, gen, n, moving: bool = True) -> dict:
-        """Per-sample rigid motion (source pixels, radians per spike frame); ``moving=False``
-        gives a fixed placement (random position, orientation and zoom only)."""
+    def _placement(self, gen, n) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Random (orientation theta (n,), zoom z0 (n,), centre p0 (n, 2) in source pixels)."""
         cfg, dev, size = self.cfg, self.device, self.images.shape[-1]
+        theta = _uniform(gen, n, 0, 2 * math.pi, dev)
         z0 = _log_uniform(gen, n, cfg.zoom[0], cfg.zoom[1], dev)
-        v = self._velocity(gen, n)
-        acc = v.flip(-1) * _uniform(gen, 2 * n, -1, 1, dev).view(n, 2) / 40
-        m = dict(theta=_uniform(gen, n, 0, 2 * math.pi, dev), z0=z0,
-                 p0=_uniform(gen, 2 * n, 0.3 * size, 0.7 * size, dev).view(n, 2),
-                 v=v * z0[:, None], a=acc * z0[:, None],
-                 omega=_uniform(gen, n, -1, 1, dev) * cfg.rotation / (self.crop / 2),
-                 zeta=_uniform(gen, n, -1, 1, dev) * cfg.zoom_rate)
-        if not moving:
-            for key in ("v", "a", "omega", "zeta"):
-                m[key] = torch.zeros_like(m[key])
-        return m
+        return theta, z0, _uniform(gen, 2 * n, 0.3 * size, 0.7 * size, dev).view(n, 2)
 
-    def _grid(self, m: dict, u: torch.Tensor) -> torch.Tensor:
-        """Normalised sampling grid (n, frames * c, c, 2) of motion ``m`` at output offsets ``u``
-        ((n or 1, frames, c, c, 2), x then y, pixels from the crop centre)."""
-        tau = self._tau.view(1, -1, 1, 1)
-        theta = m["theta"].view(-1, 1, 1, 1) + m["omega"].view(-1, 1, 1, 1) * tau
-        z = m["z0"].view(-1, 1, 1, 1) * torch.exp(m["zeta"].view(-1, 1, 1, 1) * tau)
-        cos, sin = theta.cos() * z, theta.sin() * z
-        ux, uy = u[..., 0], u[..., 1]
+    @staticmethod
+    def _rotation(theta: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
+        """zoom * R(theta) as (..., 2, 2) matrices."""
+        cos, sin = theta.cos() * zoom, theta.sin() * zoom
+        return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+
+    def _background(self, gen, n) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scene motion: source pixel = lin @ u + shift per spike frame; lin (n, T, 2, 2), shift (n, T, 2)."""
+        cfg, dev, tau = self.cfg, self.device, self._tau.view(1, -1)
+        theta, z0, p0 = self._placement(gen, n)
+        v = self._velocity(gen, n) * z0[:, None]
+        acc = v.flip(-1) * _uniform(gen, 2 * n, -1, 1, dev).view(n, 2) / 40
+        omega = _uniform(gen, n, -1, 1, dev) * cfg.rotation / (self.crop / 2)
+        zeta = _uniform(gen, n, -1, 1, dev) * cfg.zoom_rate
+        lin = self._rotation(theta[:, None] + omega[:, None] * tau, z0[:, None] * torch.exp(zeta[:, None] * tau))
         t = tau[..., None]
-        shift = m["p0"].view(-1, 1, 1, 1, 2) + m["v"].view(-1, 1, 1, 1, 2) * t + 0.5 * m["a"].view(-1, 1, 1, 1, 2) * t * t
-        src = torch.stack([cos * ux - sin * uy, sin * ux + cos * uy], -1) + shift
-        size = self.images.shape[-1]
-        return ((2 * src + 1) / size - 1).view(src.shape[0], -1, self.crop, 2)
+        return lin, p0[:, None] + v[:, None] * t + 0.5 * acc[:, None] * t * t
+
+    def _grid(self, lin: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """``grid_sample`` grid (n, T * c, c, 2) of the per-frame affine maps: the output offsets
+        [ux, uy, 1] times (n, T, 3, 2) normalised matrices (two fused multiply-adds)."""
+        n, size = lin.shape[0], self.images.shape[-1]
+        lin = lin.expand(n, self.frames, 2, 2)
+        mat = torch.cat([lin.transpose(-1, -2), shift.expand(n, self.frames, 2).unsqueeze(-2)], -2)
+        mat = mat * (2 / size) + self._norm_offset  # align_corners=False: x_n = (2 x + 1) / S - 1
+        grid = torch.addcmul(mat[:, :, None, 2], self._uh[:, 0, None], mat[:, :, None, 0])
+        grid.addcmul_(self._uh[:, 1, None], mat[:, :, None, 1])
+        return grid.view(n, self.frames * self.crop, self.crop, 2)
 
     def _render(self, gen, n) -> torch.Tensor:
         """Intensities float32 (n, frames, c, c) in [0, 1]."""
@@ -301,16 +310,20 @@ class SceneSimulator:
         pick = lambda: torch.randint(0, self.images.shape[0], (n,), generator=gen, device=dev)
         sample = lambda img, grid: F.grid_sample(img, grid, mode="bilinear", padding_mode="reflection",
                                                  align_corners=False).view(n, T, c, c)
-        scene = sample(self.images[pick()], self._grid(self._motion(gen, n), self._u.expand(1, T, c, c, 2)))
-        # A second textured object: an ellipse sliding across the crop on its own path.
-        centre = (_uniform(gen, 2 * n, -0.25, 0.25, dev).view(n, 1, 1, 1, 2) * c
-                  + self._velocity(gen, n).view(n, 1, 1, 1, 2) * self._tau.view(1, -1, 1, 1, 1))
-        rel = self._u - centre  # (n, T, c, c, 2), output pixels from the object's centre
-        radii = _uniform(gen, 2 * n, 0.2 * c, 0.5 * c, dev).view(n, 1, 1, 1, 2)
-        dist = (rel / radii).pow(2).sum(-1).sqrt()
-        mask = ((1 - dist) * radii.amin(-1) + 0.5).clamp(0, 1)  # about one pixel of antialiased edge
+        scene = sample(self.images[pick()], self._grid(*self._background(gen, n)))
+        # A second textured object: an ellipse sliding across the crop on its own straight path;
+        # its texture moves with it: source pixel = p0 + z0 R(theta) (u - centre(tau)).
+        centre = (_uniform(gen, 2 * n, -0.25, 0.25, dev).view(n, 1, 2) * c
+                  + self._velocity(gen, n).view(n, 1, 2) * self._tau.view(1, -1, 1))  # (n, T, 2)
+        theta, z0, p0 = self._placement(gen, n)
+        lin = self._rotation(theta, z0)[:, None]  # (n, 1, 2, 2)
+        obj = sample(self.images[pick()], self._grid(lin, p0[:, None] - (lin @ centre.unsqueeze(-1)).squeeze(-1)))
+        radii = _uniform(gen, 2 * n, 0.2 * c, 0.5 * c, dev).view(n, 2)
+        dx = (self._ux - centre[..., 0, None, None]) / radii[:, 0, None, None, None]
+        dy = (self._uy - centre[..., 1, None, None]) / radii[:, 1, None, None, None]
+        edge = radii.amin(-1).view(n, 1, 1, 1)
+        mask = ((1 - torch.sqrt(dx * dx + dy * dy)) * edge + 0.5).clamp_(0, 1)  # ~1 pixel antialiased edge
         present = (torch.rand(n, generator=gen, device=dev) < cfg.object_prob).float().view(n, 1, 1, 1)
-        obj = sample(self.images[pick()], self._grid(self._motion(gen, n, moving=False), rel))
         scene = torch.lerp(scene, obj, mask * present)
         bright = _uniform(gen, n, cfg.brightness[0], cfg.brightness[1], dev).view(n, 1, 1, 1)
         return (scene * bright).clamp_(0, 1)

@@ -91,6 +91,22 @@ def test_scene_simulator_batches(tmp_path):
     assert not torch.equal(sim.sample(gen, seed=12)[1], gt)
 
 
+def test_scene_grid_maps_output_pixels_to_source_pixels(tmp_path):
+    """Zoom 1, no rotation: the rendered crop is the source block at the given centre, exactly;
+    a 90-degree rotation turns it."""
+    sim = SceneSimulator(tiny(tmp_path, crop=8), 1, images=torch.rand(1, 1, 32, 32))
+    eye = torch.eye(2).view(1, 1, 2, 2)
+    shift = torch.tensor([12 + 3.5, 5 + 3.5]).view(1, 1, 2)  # x, y of the crop centre
+    grid = sim._grid(eye, shift)
+    out = torch.nn.functional.grid_sample(sim.images, grid, align_corners=False).view(41, 8, 8)
+    block = sim.images[0, 0, 5:13, 12:20]
+    assert torch.allclose(out[0], block, atol=1e-5) and torch.allclose(out[40], block, atol=1e-5)
+    rot = SceneSimulator._rotation(torch.tensor([torch.pi / 2]), torch.tensor([1.0])).view(1, 1, 2, 2)
+    out = torch.nn.functional.grid_sample(sim.images, sim._grid(rot, shift), align_corners=False)
+    # source x = cx - uy, y = cy + ux: out[i, j] = block[j, 7 - i]
+    assert torch.allclose(out.view(41, 8, 8)[0], torch.rot90(block, 1), atol=1e-4)
+
+
 def test_simulated_firing_rate_follows_gain_times_gt(tmp_path):
     """Nearly static, noise-free scenes: the 41-frame firing rate is about gain x intensity."""
     cfg = tiny(tmp_path, noise=["off"], speed=[1e-4, 1e-4], rotation=0.0, zoom_rate=0.0, crop=32)

@@ -74,6 +74,9 @@ class _Run:
         rate = _check_positive("rate", rate)
         if fps is not None:
             fps = _check_positive("fps", fps)
+        self.sim_args = dict(gain=gain, threshold=threshold, noise=noise, seed=seed, rate=rate, device=device,
+                             packed=packed, validate=False)
+        Simulator(1, 1, **self.sim_args)  # check the model parameters before reading the video
         self.source = open_source(video, channels)
         self.fps = fps if fps is not None else self.source.fps
         self.steps = steps_for(rate, self.fps, steps_per_frame)
@@ -83,9 +86,6 @@ class _Run:
         self.device = torch.device(device)
         self.chunk = max(1, int(chunk))
         self.packed = packed
-        self.sim_args = dict(gain=gain, threshold=threshold, noise=noise, seed=seed, rate=rate, device=self.device,
-                             packed=packed, validate=False)
-        Simulator(1, 1, **self.sim_args)  # validate the model parameters before reading the video
         self.sim = None
         self.video_frames = 0
 

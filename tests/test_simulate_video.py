@@ -1,0 +1,237 @@
+"""spikekit simulate on files: sources, luminance, GT alignment, sidecar, CLI, bad input, real videos."""
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import spikekit
+from spikekit.cli import main
+from spikekit.io import SpikeStream, read_dat, read_sidecar
+from spikekit.simulate import NoiseModel, simulate, simulate_to_file
+from spikekit.simulate.source import natural_key, open_source, to_luminance
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, ["simulate", *map(str, args)])
+
+
+def tfp(stream, center: int, window: int = 41, scale: float = 1 / 0.6) -> np.ndarray:
+    half = window // 2
+    return np.clip(stream[center - half:center - half + window].numpy().mean(axis=0) * scale, 0, 1)
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+def test_uint8_and_float_over_255_give_identical_spikes():
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (3, 6, 7), dtype=np.uint8)
+    a = simulate(gray, steps_per_frame=50, seed=1)
+    assert torch.equal(a, simulate(gray / 255.0, steps_per_frame=50, seed=1))
+    assert torch.equal(a, simulate((gray / 255.0).astype(np.float32), steps_per_frame=50, seed=1))
+    colour = rng.integers(0, 256, (3, 6, 7, 3), dtype=np.uint8)
+    assert torch.equal(simulate(colour, steps_per_frame=20), simulate(colour / 255.0, steps_per_frame=20))
+    assert torch.equal(simulate(colour, steps_per_frame=20), simulate(torch.from_numpy(colour), steps_per_frame=20))
+    assert torch.equal(simulate(colour, steps_per_frame=20),
+                       simulate(colour[..., ::-1].copy(), steps_per_frame=20, channels="bgr"))
+    wide = (gray.astype(np.uint16) * 257)  # x * 257 / 65535 == x / 255
+    assert torch.equal(simulate(wide, steps_per_frame=50, seed=1), a)
+
+
+def test_bt601_luminance():
+    pixel = np.array([[[200, 100, 50]]], np.uint8)
+    want = np.float32((0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255)
+    assert to_luminance(pixel)[0, 0] == pytest.approx(want, abs=1e-7)
+    assert to_luminance(pixel[..., ::-1], channels="bgr")[0, 0] == to_luminance(pixel)[0, 0]
+
+
+def test_float_input_outside_unit_range_is_an_error():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        simulate(np.full((2, 3, 3), 1.2, np.float32), steps_per_frame=2)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        simulate(np.full((2, 3, 3), np.nan, np.float32), steps_per_frame=2)
+    with pytest.raises(ValueError, match="shape"):
+        simulate(np.zeros((3, 3), np.float32), steps_per_frame=2)
+    with pytest.raises(ValueError, match="fps"):
+        simulate(np.zeros((2, 3, 3), np.float32))
+
+
+def test_folder_is_read_in_natural_order(tmp_path):
+    for i in (10, 2, 1):
+        iio.imwrite(tmp_path / f"img{i}.png", np.full((4, 5), i * 20, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert sorted(["img10.png", "img2.png", "img1.png"], key=natural_key) == ["img1.png", "img2.png", "img10.png"]
+    frames = [f[0, 0].item() for f in open_source(tmp_path).frames()]
+    assert frames == pytest.approx([20 / 255, 40 / 255, 200 / 255])
+    spikes = simulate(tmp_path, steps_per_frame=3, noise="off")
+    assert spikes.shape == (9, 4, 5)
+
+
+def test_video_file_frame_count_and_fps(shared_data):
+    source = open_source(shared_data / "video" / "carphone_pristine.mp4")
+    assert source.fps == pytest.approx(29.97)
+    frames = list(source.frames())
+    assert len(frames) == 120 and frames[0].shape == (144, 176) and frames[0].dtype == torch.float32
+
+
+def test_resize_and_crop_to_sensor_size():
+    video = np.zeros((1, 20, 40), np.float32)
+    video[:, :, :5] = 1.0  # left eighth bright: outside the centre crop
+    spikes = simulate(video, steps_per_frame=10, size="10x10", noise="off", gain=1.0)
+    assert spikes.shape == (10, 10, 10)
+    rate = spikes.float().mean(0)
+    assert float(rate.max()) == 0  # the crop keeps the centre 20x20 of the 20x40 frame (scaled by 0.5)
+    video[:, :, 15:25] = 1.0  # the middle quarter: the middle of the crop
+    rate = simulate(video, steps_per_frame=10, size=(10, 10), noise="off", gain=1.0).float().mean(0)
+    assert float(rate[:, 3:7].min()) == 1.0 and float(rate[:, 0].max()) == 0
+
+
+# --- files, sidecar, ground truth ---------------------------------------------------------------
+
+def test_orientation_top_left_bar_survives_dat_round_trip(tmp_path):
+    video = np.zeros((2, 24, 32), np.uint8)
+    video[:, 2:6, 1:12] = 255  # a bright bar in the top-left
+    path = tmp_path / "bar.dat"
+    simulate_to_file(video, path, steps_per_frame=40, noise="off")
+    image = tfp(read_dat(path), 20, 41)
+    assert image[2:6, 1:12].min() > 0.95 and image[8:, :].max() == 0 and image[:, 14:].max() == 0
+    assert read_sidecar(path)["height"] == 24
+
+
+def test_sidecar_and_json_summary(tmp_path):
+    video = np.random.default_rng(1).random((3, 5, 8)).astype(np.float32)
+    path = tmp_path / "clip.dat"
+    summary = simulate_to_file(video, path, rate=20000, steps_per_frame=7, seed=9, gain=0.5,
+                               noise=NoiseModel(dark_rate=3.0))
+    meta = read_sidecar(path)
+    assert meta["frame_index"] == [0, 7, 14] and meta["frames"] == 21 and meta["steps_per_frame"] == 7
+    assert (meta["height"], meta["width"], meta["rate"], meta["seed"], meta["gain"]) == (5, 8, 20000.0, 9, 0.5)
+    assert meta["noise"]["dark_rate"] == 3.0 and meta["source"] == "array"
+    assert meta["spikekit_version"] == spikekit.__version__ and meta["fps"] == pytest.approx(20000 / 7)
+    stream = read_dat(path)
+    assert summary["frames"] == 21 and summary["spikes"] == int(stream.sum())
+    assert summary["mean_firing_rate"] == pytest.approx(float(stream.float().mean()))
+    assert path.stat().st_size == 21 * 5
+
+
+def test_gt_images_are_exactly_what_the_pixels_integrate(tmp_path):
+    rng = np.random.default_rng(2)
+    video = rng.random((3, 6, 9)).astype(np.float32)
+    path, gt = tmp_path / "s.dat", tmp_path / "gt"
+    summary = simulate_to_file(video, path, steps_per_frame=10, gt_dir=gt, gt_every=4, gt_format="both", chunk=3)
+    names = sorted(p.name for p in gt.iterdir())
+    assert names[:4] == ["00000000.npy", "00000000.png", "00000004.npy", "00000004.png"]
+    assert summary["gt_images"] == 8 and len(names) == 16  # n = 0, 4, ..., 28
+    for n in range(0, 30, 4):
+        k, j = divmod(n, 10)
+        f0 = torch.from_numpy(video[k])
+        f1 = torch.from_numpy(video[min(k + 1, 2)])
+        alpha = torch.tensor(j / 10, dtype=torch.float64).float()
+        want = (f0 + alpha * (f1 - f0)).numpy()
+        np.testing.assert_array_equal(np.load(gt / f"{n:08d}.npy"), want)
+        np.testing.assert_array_equal(iio.imread(gt / f"{n:08d}.png"), np.round(want * 255).astype(np.uint8))
+    assert read_sidecar(path)["gt_every"] == 4
+
+
+def test_cli_writes_stream_and_json(tmp_path, shared_data):
+    out = tmp_path / "car.dat"
+    result = run_cli(shared_data / "video" / "carphone_pristine.mp4", "-o", out, "--steps-per-frame", "2",
+                     "--size", "64x80", "--json", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["frames"] == 240 and summary["video_frames"] == 120 and (summary["height"], summary["width"]) == (64, 80)
+    assert 0.05 < summary["mean_firing_rate"] < 0.6 and summary["seconds"] > 0
+    with SpikeStream(out) as stream:
+        assert len(stream) == 240 and stream.height == 64
+
+
+def test_cli_npy_input_and_noise_options(tmp_path):
+    video = np.random.default_rng(3).random((2, 4, 6)).astype(np.float32)
+    np.save(tmp_path / "v.npy", video)
+    out = tmp_path / "v.dat"
+    result = run_cli(tmp_path / "v.npy", "-o", out, "--steps-per-frame", "5", "--dark-rate", "0", "--no-shot",
+                     "--threshold-sigma", "0", "--no-random-init", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "10 spike frames" in result.output
+    assert torch.equal(read_dat(out), simulate(video, steps_per_frame=5, noise="off"))
+
+
+# --- bad input: a clear error and no output -------------------------------------------------------
+
+@pytest.mark.parametrize("case, args, message", [
+    ("missing", ["nope.mp4"], "not found"),
+    ("garbage", ["garbage.mp4"], "cannot read as a video"),
+    ("empty", ["empty_dir"], "holds no images"),
+    ("threshold0", ["v.npy", "--threshold", "0"], "threshold must be > 0"),
+    ("threshold-", ["v.npy", "--threshold", "-2"], "threshold must be > 0"),
+    ("rate0", ["v.npy", "--rate", "0"], "rate must be > 0"),
+    ("rate-", ["v.npy", "--rate", "-5"], "rate must be > 0"),
+    ("steps0", ["v.npy", "--steps-per-frame", "0"], "steps_per_frame must be"),
+    ("nofps", ["v.npy"], "fps"),
+    ("size", ["v.npy", "--steps-per-frame", "2", "--size", "big"], "HEIGHTxWIDTH"),
+])
+def test_bad_input_is_a_clear_error_with_no_output(tmp_path, case, args, message):
+    (tmp_path / "garbage.mp4").write_bytes(b"\x00not a video" * 100)
+    (tmp_path / "empty_dir").mkdir()
+    np.save(tmp_path / "v.npy", np.zeros((2, 3, 3), np.float32))
+    out = tmp_path / "out.dat"
+    result = CliRunner().invoke(main, ["simulate", *[str(tmp_path / a) if i == 0 else a for i, a in enumerate(args)],
+                                       "-o", str(out), "--gt-dir", str(tmp_path / "gt")])
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+    assert not out.exists() and not (tmp_path / "out.dat.json").exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("garbage.mp4", "empty_dir", "v.npy")]
+    assert leftovers == [], leftovers
+
+
+def test_failure_midway_leaves_no_partial_files(tmp_path):
+    frames = [np.full((4, 4), 0.5, np.float32), np.full((4, 4), 0.5, np.float32), np.full((4, 4), 2.0, np.float32)]
+    for i, f in enumerate(frames):
+        np.save(tmp_path / f"f{i}.npy", f)
+    out, gt = tmp_path / "o.dat", tmp_path / "gt"
+    with pytest.raises(ValueError, match=r"f2.npy.*\[0, 1\]"):
+        simulate_to_file(tmp_path, out, steps_per_frame=4, gt_dir=gt, chunk=2)
+    assert not out.exists() and not gt.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f0.npy", "f1.npy", "f2.npy"]
+
+
+# --- real videos -------------------------------------------------------------------------------
+
+def _psnr_against_gt(shared_data, tmp_path, name):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    path, gt = tmp_path / f"{name}.dat", tmp_path / f"gt_{name}"
+    simulate_to_file(shared_data / "video" / f"{name}.mp4", path, noise="off", steps_per_frame=100, gt_dir=gt)
+    scores = []
+    with SpikeStream(path) as stream:
+        for image in sorted(gt.glob("*.png")):
+            n = int(image.stem)
+            if n - 20 < 0 or n + 21 > len(stream):
+                continue
+            truth = iio.imread(image) / 255.0
+            scores.append(peak_signal_noise_ratio(truth, tfp(stream, n), data_range=1.0))
+    return float(np.mean(scores)), len(scores)
+
+
+def test_carphone_tfp_psnr_against_exported_gt(shared_data, tmp_path):
+    psnr, count = _psnr_against_gt(shared_data, tmp_path, "carphone_pristine")
+    print(f"carphone_pristine: mean PSNR {psnr:.2f} dB over {count} GT frames")
+    assert count == 119 and psnr >= 32.0
+
+
+@pytest.mark.slow
+def test_bikes_tfp_psnr_against_exported_gt(shared_data, tmp_path):
+    psnr, count = _psnr_against_gt(shared_data, tmp_path, "bikes")
+    print(f"bikes: mean PSNR {psnr:.2f} dB over {count} GT frames")
+    assert count == 249 and psnr >= 32.0
+
+
+def test_noisy_simulation_of_a_real_video_is_reproducible(shared_data, tmp_path):
+    video = shared_data / "video" / "carphone_pristine.mp4"
+    a = simulate(video, steps_per_frame=3, packed=True, seed=5)
+    b = simulate(video, steps_per_frame=3, packed=True, seed=5)
+    assert a.shape == (360, (144 * 176 + 7) // 8) and torch.equal(a, b)

@@ -17,8 +17,6 @@ Every figure is the median of ``--reps`` repetitions. ``--quick`` runs in < 60 s
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
 import sys
 import time
@@ -28,7 +26,8 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+from common import peak_rss_mb, write_json  # noqa: E402
 SHARED = REPO.parent / "shared" / "data" / "reds301" / "spike"
 VARIANTS = (("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True))
 
@@ -46,7 +45,9 @@ def make_step(device, amp: str, channels_last: bool, nla: bool = True, batch: in
     torch.manual_seed(seed)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = ssml.SSML(nla=nla).to(device).to(memory_format=fmt).train()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-4)
+    from ssml.train import make_optimizer
+
+    opt = make_optimizer(model, 3e-4)
     gen = torch.Generator(device=device).manual_seed(seed)
     spikes = (torch.rand(batch, 41, crop, crop, generator=gen, device=device) < 0.3).float()
     spikes = spikes.contiguous(memory_format=fmt)
@@ -158,7 +159,7 @@ def main(argv=None) -> dict:
         row["ratio_vs_training"] = row["batches_per_s"] / best
     result = {"device": args.device, "threads": torch.get_num_threads(), "nla": nla, "batch": "4 x 41 x 40 x 40",
               "reps": reps, "training": train, "bf16_forward_rel_error": bf16_forward_error(args.device, nla),
-              "generator": gen, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+              "generator": gen, "peak_rss_mb": peak_rss_mb()}
     print(f"SSML training, batch 4 x 41 x 40 x 40, nla={nla}, {args.device}, {result['threads']} threads, "
           f"median of {reps}")
     print(f"{'variant':24s} {'steps/s':>9s} {'vs fp32':>8s}")
@@ -174,9 +175,7 @@ def main(argv=None) -> dict:
     print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
     if args.profile:
         print(profile_step(args.device, nla=nla))
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    write_json(args.json_out, result)
     return result
 
 

@@ -76,6 +76,15 @@ def _as_tuple(x):
     return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015) over all parameters, with the fused single-kernel update where
+    this torch build supports it on the parameters' device (same arithmetic, fewer passes)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
     random.seed(seed)
@@ -188,7 +197,7 @@ class Trainer:
         self.model = SSML(nla=config.nla).to(self.device)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.fmt)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.optimizer = make_optimizer(self.model, config.lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: cosine_factor(s, self.cfg))
         self.step, self.elapsed = 0, 0.0
         if resume is not None:

@@ -157,3 +157,12 @@ def test_isi_long_ones_and_empty_rows(device):
     got = ops.isi(spikes, torch.tensor([0, 15, 29]), 5).cpu()
     np.testing.assert_array_equal(got[0].numpy(), np.array([[1.0] * 16, [1.0] * 16, [5.0] * 16]))
     np.testing.assert_array_equal(got[1].numpy(), np.full((3, 16), 10.0))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_isi_long_search_uses_wide_offsets(dtype):
+    spikes = random_spikes(450, 3, 5, 0.004, seed=9)  # sparse: offsets beyond 127 frames
+    centres = [0, 150, 225, 449]
+    got = ops.isi(spikes.to(dtype).reshape(1, 450, 15), torch.tensor(centres), 200)
+    for k, t in enumerate(centres):
+        np.testing.assert_array_equal(got[0, k].numpy(), isi_ref(spikes.numpy(), t, 200).reshape(15))

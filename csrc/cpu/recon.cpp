@@ -167,55 +167,52 @@ at::Tensor tfi_packed_cpu(const at::Tensor& packed, int64_t height, int64_t widt
 
 // --- ISI of unpacked (N, T, P) batches ----------------------------------------------------------
 
-constexpr int64_t kIsiBlock = 64;  // pixels per work item
+constexpr int64_t kIsiBlock = 4096;  // pixels per work item (long sequential row reads)
 
-// ISI of `n` (<= kIsiBlock) neighbouring pixels: the searches of isi_pixel run in lock step over
-// the block so that the inner loops vectorise, stopping once every pixel is resolved.
-template <typename T>
+// ISI of `n` (<= kIsiBlock) neighbouring pixels, by whole frame rows: the backward search walks
+// from the far end towards t and the forward search from the far end back towards t + 1, each
+// frame overwriting the offset where it holds a spike, so the nearest spike is written last.
+// Branch-free selects over contiguous rows vectorise; offsets are kept in D (uint8 for byte
+// inputs with M <= 127, so 64 pixels per AVX-512 op; int32 otherwise).
+template <typename T, typename D>
 void isi_block(const T* s, int64_t stride, int64_t frames, int64_t t, int64_t m, int64_t n,
                float* out) {
-  const int32_t mm = static_cast<int32_t>(m);
-  int32_t dl[kIsiBlock], dr[kIsiBlock];
-  for (int64_t p = 0; p < n; ++p) dl[p] = dr[p] = mm;
-  const int64_t lo = std::max<int64_t>(t - m + 1, 0);
-  for (int64_t f = t; f >= lo; --f) {
+  D dl[kIsiBlock], dr[kIsiBlock];
+  for (int64_t p = 0; p < n; ++p) dl[p] = dr[p] = static_cast<D>(m);
+  for (int64_t f = std::max<int64_t>(t - m + 1, 0); f <= t; ++f) {
     const T* row = s + f * stride;
-    const int32_t off = static_cast<int32_t>(t - f);
-    int32_t open = 0;
-    for (int64_t p = 0; p < n; ++p) {
-      const bool take = (dl[p] == mm) & is_spike(row[p]);
-      dl[p] = take ? off : dl[p];
-      open |= (dl[p] == mm);
-    }
-    if (!open) break;
+    const D off = static_cast<D>(t - f);
+    for (int64_t p = 0; p < n; ++p) dl[p] = is_spike(row[p]) ? off : dl[p];
   }
-  const int64_t hi = std::min(t + m - 1, frames - 1);
-  for (int64_t f = t + 1; f <= hi; ++f) {
+  for (int64_t f = std::min(t + m - 1, frames - 1); f > t; --f) {
     const T* row = s + f * stride;
-    const int32_t off = static_cast<int32_t>(f - t);
-    int32_t open = 0;
-    for (int64_t p = 0; p < n; ++p) {
-      const bool take = (dr[p] == mm) & is_spike(row[p]);
-      dr[p] = take ? off : dr[p];
-      open |= (dr[p] == mm);
-    }
-    if (!open) break;
+    const D off = static_cast<D>(f - t);
+    for (int64_t p = 0; p < n; ++p) dr[p] = is_spike(row[p]) ? off : dr[p];
   }
-  for (int64_t p = 0; p < n; ++p) out[p] = static_cast<float>(dl[p] + dr[p]);
+  for (int64_t p = 0; p < n; ++p) out[p] = static_cast<float>(static_cast<int32_t>(dl[p]) + dr[p]);
+}
+
+template <typename T, typename D>
+void isi_run_as(const T* src, int64_t n, int64_t bstride, int64_t frames, int64_t npix,
+                const int64_t* c, int64_t k, int64_t max_interval, float* dst) {
+  const int64_t blocks = (npix + kIsiBlock - 1) / kIsiBlock;
+  at::parallel_for(0, n * k * blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / (k * blocks), rest = item - b * k * blocks;
+      const int64_t i = rest / blocks, p0 = (rest - i * blocks) * kIsiBlock;
+      isi_block<T, D>(src + b * bstride + p0, npix, frames, c[i], max_interval,
+                      std::min(kIsiBlock, npix - p0), dst + (b * k + i) * npix + p0);
+    }
+  });
 }
 
 template <typename T>
 void isi_run(const T* src, int64_t n, int64_t bstride, int64_t frames, int64_t npix,
              const int64_t* c, int64_t k, int64_t max_interval, float* dst) {
-  const int64_t blocks = (npix + kIsiBlock - 1) / kIsiBlock;
-  at::parallel_for(0, n * k * blocks, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / (k * blocks), rest = item - b * k * blocks;
-      const int64_t i = rest / blocks, p0 = (rest - i * blocks) * kIsiBlock;
-      isi_block(src + b * bstride + p0, npix, frames, c[i], max_interval,
-                std::min(kIsiBlock, npix - p0), dst + (b * k + i) * npix + p0);
-    }
-  });
+  if (max_interval <= 127)
+    isi_run_as<T, uint8_t>(src, n, bstride, frames, npix, c, k, max_interval, dst);
+  else
+    isi_run_as<T, int32_t>(src, n, bstride, frames, npix, c, k, max_interval, dst);
 }
 
 at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centers, int64_t max_interval) {

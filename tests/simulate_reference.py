@@ -80,28 +80,28 @@ def log_unit(x):
     return (f + y) + fe * f32("0.693359375")
 
 
-def cos_turn(v):
-    t = np.where(v > F(0.5), F(1) - v, v)
-    neg = t > F(0.25)
-    t = np.where(neg, F(0.5) - t, t)
-    use_sin = t > F(0.125)
-    t = np.where(use_sin, F(0.25) - t, t)
+def sincos_turn(word):
+    k = word >> np.uint64(8)
+    q = (k >> np.uint64(22)).astype(np.int64)
+    r = (k & np.uint64(0x3FFFFF)).astype(F) * F(2.0 ** -24)
+    swap = r > F(0.125)
+    t = np.where(swap, F(0.25) - r, r)
     x = t * f32("6.28318530718")
     z = x * x
     c = (f32("2.443315711809948e-5") * z + f32("-1.388731625493765e-3")) * z + f32("4.166664568298827e-2")
     c = ((c * z) * z - F(0.5) * z) + F(1)
     s = (f32("-1.9515295891e-4") * z + f32("8.3321608736e-3")) * z + f32("-1.6666654611e-1")
     s = (s * z) * x + x
-    r = np.where(use_sin, s, c)
-    return np.where(neg, -r, r)
+    cr, sr = np.where(swap, s, c), np.where(swap, c, s)
+    cos = np.select([q == 0, q == 1, q == 2], [cr, -sr, -cr], sr)
+    sin = np.select([q == 0, q == 1, q == 2], [sr, cr, -sr], -cr)
+    return cos, sin
 
 
-def normal(a, b, second=False):
+def normal_pair(a, b):
     r = fsqrt(F(-2) * log_unit(uniform_oo(a)))
-    v = uniform_co(b)
-    if second:
-        v = np.where(v >= F(0.25), v - F(0.25), v + F(0.75))
-    return r * cos_turn(v)
+    c, s = sincos_turn(b)
+    return r * c, r * s
 
 
 def random_words(seed, pixel, index, tag, batch):
@@ -115,7 +115,7 @@ def shot_normal(seed, pixel, frame, batch):
     """The shot-noise normal of spike frame ``frame`` for pixel indices ``pixel``."""
     x = random_words(seed, pixel, frame >> 2, 0, batch)
     j = frame & 3
-    return normal(x[0], x[1], j == 1) if j < 2 else normal(x[2], x[3], j == 3)
+    return normal_pair(x[0], x[1])[j] if j < 2 else normal_pair(x[2], x[3])[j - 2]
 
 
 def init_state(B, H, W, threshold, sigma, random_init, seed):
@@ -126,7 +126,7 @@ def init_state(B, H, W, threshold, sigma, random_init, seed):
     for b in range(B):
         if sigma > 0:
             x = random_words(seed, pix, 0, 2, b)
-            factor = F(1) + F(sigma) * normal(x[0], x[1])
+            factor = F(1) + F(sigma) * normal_pair(x[0], x[1])[0]
             factor = np.where(factor >= F(0.05), factor, F(0.05))
             theta[b] = F(threshold) * factor
         if random_init:

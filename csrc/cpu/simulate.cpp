@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 // The shared float helpers are specified as separately rounded IEEE operations (CUDA uses
 // __fmul_rn/__fadd_rn); GCC would otherwise fuse a*b+c into an FMA here, changing the bits.
@@ -61,6 +64,56 @@ int make_segments(int64_t p0, int64_t p1, int64_t height, int64_t width, Segment
   return n;
 }
 
+// The Philox words of spike-frame group frame >> 2 for lanes [0, L): w[i][k] = word i of
+// sim_shot_words(k0, k1, pix[k], frame, batch). With AVX-512, 16 lanes at a time with the
+// 32x32->64-bit multiplies done as even/odd vpmuludq (same Philox4x32-10 arithmetic as
+// csrc/kernels/philox.h, which the tests' plain reference checks bit for bit); else the shared
+// helper in a vectorised loop.
+void shot_words(uint32_t k0, uint32_t k1, const uint32_t* pix, int64_t L, int64_t frame, uint32_t batch,
+                uint32_t (*w)[kTile]) {
+  const uint64_t g = static_cast<uint64_t>(frame >> 2);
+  const uint32_t c1 = static_cast<uint32_t>(g), c2 = kTagShot | (static_cast<uint32_t>(g >> 32) << 8);
+#if defined(__AVX512F__)
+  const __m512i M0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m512i M1 = _mm512_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  auto mulhilo = [](__m512i x, __m512i m, __m512i& hi, __m512i& lo) {
+    const __m512i even = _mm512_mul_epu32(x, m);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
+    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+    lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  };
+  for (int64_t k = 0; k < L; k += 16) {  // lanes past L (pix = 0) are computed and never used
+    __m512i x0 = _mm512_loadu_si512(pix + k), x1 = _mm512_set1_epi32(static_cast<int>(c1));
+    __m512i x2 = _mm512_set1_epi32(static_cast<int>(c2)), x3 = _mm512_set1_epi32(static_cast<int>(batch));
+    uint32_t a0 = k0, a1 = k1;
+    for (int round = 0; round < 10; ++round) {
+      __m512i hi0, lo0, hi1, lo1;
+      mulhilo(x0, M0, hi0, lo0);
+      mulhilo(x2, M1, hi1, lo1);
+      x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32(static_cast<int>(a0)), 0x96);  // 3-way xor
+      x1 = lo1;
+      x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32(static_cast<int>(a1)), 0x96);
+      x3 = lo0;
+      a0 += 0x9E3779B9u;
+      a1 += 0xBB67AE85u;
+    }
+    _mm512_store_si512(w[0] + k, x0);
+    _mm512_store_si512(w[1] + k, x1);
+    _mm512_store_si512(w[2] + k, x2);
+    _mm512_store_si512(w[3] + k, x3);
+  }
+#else
+#pragma omp simd
+  for (int64_t k = 0; k < L; ++k) {
+    const Philox4 r = philox4x32(pix[k], c1, c2, batch, k0, k1);
+    w[0][k] = r.x0;
+    w[1][k] = r.x1;
+    w[2][k] = r.x2;
+    w[3][k] = r.x3;
+  }
+#endif
+}
+
 template <bool INTERP, bool SHOT, bool PACKED>
 void run_tile(const SimCall& a, int64_t b, int64_t p0) {
   const int64_t npix = a.height * a.width, nb = frame_bytes(a.height, a.width);
@@ -71,6 +124,7 @@ void run_tile(const SimCall& a, int64_t b, int64_t p0) {
   Segment segs[kTile + 1];
   const int nseg = make_segments(p0, p1, a.height, a.width, segs);
   std::memset(s, 0, sizeof(s));
+  std::memset(pix, 0, sizeof(pix));  // lanes past L feed whole 16-lane Philox blocks
   const int64_t base = b * npix;
   for (int i = 0; i < nseg; ++i) {
     const Segment& g = segs[i];
@@ -86,7 +140,8 @@ void run_tile(const SimCall& a, int64_t b, int64_t p0) {
   for (int64_t k = 0; k < L; ++k) thf[k] = sim_theta_fire(th[k]);
   const float gain = a.gain, dark = a.dark, shot = a.shot;
   const uint32_t k0 = a.k0, k1 = a.k1, bb = static_cast<uint32_t>(b);
-  alignas(64) float z[4][kTile];  // shot-noise normals of the current group of 4 spike frames
+  alignas(64) float z[4][kTile];     // shot-noise normals of the current group of 4 spike frames
+  alignas(64) uint32_t w[4][kTile];  // their Philox words
   int64_t zbase = -4;
   for (int64_t t = 0; t < a.frames; ++t) {
     const int64_t frame = a.frame0 + t;
@@ -104,8 +159,9 @@ void run_tile(const SimCall& a, int64_t b, int64_t p0) {
       for (int64_t k = 0; k < L; ++k) s[k] = sim_fire(charge(k), acc[k], comp[k], th[k], thf[k]);
     } else {
       if ((frame & 3) == 0 && t + 4 <= a.frames) {  // one Philox call per lane for 4 frames
+        shot_words(k0, k1, pix, L, frame, bb, w);
 #pragma omp simd
-        for (int64_t k = 0; k < L; ++k) sim_shot_normals4(k0, k1, pix[k], frame, bb, z[0][k], z[1][k], z[2][k], z[3][k]);
+        for (int64_t k = 0; k < L; ++k) sim_normals4(Philox4{w[0][k], w[1][k], w[2][k], w[3][k]}, z[0][k], z[1][k], z[2][k], z[3][k]);
         zbase = t;
       }
       if (t - zbase < 4) {

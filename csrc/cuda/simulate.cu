@@ -66,7 +66,7 @@ __global__ void simulate_kernel(SimLaunch a) {
         float q = sim_charge(x, a.gain, a.dark);
         if (a.shot > 0.0f) {
           if ((frame & 3) == 0 && t + 4 <= a.frames) {  // one Philox call for 4 spike frames
-            sim_shot_normals4(a.k0, a.k1, pixel, frame, bb, z0, z1, z2, z3);
+            sim_normals4(sim_shot_words(a.k0, a.k1, pixel, frame, bb), z0, z1, z2, z3);
             zbase = t;
           }
           const int64_t j = t - zbase;

@@ -128,15 +128,18 @@ SK_SIM_INLINE float log_unit(float x) {
   return fadd(fadd(f, y), fmul(fe, 0.693359375f));
 }
 
-// cos(2 pi v) for v = k * 2^-24 in [0, 1): exact reduction to an angle in [0, pi/4], then the
-// classic minimax sine/cosine polynomials (Cephes sinf/cosf); absolute error below 2e-7.
-SK_SIM_INLINE float cos_turn(float v) {
-  float t = v > 0.5f ? fsub(1.0f, v) : v;          // cos(2 pi v) = cos(2 pi (1 - v)); t in [0, 1/2]
-  const bool negate = t > 0.25f;                   // cos(pi - x) = -cos x
-  t = negate ? fsub(0.5f, t) : t;                  // t in [0, 1/4]
-  const bool use_sin = t > 0.125f;                 // cos x = sin(pi/2 - x)
-  t = use_sin ? fsub(0.25f, t) : t;                // t in [0, 1/8]
-  const float x = fmul(t, 6.28318530718f);         // angle in [0, pi/4]
+// cos(2 pi v) and sin(2 pi v) for the turn v = k * 2^-24 of a Philox word (k = its top 24
+// bits): the quadrant q = k >> 22 and the remainder r = v - q / 4 are exact; r is folded into
+// [0, 1/8] (cos(2 pi r) = sin(2 pi (1/4 - r))), then the classic minimax sine and cosine
+// polynomials on [0, pi/4] (Cephes sinf/cosf coefficients; absolute error below 2e-7) and the
+// quadrant's rotation.
+SK_SIM_INLINE void sincos_turn(uint32_t word, float& cos_out, float& sin_out) {
+  const uint32_t k = word >> 8;
+  const uint32_t q = k >> 22;
+  const float r = fmul(static_cast<float>(k & 0x3fffffu), 5.9604644775390625e-08f);  // [0, 1/4)
+  const bool swap = r > 0.125f;
+  const float t = swap ? fsub(0.25f, r) : r;  // [0, 1/8]
+  const float x = fmul(t, 6.28318530718f);   // [0, pi/4]
   const float z = fmul(x, x);
   float c = 2.443315711809948e-5f;
   c = fadd(fmul(c, z), -1.388731625493765e-3f);
@@ -146,24 +149,22 @@ SK_SIM_INLINE float cos_turn(float v) {
   s = fadd(fmul(s, z), 8.3321608736e-3f);
   s = fadd(fmul(s, z), -1.6666654611e-1f);
   s = fadd(fmul(fmul(s, z), x), x);
-  const float r = use_sin ? s : c;
-  return negate ? -r : r;
+  const float cr = swap ? s : c, sr = swap ? c : s;  // cos, sin of 2 pi r
+  cos_out = q == 0 ? cr : q == 1 ? -sr : q == 2 ? -cr : sr;
+  sin_out = q == 0 ? sr : q == 1 ? cr : q == 2 ? -sr : -cr;
 }
 
 // Box-Muller radius sqrt(-2 ln u) of a Philox word.
 SK_SIM_INLINE float bm_radius(uint32_t a) { return fsqrt(fmul(-2.0f, log_unit(uniform_oo(a)))); }
 
-// Box-Muller angle of a Philox word as a turn v = k * 2^-24; `second` selects the sine
-// partner: sin(2 pi v) = cos(2 pi (v - 1/4)) (the shift is exact).
-SK_SIM_INLINE float bm_turn(uint32_t b, bool second) {
-  const float v = uniform_co(b);
-  return second ? (v >= 0.25f ? fsub(v, 0.25f) : fadd(v, 0.75f)) : v;
-}
-
-// Standard normal variate from two Philox words (Box-Muller): sqrt(-2 ln u1) cos(2 pi u2),
-// or its independent partner sqrt(-2 ln u1) sin(2 pi u2) when `second`.
-SK_SIM_INLINE float normal_from(uint32_t a, uint32_t b, bool second = false) {
-  return fmul(bm_radius(a), cos_turn(bm_turn(b, second)));
+// Two independent standard normals from two Philox words (Box-Muller):
+// z0 = sqrt(-2 ln u1) cos(2 pi u2), z1 = sqrt(-2 ln u1) sin(2 pi u2).
+SK_SIM_INLINE void normal_pair(uint32_t a, uint32_t b, float& z0, float& z1) {
+  const float r = bm_radius(a);
+  float c, s;
+  sincos_turn(b, c, s);
+  z0 = fmul(r, c);
+  z1 = fmul(r, s);
 }
 
 }  // namespace spikekit

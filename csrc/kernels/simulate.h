@@ -35,21 +35,22 @@ SK_SIM_INLINE Philox4 sim_random(uint32_t k0, uint32_t k1, uint32_t pixel, int64
 
 // Shot-noise normals: one Philox call per pixel and group of 4 spike frames (n >> 2) gives two
 // Box-Muller pairs, z for frames 4m, 4m+1 from words (x0, x1) and for 4m+2, 4m+3 from (x2, x3).
-SK_SIM_INLINE float sim_shot_normal(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame, uint32_t batch) {
-  const Philox4 r = sim_random(k0, k1, pixel, frame >> 2, kTagShot, batch);
-  const int j = static_cast<int>(frame & 3);
-  return j < 2 ? normal_from(r.x0, r.x1, j == 1) : normal_from(r.x2, r.x3, j == 3);
+SK_SIM_INLINE void sim_normals4(const Philox4& r, float& z0, float& z1, float& z2, float& z3) {
+  normal_pair(r.x0, r.x1, z0, z1);
+  normal_pair(r.x2, r.x3, z2, z3);
 }
 
-// All four normals of the group of spike frame 4m (the same values sim_shot_normal gives).
-SK_SIM_INLINE void sim_shot_normals4(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame4, uint32_t batch,
-                                      float& z0, float& z1, float& z2, float& z3) {
-  const Philox4 r = sim_random(k0, k1, pixel, frame4 >> 2, kTagShot, batch);
-  const float ra = bm_radius(r.x0), rb = bm_radius(r.x2);
-  z0 = fmul(ra, cos_turn(bm_turn(r.x1, false)));
-  z1 = fmul(ra, cos_turn(bm_turn(r.x1, true)));
-  z2 = fmul(rb, cos_turn(bm_turn(r.x3, false)));
-  z3 = fmul(rb, cos_turn(bm_turn(r.x3, true)));
+// The Philox words of the group of spike frame `frame` (frame >> 2).
+SK_SIM_INLINE Philox4 sim_shot_words(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame, uint32_t batch) {
+  return sim_random(k0, k1, pixel, frame >> 2, kTagShot, batch);
+}
+
+// The shot-noise normal of one pixel and spike frame (same value as in sim_normals4).
+SK_SIM_INLINE float sim_shot_normal(uint32_t k0, uint32_t k1, uint32_t pixel, int64_t frame, uint32_t batch) {
+  float z[4];
+  sim_normals4(sim_shot_words(k0, k1, pixel, frame, batch), z[0], z[1], z[2], z[3]);
+  const int j = static_cast<int>(frame & 3);
+  return j == 0 ? z[0] : j == 1 ? z[1] : j == 2 ? z[2] : z[3];
 }
 
 // Intensity clamped to [0, 1]; NaN, negatives and values below 2^-64 read as 0, so that no
@@ -93,7 +94,9 @@ SK_SIM_INLINE void sim_init_pixel(uint32_t k0, uint32_t k1, uint32_t pixel, uint
   float theta = threshold;
   if (sigma > 0.0f) {
     const Philox4 r = sim_random(k0, k1, pixel, 0, kTagTheta, batch);
-    float factor = fadd(1.0f, fmul(sigma, normal_from(r.x0, r.x1)));
+    float z, unused;
+    normal_pair(r.x0, r.x1, z, unused);
+    float factor = fadd(1.0f, fmul(sigma, z));
     factor = factor >= kSimThetaFloor ? factor : kSimThetaFloor;
     theta = fmul(threshold, factor);
   }

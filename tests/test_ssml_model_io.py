@@ -8,11 +8,7 @@ import torch
 import ssml
 from ssml import weights_io
 from ssml.losses import LossTerms, pseudo_label, ssml_loss
-
-
-def spikes(*shape, p=0.3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.rand(*shape, generator=g) < p).float()
+from ssml_model_util import one_thread, spikes  # noqa: F401  (autouse fixture)
 
 
 # --- losses ------------------------------------------------------------------------------------

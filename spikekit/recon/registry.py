@@ -32,6 +32,7 @@ METHODS: dict[str, str] = {
     "tfp": "spikekit.recon.tfp:METHOD",
     "tfi": "spikekit.recon.tfi:METHOD",
     "tfstp": "spikekit.recon.tfstp:METHOD",
+    "ssml": "spikekit.recon.ssml:METHOD",
 }
 
 

@@ -1,0 +1,105 @@
+"""``-m ssml``: reconstruction with the SSML network (its NBSN), through the method registry.
+
+Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking Camera",
+IJCAI 2022. Each output index t gets the 41-frame window [t - 20, t + 20] centred on it (valid
+centres 20 .. T - 21), any H x W; files are read chunk by chunk (bounded memory on any length).
+
+Scale: the network is trained against the ``tfp7`` pseudo-label, a mean firing rate per spike frame
+(firing probability, about 0.6 x intensity on REDS-like streams), so its raw output is on the TFP
+scale and intensity = min(scale x output, 1) with the same default scale 1/0.6 (``--scale``;
+``scale=None`` in the API returns the raw output, unclipped). Negative outputs clip to 0.
+
+Options (``spikekit recon/eval -m ssml``): ``--weights FILE`` (default: the shipped
+``ssml/weights/ssml_default.pt``), ``--device cpu|cuda``, ``--param precision=bf16`` (bf16
+autocast: about 2x faster on CPUs with AVX-512 BF16, slightly less exact; default fp32),
+``--param batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA).
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from .. import ops
+from .base import Method, Options
+from .source import Source, plan_chunks
+
+HALF = 20
+"""Frames on each side of the output index (41-frame windows)."""
+PRECISIONS = ("fp32", "bf16")
+
+_cache: dict = {}
+_lock = threading.Lock()
+
+
+def ssml_valid(frames: int, opts: Options) -> tuple[int, int]:
+    """First and last index with a full 41-frame window: (20, T - 21)."""
+    return HALF, frames - 1 - HALF
+
+
+def load_network(weights=None, device="cpu"):
+    """The SSML model (eval mode, channels-last) for ``weights`` on ``device``, loaded once.
+
+    Raises:
+        FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
+        ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
+    """
+    from ssml import load_model
+
+    key = (str(Path(weights).resolve()) if weights else None, str(device))
+    with _lock:
+        if key not in _cache:
+            model = load_model(weights, device=device)
+            _cache[key] = model.to(memory_format=torch.channels_last)
+        return _cache[key]
+
+
+def _options(opts: Options) -> tuple[str, int]:
+    precision = str(opts.params.get("precision", "fp32")).lower()
+    if precision not in PRECISIONS:
+        raise ValueError(f"ssml: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    default_batch = 4 if torch.device(opts.device).type == "cuda" else 1
+    batch = opts.params.get("batch", default_batch)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"ssml: batch must be a positive integer, got {batch!r}")
+    return precision, batch
+
+
+def _decoded_chunks(source: Source, chunks):
+    """(chunk, spikes (N, n, H, W)) for each chunk, decoded on the source's device."""
+    if source.stream is None:
+        flat = source.flat()
+        for chunk in chunks:
+            yield chunk, flat[:, chunk.start:chunk.stop]
+        return
+    for chunk, packed in source.iter_packed(chunks):
+        frames = ops.unpack_spikes(packed[0].contiguous(), source.height, source.width, flip=source.flip)
+        yield chunk, frames.unsqueeze(0)
+
+
+def ssml_run(source: Source, centres: list, opts: Options):
+    """Yield ``(centres, float32 (N, n, H, W))`` batches of SSML images (the Method contract)."""
+    precision, batch = _options(opts)
+    device = torch.device(source.device)
+    model = load_network(opts.weights, device)
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else nullcontext())
+    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, HALF, HALF, source.frames)):
+        out = torch.empty(spikes.shape[0], len(chunk.centres), source.height, source.width,
+                          dtype=torch.float32, device=spikes.device)
+        for i in range(spikes.shape[0]):
+            for a in range(0, len(chunk.centres), batch):
+                starts = [c - HALF - chunk.start for c in chunk.centres[a:a + batch]]
+                windows = torch.stack([spikes[i, s:s + 2 * HALF + 1] for s in starts]) > 0
+                windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
+                with torch.no_grad(), autocast:
+                    out[i, a:a + len(starts)] = model(windows)[:, 0].float()
+        if opts.scale is not None:
+            out.mul_(float(opts.scale)).clamp_(0.0, 1.0)
+        yield chunk.centres, out
+
+
+METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=bf16",
+                ssml_run, ssml_valid)

@@ -1,0 +1,96 @@
+"""``-m ssml``: the SSML reconstruction path through the recon registry, API and CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ssml
+from spikekit.cli import main as cli
+from spikekit.io import write_dat
+from spikekit.recon import get_method, reconstruct
+from spikekit.recon import ssml as ssml_method
+from ssml_model_util import one_thread  # noqa: F401  (autouse fixture)
+
+H, W, T = 13, 18, 46
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    model = ssml.SSML(nla=False)
+    with torch.no_grad():
+        model.nbsn.head.c.weight.mul_(20)  # outputs spread over [0, 1] and beyond
+    path = tmp_path_factory.mktemp("w") / "w.pt"
+    torch.save({"model": model.state_dict(), "step": 1}, path)
+    return path, model.eval()
+
+
+@pytest.fixture(scope="module")
+def stream():
+    g = torch.Generator().manual_seed(1)
+    return (torch.rand(T, H, W, generator=g) < 0.3).to(torch.uint8)
+
+
+def expected(model, stream, centre, scale=1 / 0.6):
+    window = stream[centre - 20:centre + 21].float()[None]
+    with torch.no_grad():
+        raw = model(window)[0, 0]
+    return raw if scale is None else (raw * scale).clamp(0, 1)
+
+
+def test_registered_and_valid_range():
+    m = get_method("ssml")
+    assert m.valid(T, None) == (20, T - 21)
+
+
+def test_api_matches_model(weights, stream):
+    path, model = weights
+    at = [20, 23, 25]
+    images = reconstruct(get_method("ssml"), stream, at=at, weights=str(path))
+    assert images.shape == (3, H, W) and images.dtype == torch.float32
+    for k, c in enumerate(at):
+        torch.testing.assert_close(images[k], expected(model, stream, c), rtol=1e-4, atol=1e-5)
+    raw = reconstruct(get_method("ssml"), stream, at=22, weights=str(path), scale=1.0, batch=2)
+    torch.testing.assert_close(raw, expected(model, stream, 22, 1.0), rtol=1e-4, atol=1e-5)
+    assert images.min() >= 0 and images.max() <= 1
+
+
+def test_bf16_close_to_fp32(weights, stream):
+    path, _ = weights
+    a = reconstruct(get_method("ssml"), stream, at=24, weights=str(path))
+    b = reconstruct(get_method("ssml"), stream, at=24, weights=str(path), precision="bf16")
+    assert (a - b).abs().mean() < 0.05
+    with pytest.raises(ValueError, match="precision"):
+        reconstruct(get_method("ssml"), stream, at=24, weights=str(path), precision="fp8")
+
+
+def test_out_of_range(weights, stream):
+    with pytest.raises(ValueError, match="20 .. 25"):
+        reconstruct(get_method("ssml"), stream, at=19, weights=str(weights[0]))
+
+
+def test_cli_recon_file(weights, stream, tmp_path):
+    """The streamed file path: .dat -> .npy, compared with the model on the same windows."""
+    path, model = weights
+    dat = write_dat(tmp_path / "s.dat", stream)
+    out = tmp_path / "o.npy"
+    res = CliRunner().invoke(cli, ["recon", str(dat), "-m", "ssml", "--weights", str(path), "--stride", "2",
+                                   "--start", "21", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    images = np.load(out)
+    assert images.shape == (3, H, W)  # centres 21, 23, 25
+    for k, c in enumerate((21, 23, 25)):
+        np.testing.assert_allclose(images[k], expected(model, stream, c).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_cli_missing_default_weights(stream, tmp_path, monkeypatch):
+    import ssml.weights_io
+
+    monkeypatch.setattr(ssml.weights_io, "DEFAULT_WEIGHTS", tmp_path / "weights" / "ssml_default.pt")
+    ssml_method._cache.clear()
+    dat = write_dat(tmp_path / "s.dat", stream)
+    res = CliRunner().invoke(cli, ["recon", str(dat), "-m", "ssml", "--at", "22", "-o", str(tmp_path / "o.png")])
+    assert res.exit_code != 0
+    assert "ssml_default.pt" in res.output and "Traceback" not in res.output

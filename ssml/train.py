@@ -245,7 +245,7 @@ class Trainer:
 
     def _load(self, resume) -> None:
         path = resolve_checkpoint(resume)
-        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
         self.model.load_state_dict(ckpt["model"])
         self.model.to(memory_format=self.fmt)
         self.optimizer.load_state_dict(ckpt["optimizer"])

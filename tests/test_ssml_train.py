@@ -91,6 +91,16 @@ def test_scene_simulator_batches(tmp_path):
     assert not torch.equal(sim.sample(gen, seed=12)[1], gt)
 
 
+def test_noise_levels():
+    from ssml.data import noise_model
+
+    off, on, strong = (noise_model(k) for k in ("off", "on", "strong"))
+    assert off.random_init and off.threshold_sigma == 0 and not off.shot and off.dark_rate == 0
+    assert on.shot and strong.threshold_sigma > on.threshold_sigma and strong.electrons < on.electrons
+    with pytest.raises(ValueError, match="noise level"):
+        noise_model("loud")
+
+
 def test_scene_grid_maps_output_pixels_to_source_pixels(tmp_path):
     """Zoom 1, no rotation: the rendered crop is the source block at the given centre, exactly;
     a 90-degree rotation turns it."""

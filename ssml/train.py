@@ -308,6 +308,8 @@ class Trainer:
                 spikes, gt = self._simulated_validation()
                 preds = torch.cat([self.model(s[None].contiguous(memory_format=self.fmt)) for s in spikes])
                 out["val/sim_psnr"], out["val/sim_ssim"] = image_metrics(preds / self.cfg.gain, gt)
+                tfp = spikes[:, WINDOW // 2 - 10:WINDOW // 2 + 11].mean(1, keepdim=True) / self.cfg.gain
+                out["val/sim_tfp21_psnr"] = image_metrics(tfp, gt)[0]  # reference: TFP, 21 frames
             for dat, gt_path, index in self.val_cases:
                 stream = SpikeStream(dat)
                 a = index - WINDOW // 2

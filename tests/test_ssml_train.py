@@ -186,7 +186,7 @@ def test_checkpoint_contents_logs_and_validation(tmp_path, shared_data):
     assert TrainConfig.load(out / "config.yaml") == cfg
     with open(out / "log.csv") as f:
         tags = {r["tag"]: float(r["value"]) for r in csv.DictReader(f)}
-    for tag in ("loss/total", "loss/reconstruction", "loss/mutual", "lr", "val/sim_psnr",
+    for tag in ("loss/total", "loss/reconstruction", "loss/mutual", "lr", "val/sim_psnr", "val/sim_tfp21_psnr",
                 "val/sim_ssim", "val/200_part1_psnr", "val/200_part1_ssim"):
         assert tag in tags
     assert 0 < tags["val/200_part1_psnr"] < 60

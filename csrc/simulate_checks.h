@@ -67,4 +67,29 @@ inline void check_sim_interp(const at::Tensor& start, const at::Tensor& delta, c
   TORCH_CHECK(alpha.device() == acc.device(), "spikekit::", op, ": alpha must be on ", acc.device());
 }
 
+// All checks of a simulate_frames call.
+inline void check_frames_call(const at::Tensor& intensity, const at::Tensor& acc, const at::Tensor& comp,
+                              const at::Tensor& theta, int64_t frame0, bool packed, const at::Tensor& out) {
+  const char* op = "simulate_frames";
+  check_sim_state(acc, comp, theta, op);
+  check_sim_frames(intensity, acc, op);
+  check_sim_out(out, acc, intensity.size(1), packed, op);
+  TORCH_CHECK(frame0 >= 0, "spikekit::", op, ": frame0 must be >= 0, got ", frame0);
+}
+
+// All checks of a simulate_interp call.
+inline void check_interp_call(const at::Tensor& start, const at::Tensor& delta, const at::Tensor& alpha,
+                              const at::Tensor& acc, const at::Tensor& comp, const at::Tensor& theta, int64_t frame0,
+                              bool packed, const at::Tensor& out) {
+  const char* op = "simulate_interp";
+  check_sim_state(acc, comp, theta, op);
+  check_sim_interp(start, delta, alpha, acc, op);
+  check_sim_out(out, acc, alpha.size(0), packed, op);
+  TORCH_CHECK(frame0 >= 0, "spikekit::", op, ": frame0 must be >= 0, got ", frame0);
+}
+
+// The two 32-bit halves of a seed (the Philox key).
+inline uint32_t seed_lo(int64_t seed) { return static_cast<uint32_t>(static_cast<uint64_t>(seed)); }
+inline uint32_t seed_hi(int64_t seed) { return static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32); }
+
 }  // namespace spikekit

@@ -32,21 +32,6 @@ namespace {
 
 constexpr int64_t kTile = 512;
 
-struct SimCall {
-  const float* intensity = nullptr;  // (B, N, H*W) image order, or null in interp mode
-  const float* start = nullptr;      // (B, H*W) interp mode
-  const float* delta = nullptr;      // (B, H*W)
-  const float* alpha = nullptr;      // (N)
-  float* acc;
-  float* comp;
-  const float* theta;
-  uint8_t* out;
-  int64_t batch, frames, height, width;
-  float gain, dark, shot;
-  uint32_t k0, k1;
-  int64_t frame0;
-};
-
 // A run of lanes that is contiguous in the image: lanes [lane, lane + len) are image pixels
 // [image, image + len).
 struct Segment {
@@ -115,7 +100,7 @@ void shot_words(uint32_t k0, uint32_t k1, const uint32_t* pix, int64_t L, int64_
 }
 
 template <bool INTERP, bool SHOT, bool PACKED>
-void run_tile(const SimCall& a, int64_t b, int64_t p0) {
+void run_tile(const SimArgs& a, int64_t b, int64_t p0) {
   const int64_t npix = a.height * a.width, nb = frame_bytes(a.height, a.width);
   const int64_t p1 = std::min(p0 + kTile, npix), L = p1 - p0;
   alignas(64) float acc[kTile], comp[kTile], th[kTile], thf[kTile], x[kTile], f0[kTile], d[kTile];
@@ -197,7 +182,7 @@ void run_tile(const SimCall& a, int64_t b, int64_t p0) {
 }
 
 template <bool INTERP>
-void run(const SimCall& a, bool packed) {
+void run(const SimArgs& a) {
   const int64_t npix = a.height * a.width;
   const int64_t tiles = (npix + kTile - 1) / kTile;
   if (a.frames == 0 || a.batch == 0) return;
@@ -210,58 +195,38 @@ void run(const SimCall& a, bool packed) {
   using T = std::true_type;
   using F = std::false_type;
   const bool shot = a.shot > 0.0f;
-  if (shot && packed) body(T{}, T{});
+  if (shot && a.packed) body(T{}, T{});
   else if (shot) body(T{}, F{});
-  else if (packed) body(F{}, T{});
+  else if (a.packed) body(F{}, T{});
   else body(F{}, F{});
 }
 
-SimCall make_call(const at::Tensor& acc, const at::Tensor& comp, const at::Tensor& theta, double gain,
-                  double dark, double shot, int64_t seed, int64_t frame0, int64_t frames, const at::Tensor& out,
-                  const char* op) {
-  TORCH_CHECK(frame0 >= 0, "spikekit::", op, ": frame0 must be >= 0, got ", frame0);
-  SimCall a;
-  a.acc = acc.data_ptr<float>();
-  a.comp = comp.data_ptr<float>();
-  a.theta = theta.data_ptr<float>();
-  a.out = out.data_ptr<uint8_t>();
-  a.batch = acc.size(0);
-  a.height = acc.size(1);
-  a.width = acc.size(2);
-  a.frames = frames;
-  a.gain = static_cast<float>(gain);
-  a.dark = static_cast<float>(dark);
-  a.shot = static_cast<float>(shot);
-  a.k0 = static_cast<uint32_t>(static_cast<uint64_t>(seed));
-  a.k1 = static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32);
-  a.frame0 = frame0;
-  return a;
+SimArgs make_args(const at::Tensor& acc, const at::Tensor& comp, const at::Tensor& theta, double gain, double dark,
+                  double shot, int64_t seed, int64_t frame0, int64_t frames, bool packed, const at::Tensor& out) {
+  return SimArgs{nullptr, nullptr, nullptr, nullptr, acc.data_ptr<float>(), comp.data_ptr<float>(),
+                 theta.data_ptr<float>(), out.data_ptr<uint8_t>(), acc.size(0), frames, acc.size(1), acc.size(2),
+                 static_cast<float>(gain), static_cast<float>(dark), static_cast<float>(shot), seed_lo(seed),
+                 seed_hi(seed), frame0, packed};
 }
 
 void simulate_frames_cpu(const at::Tensor& intensity, at::Tensor acc, at::Tensor comp, const at::Tensor& theta,
                          double gain, double dark, double shot, int64_t seed, int64_t frame0, bool packed,
                          at::Tensor out) {
-  const char* op = "simulate_frames";
-  check_sim_state(acc, comp, theta, op);
-  check_sim_frames(intensity, acc, op);
-  check_sim_out(out, acc, intensity.size(1), packed, op);
-  SimCall a = make_call(acc, comp, theta, gain, dark, shot, seed, frame0, intensity.size(1), out, op);
+  check_frames_call(intensity, acc, comp, theta, frame0, packed, out);
+  SimArgs a = make_args(acc, comp, theta, gain, dark, shot, seed, frame0, intensity.size(1), packed, out);
   a.intensity = intensity.data_ptr<float>();
-  run<false>(a, packed);
+  run<false>(a);
 }
 
 void simulate_interp_cpu(const at::Tensor& start, const at::Tensor& delta, const at::Tensor& alpha, at::Tensor acc,
                          at::Tensor comp, const at::Tensor& theta, double gain, double dark, double shot,
                          int64_t seed, int64_t frame0, bool packed, at::Tensor out) {
-  const char* op = "simulate_interp";
-  check_sim_state(acc, comp, theta, op);
-  check_sim_interp(start, delta, alpha, acc, op);
-  check_sim_out(out, acc, alpha.size(0), packed, op);
-  SimCall a = make_call(acc, comp, theta, gain, dark, shot, seed, frame0, alpha.size(0), out, op);
+  check_interp_call(start, delta, alpha, acc, comp, theta, frame0, packed, out);
+  SimArgs a = make_args(acc, comp, theta, gain, dark, shot, seed, frame0, alpha.size(0), packed, out);
   a.start = start.data_ptr<float>();
   a.delta = delta.data_ptr<float>();
   a.alpha = alpha.data_ptr<float>();
-  run<true>(a, packed);
+  run<true>(a);
 }
 
 void simulate_init_cpu(at::Tensor acc, at::Tensor comp, at::Tensor theta, double threshold, double sigma,
@@ -271,8 +236,7 @@ void simulate_init_cpu(at::Tensor acc, at::Tensor comp, at::Tensor theta, double
   float* pa = acc.data_ptr<float>();
   float* pc = comp.data_ptr<float>();
   float* pt = theta.data_ptr<float>();
-  const uint32_t k0 = static_cast<uint32_t>(static_cast<uint64_t>(seed));
-  const uint32_t k1 = static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32);
+  const uint32_t k0 = seed_lo(seed), k1 = seed_hi(seed);
   const float th = static_cast<float>(threshold), sg = static_cast<float>(sigma);
   at::parallel_for(0, acc.size(0) * npix, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {

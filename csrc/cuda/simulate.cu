@@ -12,24 +12,8 @@
 namespace spikekit {
 namespace {
 
-struct SimLaunch {
-  const float* intensity;  // (B, N, H*W) or null (interp mode)
-  const float* start;      // (B, H*W)
-  const float* delta;      // (B, H*W)
-  const float* alpha;      // (N)
-  float* acc;
-  float* comp;
-  const float* theta;
-  uint8_t* out;
-  int64_t batch, frames, height, width;
-  float gain, dark, shot;
-  uint32_t k0, k1;
-  int64_t frame0;
-  bool packed;
-};
-
 template <bool INTERP>
-__global__ void simulate_kernel(SimLaunch a) {
+__global__ void simulate_kernel(const SimArgs a) {
   const int64_t npix = a.height * a.width;
   const int64_t nb = frame_bytes(a.height, a.width);
   const int64_t padded = (npix + 31) / 32 * 32;  // warps never straddle batch elements
@@ -102,7 +86,7 @@ __global__ void simulate_init_kernel(float* acc, float* comp, float* theta, int6
   }
 }
 
-cudaError_t launch(const SimLaunch& a, cudaStream_t stream) {
+cudaError_t launch(const SimArgs& a, cudaStream_t stream) {
   const int64_t padded = (a.height * a.width + 31) / 32 * 32;
   const int64_t total = a.batch * padded;
   if (total == 0 || a.frames == 0) return cudaSuccess;
@@ -121,7 +105,7 @@ cudaError_t launch_simulate_frames(const float* intensity, float* acc, float* co
                                    uint8_t* out, int64_t batch, int64_t frames, int64_t height, int64_t width,
                                    float gain, float dark, float shot, uint32_t k0, uint32_t k1, int64_t frame0,
                                    bool packed, cudaStream_t stream) {
-  const SimLaunch a{intensity, nullptr, nullptr, nullptr, acc, comp, theta, out, batch, frames, height, width,
+  const SimArgs a{intensity, nullptr, nullptr, nullptr, acc, comp, theta, out, batch, frames, height, width,
                     gain, dark, shot, k0, k1, frame0, packed};
   return launch(a, stream);
 }
@@ -130,7 +114,7 @@ cudaError_t launch_simulate_interp(const float* start, const float* delta, const
                                    float* comp, const float* theta, uint8_t* out, int64_t batch, int64_t frames,
                                    int64_t height, int64_t width, float gain, float dark, float shot, uint32_t k0,
                                    uint32_t k1, int64_t frame0, bool packed, cudaStream_t stream) {
-  const SimLaunch a{nullptr, start, delta, alpha, acc, comp, theta, out, batch, frames, height, width,
+  const SimArgs a{nullptr, start, delta, alpha, acc, comp, theta, out, batch, frames, height, width,
                     gain, dark, shot, k0, k1, frame0, packed};
   return launch(a, stream);
 }

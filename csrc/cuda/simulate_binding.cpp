@@ -15,16 +15,13 @@ void check_launch(cudaError_t err, const char* op) {
   TORCH_CHECK(err == cudaSuccess, "spikekit::", op, ": CUDA launch failed: ", cudaGetErrorString(err));
 }
 
-uint32_t key_lo(int64_t seed) { return static_cast<uint32_t>(static_cast<uint64_t>(seed)); }
-uint32_t key_hi(int64_t seed) { return static_cast<uint32_t>(static_cast<uint64_t>(seed) >> 32); }
-
 void simulate_init_cuda(at::Tensor acc, at::Tensor comp, at::Tensor theta, double threshold, double sigma,
                         bool random_init, int64_t seed) {
   check_sim_state(acc, comp, theta, "simulate_init");
   const c10::cuda::CUDAGuard guard(acc.device());
   check_launch(launch_simulate_init(acc.data_ptr<float>(), comp.data_ptr<float>(), theta.data_ptr<float>(),
                                     acc.size(0), acc.size(1), acc.size(2), static_cast<float>(threshold),
-                                    static_cast<float>(sigma), random_init, key_lo(seed), key_hi(seed),
+                                    static_cast<float>(sigma), random_init, seed_lo(seed), seed_hi(seed),
                                     c10::cuda::getCurrentCUDAStream().stream()),
                "simulate_init");
 }
@@ -33,16 +30,13 @@ void simulate_frames_cuda(const at::Tensor& intensity, at::Tensor acc, at::Tenso
                           double gain, double dark, double shot, int64_t seed, int64_t frame0, bool packed,
                           at::Tensor out) {
   const char* op = "simulate_frames";
-  check_sim_state(acc, comp, theta, op);
-  check_sim_frames(intensity, acc, op);
-  check_sim_out(out, acc, intensity.size(1), packed, op);
-  TORCH_CHECK(frame0 >= 0, "spikekit::", op, ": frame0 must be >= 0, got ", frame0);
+  check_frames_call(intensity, acc, comp, theta, frame0, packed, out);
   const c10::cuda::CUDAGuard guard(acc.device());
   check_launch(launch_simulate_frames(intensity.data_ptr<float>(), acc.data_ptr<float>(), comp.data_ptr<float>(),
                                       theta.data_ptr<float>(), out.data_ptr<uint8_t>(), acc.size(0),
                                       intensity.size(1), acc.size(1), acc.size(2), static_cast<float>(gain),
-                                      static_cast<float>(dark), static_cast<float>(shot), key_lo(seed),
-                                      key_hi(seed), frame0, packed, c10::cuda::getCurrentCUDAStream().stream()),
+                                      static_cast<float>(dark), static_cast<float>(shot), seed_lo(seed),
+                                      seed_hi(seed), frame0, packed, c10::cuda::getCurrentCUDAStream().stream()),
                op);
 }
 
@@ -50,16 +44,13 @@ void simulate_interp_cuda(const at::Tensor& start, const at::Tensor& delta, cons
                           at::Tensor comp, const at::Tensor& theta, double gain, double dark, double shot,
                           int64_t seed, int64_t frame0, bool packed, at::Tensor out) {
   const char* op = "simulate_interp";
-  check_sim_state(acc, comp, theta, op);
-  check_sim_interp(start, delta, alpha, acc, op);
-  check_sim_out(out, acc, alpha.size(0), packed, op);
-  TORCH_CHECK(frame0 >= 0, "spikekit::", op, ": frame0 must be >= 0, got ", frame0);
+  check_interp_call(start, delta, alpha, acc, comp, theta, frame0, packed, out);
   const c10::cuda::CUDAGuard guard(acc.device());
   check_launch(launch_simulate_interp(start.data_ptr<float>(), delta.data_ptr<float>(), alpha.data_ptr<float>(),
                                       acc.data_ptr<float>(), comp.data_ptr<float>(), theta.data_ptr<float>(),
                                       out.data_ptr<uint8_t>(), acc.size(0), alpha.size(0), acc.size(1),
                                       acc.size(2), static_cast<float>(gain), static_cast<float>(dark),
-                                      static_cast<float>(shot), key_lo(seed), key_hi(seed), frame0, packed,
+                                      static_cast<float>(shot), seed_lo(seed), seed_hi(seed), frame0, packed,
                                       c10::cuda::getCurrentCUDAStream().stream()),
                op);
 }

@@ -87,6 +87,23 @@ SK_SIM_INLINE uint8_t sim_fire(float q, float& acc, float& comp, float theta, fl
 // The firing level of a pixel of threshold theta.
 SK_SIM_INLINE float sim_theta_fire(float theta) { return fmul(theta, kSimFireFactor); }
 
+// Arguments of one simulate call (raw pointers; used by the CPU and CUDA loops alike).
+struct SimArgs {
+  const float* intensity;  // (B, N, H*W) image order, or null in interp mode
+  const float* start;      // (B, H*W) interp mode: video frame F_k
+  const float* delta;      // (B, H*W) F_{k+1} - F_k
+  const float* alpha;      // (N) interpolation weights
+  float* acc;              // (B, H*W) accumulator
+  float* comp;             // (B, H*W) its Kahan compensation
+  const float* theta;      // (B, H*W) per-pixel threshold
+  uint8_t* out;            // (B, N, ceil(H*W/8)) packed, or (B, N, H*W)
+  int64_t batch, frames, height, width;
+  float gain, dark, shot;
+  uint32_t k0, k1;  // seed
+  int64_t frame0;   // global index of the first spike frame
+  bool packed;
+};
+
 // Per-pixel fixed pattern: threshold theta * max(1 + sigma z, floor) and initial accumulator
 // U[0, 1) * theta_p (or 0 without random_init).
 SK_SIM_INLINE void sim_init_pixel(uint32_t k0, uint32_t k1, uint32_t pixel, uint32_t batch, float threshold,

@@ -6,8 +6,12 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <array>
-#include <cstring>
+#include <cstdint>
+#include <vector>
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "../recon_checks.h"
 #include "../kernels/bits.h"
@@ -18,34 +22,94 @@ namespace {
 
 constexpr int64_t kBlockBytes = 64;  // packed bytes (512 pixels) per work item
 
-const std::array<uint64_t, 256>& lane_table() {
-  static const std::array<uint64_t, 256> table = [] {
-    std::array<uint64_t, 256> t{};
-    for (int b = 0; b < 256; ++b) t[b] = spread_byte(static_cast<uint8_t>(b));
-    return t;
-  }();
-  return table;
-}
-
-// Write `values` (file pixels p0 .. p0 + n - 1, in file order) into an (H, W) image, applying
-// the row flip of the .dat layout; out(value) maps each value to the stored float.
+// Call run(q, len, image_index) for each run of file pixels p0 + q .. p0 + q + len - 1 that lies
+// in one image row, image_index being the (H, W) index of its first pixel (the .dat row flip
+// applied).
 template <typename Fn>
-inline void store_block(float* image, int64_t p0, int64_t n, int64_t height, int64_t width,
-                        bool flip, Fn out) {
+inline void for_each_row_run(int64_t p0, int64_t n, int64_t height, int64_t width, bool flip, Fn run) {
   int64_t i = 0;
   while (i < n) {
     const int64_t p = p0 + i;
     const int64_t r = p / width;
     const int64_t c = p - r * width;
     const int64_t len = std::min(n - i, width - c);
-    float* dst = image + file_row(r, height, flip) * width + c;
-    for (int64_t q = 0; q < len; ++q) dst[q] = out(i + q);
+    run(i, len, file_row(r, height, flip) * width + c);
     i += len;
   }
 }
 
+// Write `values` (file pixels p0 .. p0 + n - 1, in file order) into an (H, W) image, applying
+// the row flip of the .dat layout; out(q) gives the float stored for file pixel p0 + q.
+template <typename Fn>
+inline void store_block(float* image, int64_t p0, int64_t n, int64_t height, int64_t width,
+                        bool flip, Fn out) {
+  for_each_row_run(p0, n, height, width, flip, [&](int64_t i, int64_t len, int64_t index) {
+    float* dst = image + index;
+    for (int64_t q = 0; q < len; ++q) dst[q] = out(i + q);
+  });
+}
+
+// TFP values of `len` counts into dst with non-temporal (streaming) stores where the vector ISA
+// allows: the outputs are far larger than the caches and are not read back by the kernel, so
+// bypassing the cache avoids reading every output line before writing it. Same values as
+// tfp_value (min(count * factor, 1)).
+inline void store_tfp(float* dst, const int32_t* count, int64_t len, float factor) {
+  int64_t q = 0;
+#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__)
+  constexpr int64_t kLanes = 16;
+#else
+  constexpr int64_t kLanes = 8;
+#endif
+  for (; q < len && (reinterpret_cast<uintptr_t>(dst + q) % (kLanes * 4)) != 0; ++q)
+    dst[q] = tfp_value(count[q], factor);
+  for (; q + kLanes <= len; q += kLanes) {
+#if defined(__AVX512F__)
+    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(count + q)), _mm512_set1_ps(factor));
+    _mm512_stream_ps(dst + q, _mm512_min_ps(v, _mm512_set1_ps(1.0f)));
+#else
+    const __m256 v = _mm256_mul_ps(
+        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(count + q))),
+        _mm256_set1_ps(factor));
+    _mm256_stream_ps(dst + q, _mm256_min_ps(v, _mm256_set1_ps(1.0f)));
+#endif
+  }
+#endif
+  for (; q < len; ++q) dst[q] = tfp_value(count[q], factor);
+}
+
+inline void store_fence() {
+#if defined(__AVX512F__) || defined(__AVX2__)
+  _mm_sfence();  // order the streaming stores before the op returns
+#endif
+}
+
 // --- TFP --------------------------------------------------------------------------------------
 
+// Add (sign +1) or drop (sign -1) frames [f0, f1) of bytes [j0, j0 + nb) to int32 pixel counts
+// (file order). Each byte is spread to 8 one-byte lanes (spread_byte, shared with CUDA) and
+// summed in 64-bit words; the words, read as bytes, are the per-pixel sums, flushed every 255
+// frames so no lane wraps. Frame-major over contiguous bytes: vectorises.
+void accumulate_frames(const uint8_t* src, int64_t nbytes, int64_t j0, int64_t nb, int64_t f0,
+                       int64_t f1, int32_t sign, int32_t* count) {
+  alignas(64) uint64_t acc[kBlockBytes];
+  const uint8_t* lanes = reinterpret_cast<const uint8_t*>(acc);
+  while (f0 < f1) {
+    const int64_t f_end = std::min(f1, f0 + 255);
+    for (int64_t q = 0; q < nb; ++q) acc[q] = 0;
+    for (int64_t f = f0; f < f_end; ++f) {
+      const uint8_t* in = src + f * nbytes + j0;
+      for (int64_t q = 0; q < nb; ++q) acc[q] += spread_byte(in[q]);
+    }
+    for (int64_t q = 0; q < nb * 8; ++q) count[q] += sign * static_cast<int32_t>(lanes[q]);
+    f0 = f_end;
+  }
+}
+
+// Each thread owns a contiguous range of packed bytes (its pixels' counts stay in cache) and
+// walks the centres in order, writing a contiguous run of every output image. Moving forward
+// by less than w/2 frames slides the window (add the new frames, drop the old ones); otherwise
+// the window is recounted.
 void tfp_into_cpu_impl(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                        const at::Tensor& centers, int64_t window, double scale, at::Tensor& out) {
   const int64_t k = check_packed_args(packed, height, width, centers, "tfp_packed");
@@ -56,56 +120,35 @@ void tfp_into_cpu_impl(const at::Tensor& packed, int64_t height, int64_t width, 
   const uint8_t* src = packed.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
   const float factor = static_cast<float>(scale / static_cast<double>(window));
-  const uint64_t* table = lane_table().data();
   const int64_t blocks = (nbytes + kBlockBytes - 1) / kBlockBytes;
 
-  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
-    alignas(64) int32_t count[kBlockBytes * 8];
-    alignas(64) uint64_t add[kBlockBytes], sub[kBlockBytes];
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t j0 = blk * kBlockBytes;
-      const int64_t nb = std::min(kBlockBytes, nbytes - j0);
-      const int64_t p0 = j0 * 8;
-      const int64_t np = std::min(nb * 8, npix - p0);
-      int64_t cur_a = 0, cur_b = -1;  // window [cur_a, cur_b) held in count (none yet)
-      for (int64_t i = 0; i < k; ++i) {
-        const int64_t a = tfp_window_start(c[i], window), b = a + window;
-        if (cur_b >= 0 && a >= cur_a && 2 * (a - cur_a) < window) {
-          // Slide forward (cheaper than a recount when the step is < w/2): add frames
-          // [cur_b, b), drop frames [cur_a, a), in SWAR byte lanes flushed every 255 frames.
-          const auto flush = [&]() {
-            const uint8_t* ad = reinterpret_cast<const uint8_t*>(add);
-            const uint8_t* sd = reinterpret_cast<const uint8_t*>(sub);
-            for (int64_t q = 0; q < nb * 8; ++q)
-              count[q] += static_cast<int32_t>(ad[q]) - static_cast<int32_t>(sd[q]);
-            std::memset(add, 0, sizeof(add));
-            std::memset(sub, 0, sizeof(sub));
-          };
-          std::memset(add, 0, sizeof(add));
-          std::memset(sub, 0, sizeof(sub));
-          int pending = 0;
-          for (int64_t f = cur_b, g = cur_a; f < b; ++f, ++g) {  // a - cur_a == b - cur_b
-            const uint8_t* in = src + f * nbytes + j0;
-            const uint8_t* outf = src + g * nbytes + j0;
-            for (int64_t q = 0; q < nb; ++q) {
-              add[q] += table[in[q]];
-              sub[q] += table[outf[q]];
-            }
-            if (++pending == 255) {
-              flush();
-              pending = 0;
-            }
-          }
-          if (pending) flush();
+  at::parallel_for(0, blocks, 8, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> counts((end - begin) * kBlockBytes * 8);
+    int64_t cur_a = 0, cur_b = -1;  // window [cur_a, cur_b) held in counts (none yet)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t a = tfp_window_start(c[i], window), b = a + window;
+      const bool slide = cur_b >= 0 && a >= cur_a && 2 * (a - cur_a) < window;
+      for (int64_t blk = begin; blk < end; ++blk) {
+        const int64_t j0 = blk * kBlockBytes;
+        const int64_t nb = std::min(kBlockBytes, nbytes - j0);
+        int32_t* count = counts.data() + (blk - begin) * kBlockBytes * 8;
+        if (slide) {
+          accumulate_frames(src, nbytes, j0, nb, cur_b, b, 1, count);
+          accumulate_frames(src, nbytes, j0, nb, cur_a, a, -1, count);
         } else {
-          for (int64_t q = 0; q < nb; ++q) window_count_byte(src, nbytes, j0 + q, a, b, count + 8 * q);
+          std::fill(count, count + kBlockBytes * 8, 0);
+          accumulate_frames(src, nbytes, j0, nb, a, b, 1, count);
         }
-        cur_a = a;
-        cur_b = b;
-        store_block(dst + i * npix, p0, np, height, width, flip,
-                    [&](int64_t q) { return tfp_value(count[q], factor); });
+        const int64_t p0 = j0 * 8;
+        for_each_row_run(p0, std::min(nb * 8, npix - p0), height, width, flip,
+                         [&](int64_t q, int64_t len, int64_t image_index) {
+                           store_tfp(dst + i * npix + image_index, count + q, len, factor);
+                         });
       }
+      cur_a = a;
+      cur_b = b;
     }
+    store_fence();
   });
 }
 

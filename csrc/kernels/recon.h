@@ -11,6 +11,7 @@
 // dl = t - l in [0, M] and dr = r - t in [1, M]; M is both the "not found" value and the
 // largest offset that can be found, so a search may stop one frame early.
 #pragma once
+#include "bits.h"
 #include "common.h"
 
 namespace spikekit {
@@ -31,28 +32,30 @@ SK_HOST_DEVICE float tfi_value(int32_t isi, float scale) {
 // windows the window holds one more frame before t than after it.
 SK_HOST_DEVICE int64_t tfp_window_start(int64_t t, int64_t window) { return t - window / 2; }
 
+// Add the 8 one-byte lanes of a spread-byte accumulator to 8 int32 pixel counts.
+SK_HOST_DEVICE void flush_lanes(uint64_t acc, int32_t count[8]) {
+  for (int k = 0; k < 8; ++k) count[k] += static_cast<int32_t>((acc >> (8 * k)) & 0xFFu);
+}
+
 // Spike counts of the 8 pixels of byte j over frames [a, b) of a packed stream
 // (frame f's bytes at packed + f * nbytes). SWAR: each frame's byte is spread to 8 one-byte
-// lanes and added to a 64-bit accumulator, flushed to int32 every 255 frames so no lane wraps
-// (windows of any length, e.g. 65535 frames).
+// lanes (spread_byte) and added to a 64-bit accumulator, flushed to int32 every 255 frames so
+// no lane wraps (windows of any length, e.g. 65535 frames). The CPU kernel does the same
+// frame-major over a block of bytes (accumulate_frames in csrc/cpu/recon.cpp).
 SK_HOST_DEVICE void window_count_byte(const uint8_t* packed, int64_t nbytes, int64_t j, int64_t a,
                                       int64_t b, int32_t count[8]) {
   for (int k = 0; k < 8; ++k) count[k] = 0;
   uint64_t acc = 0;
   int pending = 0;
   for (int64_t f = a; f < b; ++f) {
-    uint64_t x = packed[f * nbytes + j];
-    x = (x | (x << 28)) & 0x0000000F0000000FULL;  // spread bit k to byte lane k
-    x = (x | (x << 14)) & 0x0003000300030003ULL;
-    x = (x | (x << 7)) & 0x0101010101010101ULL;
-    acc += x;
+    acc += spread_byte(packed[f * nbytes + j]);
     if (++pending == 255) {
-      for (int k = 0; k < 8; ++k) count[k] += static_cast<int32_t>((acc >> (8 * k)) & 0xFFu);
+      flush_lanes(acc, count);
       acc = 0;
       pending = 0;
     }
   }
-  for (int k = 0; k < 8; ++k) count[k] += static_cast<int32_t>((acc >> (8 * k)) & 0xFFu);
+  flush_lanes(acc, count);
 }
 
 // ISI(t) (definition above) of the 8 pixels of byte j of a packed stream of `frames` frames.

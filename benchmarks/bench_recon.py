@@ -1,0 +1,206 @@
+"""Reconstruction speed against NumPy references, and peak RSS of a long streamed recon.
+
+Same run, median of N, 250 x 400 spike frames:
+
+(a) TFP (w = 41) at stride 1 and 41 over a packed 20,000-frame stream: the fused
+    ``spikekit::tfp_packed`` kernel (reads the packed bytes) vs NumPy ``unpackbits`` + a
+    cumulative sum over time (both in chunks, both producing the same float32 images).
+(b) TFI of one 41-frame window per sample (centre 20, search bound 12, as SSML's AMIM) on a
+    batch of 64 float32 samples: ``spikekit.recon.isi`` vs a per-sample NumPy loop in the style
+    of the official SSML ``middleTFI`` (and a vectorised PyTorch expression, for reference).
+(c) Peak RSS of ``spikekit recon`` over a 40,000-frame (500 MB) file at stride 100, in a fresh
+    process, next to the RSS of a process that only imports spikekit.
+
+    python benchmarks/bench_recon.py [--quick] [--device cuda] [--json-out bench_out/recon.json]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_io import make_long_file  # noqa: E402
+from common import REPO, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+
+from spikekit import ops  # noqa: E402
+from spikekit.recon import isi  # noqa: E402
+
+H, W = 250, 400
+WINDOW = 41
+SCALE = 1 / 0.6
+OUT_BATCH = 32  # output images per kernel call (as spikekit recon: MAX_CHUNK_OUTPUTS)
+NUMPY_SPAN = 512  # spike frames of centres per NumPy chunk (bounds its int32 cumsum to ~200 MB)
+
+RSS_CODE = """
+import json, sys
+sys.path.insert(0, "benchmarks")
+from common import peak_rss_mb
+from spikekit.cli import main
+base = peak_rss_mb()
+if {run}:
+    main(["recon", {path!r}, "-m", {method!r}, "--stride", "100", "-o", {out!r}, "-q"], standalone_mode=False)
+print(json.dumps({{"peak_rss_mb": peak_rss_mb(), "after_import_mb": base}}))
+"""
+
+
+# --- (a) TFP ----------------------------------------------------------------------------------
+
+def numpy_tfp(packed: np.ndarray, centres: np.ndarray, window: int, scale: float):
+    """Yield float32 (n, H, W) TFP images: unpackbits + cumulative sum over time, in chunks."""
+    half = window // 2
+    for first in range(centres[0], centres[-1] + 1, NUMPY_SPAN):
+        c = centres[(centres >= first) & (centres < first + NUMPY_SPAN)]
+        if not len(c):
+            continue
+        f0, f1 = c[0] - half, c[-1] - half + window
+        bits = np.unpackbits(packed[f0:f1], axis=1, bitorder="little")[:, :H * W]
+        csum = np.zeros((f1 - f0 + 1, H * W), dtype=np.int32)
+        np.cumsum(bits, axis=0, dtype=np.int32, out=csum[1:])
+        start = c - half - f0
+        counts = csum[start + window] - csum[start]
+        images = np.minimum(counts * np.float32(scale / window), np.float32(1.0))
+        yield images.reshape(-1, H, W)[:, ::-1]  # file rows are bottom-up
+
+
+def spikekit_tfp(packed: torch.Tensor, centres: np.ndarray, window: int, scale: float, out: torch.Tensor):
+    for a in range(0, len(centres), OUT_BATCH):
+        c = torch.from_numpy(centres[a:a + OUT_BATCH])
+        yield ops.tfp_packed(packed, H, W, c, window, scale, out=out[:len(c)])
+
+
+def bench_tfp(frames: int, repeats: int, device: str) -> list:
+    rng = np.random.default_rng(0)
+    block = np.packbits(rng.random((1000, H * W)) < 0.3, axis=1, bitorder="little")
+    packed = np.concatenate([np.roll(block, k, axis=0) for k in range(frames // 1000)])
+    packed_t = torch.from_numpy(packed).to(device)
+    out = (torch.empty((OUT_BATCH, H, W), device=device) if device != "cpu"
+           else torch.from_numpy(np.empty((OUT_BATCH, H, W), np.float32)))
+    rows = []
+    for stride in (1, WINDOW):
+        centres = np.arange(WINDOW // 2, frames - WINDOW // 2, stride)
+        first_ref = next(numpy_tfp(packed, centres, WINDOW, SCALE))
+        first = next(spikekit_tfp(packed_t, centres, WINDOW, SCALE, out)).cpu().numpy()
+        n = min(len(first), len(first_ref))
+        np.testing.assert_allclose(first[:n], first_ref[:n], rtol=1e-6)
+
+        def ref():
+            for _ in numpy_tfp(packed, centres, WINDOW, SCALE):
+                pass
+
+        def ours():
+            for _ in spikekit_tfp(packed_t, centres, WINDOW, SCALE, out):
+                pass
+            if device != "cpu":
+                torch.cuda.synchronize()
+
+        t_ref = median_time(ref, repeats)
+        t_ours = median_time(ours, repeats)
+        rows.append({"case": f"TFP w={WINDOW} stride {stride}", "frames": frames, "outputs": len(centres),
+                     "numpy_s": t_ref, "spikekit_s": t_ours, "speedup": t_ref / t_ours,
+                     "spikekit_images_per_s": len(centres) / t_ours})
+    return rows
+
+
+# --- (b) batched TFI --------------------------------------------------------------------------
+
+def numpy_loop_tfi(batch: torch.Tensor, middle: int, m: int) -> np.ndarray:
+    """Per-sample NumPy TFI (1/ISI), stepping outwards from the middle frame one frame at a time,
+    the way the official SSML ``middleTFI`` does (with a spike at frame 0 counted)."""
+    n, frames = batch.shape[:2]
+    out = np.empty((n, H, W), np.float32)
+    for b in range(n):
+        s = batch[b].cpu().numpy()
+        left = np.full((H, W), -1.0)
+        right = np.full((H, W), -1.0)
+        for k in range(m):
+            lf, rf = middle - k, middle + 1 + k
+            if lf >= 0:
+                hit = (s[lf] > 0) & (left < 0)
+                left[hit] = lf
+            if rf < frames:
+                hit = (s[rf] > 0) & (right < 0)
+                right[hit] = rf
+        left[left < 0] = middle - m
+        right[right < 0] = middle + m
+        out[b] = 1.0 / (right - left)
+    return out
+
+
+def torch_expression_tfi(batch: torch.Tensor, middle: int, m: int) -> torch.Tensor:
+    """The same TFI as one vectorised PyTorch expression (where/amax/amin over the window)."""
+    lo, hi = max(0, middle - m + 1), min(batch.shape[1], middle + m + 1)
+    idx = torch.arange(lo, hi, device=batch.device, dtype=torch.float32)[:, None, None]
+    fired = batch[:, lo:hi] > 0
+    left = torch.where(fired & (idx <= middle), idx, float(middle - m)).amax(dim=1)
+    right = torch.where(fired & (idx > middle), idx, float(middle + m)).amin(dim=1)
+    return 1.0 / (right - left)
+
+
+def bench_tfi(samples: int, repeats: int, device: str) -> list:
+    g = torch.Generator().manual_seed(1)
+    rows = []
+    for dtype in (torch.float32, torch.uint8):
+        batch = (torch.rand(samples, 41, H, W, generator=g) < 0.3).to(dtype).to(device)
+        expected = numpy_loop_tfi(batch[:2], 20, 12)
+        np.testing.assert_allclose((1.0 / isi(batch[:2], 20, 12)).cpu().numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(torch_expression_tfi(batch[:2], 20, 12).cpu().numpy(), expected, rtol=1e-6)
+
+        def sync():
+            if device != "cpu":
+                torch.cuda.synchronize()
+
+        t_ref = median_time(lambda: numpy_loop_tfi(batch, 20, 12), repeats)
+        t_expr = median_time(lambda: (torch_expression_tfi(batch, 20, 12), sync()), repeats)
+        t_ours = median_time(lambda: (1.0 / isi(batch, 20, 12), sync()), repeats)
+        rows.append({"case": f"TFI batch {samples}x41 {str(dtype).split('.')[-1]}", "numpy_loop_s": t_ref,
+                     "torch_expr_s": t_expr, "spikekit_s": t_ours, "speedup": t_ref / t_ours,
+                     "speedup_vs_torch_expr": t_expr / t_ours})
+    return rows
+
+
+# --- (c) streaming RSS ------------------------------------------------------------------------
+
+def bench_rss(frames: int, tmp: Path) -> list:
+    long = make_long_file(tmp, frames)
+    base = run_peak_rss(RSS_CODE.format(run=False, path=str(long), method="tfp", out=str(tmp / "x.npy")))
+    rows = []
+    for method in ("tfp", "tfi"):
+        out = tmp / f"{method}.npy"
+        rss = run_peak_rss(RSS_CODE.format(run=True, path=str(long), method=method, out=str(out)))
+        outputs = np.load(out, mmap_mode="r").shape[0]
+        rows.append({"case": f"recon -m {method} --stride 100", "frames": frames, "outputs": outputs,
+                     "file_mb": frames * H * W / 8 / 2**20, "peak_rss_mb": rss["peak_rss_mb"],
+                     "import_only_mb": base["peak_rss_mb"],
+                     "overhead_mb": rss["peak_rss_mb"] - base["peak_rss_mb"]})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2,000-frame TFP, batch 8, 4,000-frame RSS file, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json-out", default=str(REPO / "bench_out" / "recon.json"))
+    args = parser.parse_args()
+    repeats = 3 if args.quick else args.repeats
+    tfp_rows = bench_tfp(2000 if args.quick else 20000, repeats, args.device)
+    print_table(tfp_rows, ["case", "frames", "outputs", "numpy_s", "spikekit_s", "speedup", "spikekit_images_per_s"])
+    print()
+    tfi_rows = bench_tfi(8 if args.quick else 64, repeats, args.device)
+    print_table(tfi_rows, ["case", "numpy_loop_s", "torch_expr_s", "spikekit_s", "speedup", "speedup_vs_torch_expr"])
+    print()
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_rows = bench_rss(4000 if args.quick else 40000, Path(tmp))
+    print_table(rss_rows, ["case", "frames", "outputs", "file_mb", "peak_rss_mb", "import_only_mb", "overhead_mb"])
+    out = write_json(args.json_out, {"benchmark": "recon", "device": args.device, "repeats": repeats,
+                                     "tfp": tfp_rows, "tfi": tfi_rows, "rss": rss_rows})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

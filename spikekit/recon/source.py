@@ -13,8 +13,8 @@ import torch
 from .. import ops
 from ..io import SpikeStream
 
-MAX_CHUNK_FRAMES = 2048
-"""Spike frames read per chunk when several output centres share one read (25 MB at 250x400)."""
+MAX_CHUNK_FRAMES = 1024
+"""Spike frames read per chunk when several output centres share one read (12.5 MB at 250x400)."""
 MAX_CHUNK_OUTPUTS = 32
 """Output images computed per chunk (13 MB of float32 at 250x400)."""
 GAP_FRAMES = 256

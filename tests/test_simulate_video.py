@@ -173,6 +173,7 @@ def test_cli_npy_input_and_noise_options(tmp_path):
     ("steps0", ["v.npy", "--steps-per-frame", "0"], "steps_per_frame must be"),
     ("nofps", ["v.npy"], "fps"),
     ("size", ["v.npy", "--steps-per-frame", "2", "--size", "big"], "HEIGHTxWIDTH"),
+    ("device", ["v.npy", "--steps-per-frame", "2", "--device", "gpu"], "device must be"),
 ])
 def test_bad_input_is_a_clear_error_with_no_output(tmp_path, case, args, message):
     (tmp_path / "garbage.mp4").write_bytes(b"\x00not a video" * 100)

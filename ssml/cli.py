@@ -156,6 +156,9 @@ def train(ctx, **params):
         state = "interrupted" if summary["stopped"] else "done"
         click.echo(f"{state} at step {summary['step']} ({summary['steps_per_s']:.2f} steps/s); "
                    f"checkpoint {summary['checkpoint']}", err=True)
+    else:
+        click.echo(f"nothing to do: the run is already at step {summary['step']} of {config.steps} "
+                   "(raise --steps to continue it)", err=True)
 
 
 __all__ = ["train", "build_config", "dry_run"]

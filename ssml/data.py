@@ -10,7 +10,7 @@ Two sources, mixed per batch by :class:`TrainData`:
 * :class:`SceneSimulator`: moving scenes made on the device. Grayscale photographs are held on the
   device; each sample gets a random smooth trajectory (translation with acceleration, rotation,
   zoom; optionally a second, independently moving elliptical object that occludes the first),
-  rendered for every spike frame with one ``grid_sample`` call, turned into spikes by
+  rendered for all spike frames at once (one ``grid_sample`` call per layer), turned into spikes by
   :class:`spikekit.simulate.Simulator` on the same device, with the exact intensity of the centre
   frame kept as ground truth (for validation metrics only; it never enters the loss).
 

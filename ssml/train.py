@@ -265,7 +265,7 @@ class Trainer:
         return nullcontext()
 
     def train_step(self) -> dict:
-        """One optimiser step; returns the loss terms and lr as floats."""
+        """One optimiser step; returns the loss terms (0-d tensors on the device) and the lr."""
         from .losses import pseudo_label, ssml_loss
 
         batch = self.data.next()
@@ -285,13 +285,13 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
         self.step += 1
-        out = {"loss/total": terms.total.item(), "loss/reconstruction": terms.reconstruction.item(),
-               "loss/mutual": terms.mutual.item(), "lr": lr}
+        out = {"loss/total": terms.total.detach(), "loss/reconstruction": terms.reconstruction.detach(),
+               "loss/mutual": terms.mutual.detach(), "lr": lr}
         if batch["gt"] is not None and nbsn is not None:
             n = batch["gt"].shape[0]
             err = (nbsn[:n].detach().float() / self.cfg.gain - batch["gt"]).clamp(-1, 1)
-            out["train/sim_psnr_nbsn"] = float(-10 * torch.log10(err.pow(2).mean().clamp_min(1e-12)))
-        return out
+            out["train/sim_psnr_nbsn"] = -10 * torch.log10(err.pow(2).mean().clamp_min(1e-12))
+        return out  # tensors stay on the device: read (synchronise) only when logging
 
     # validation ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -370,6 +370,7 @@ class Trainer:
                 self.elapsed += time.time() - t0
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    values = {k: float(v) for k, v in values.items()}
                     values["perf/steps_per_s"] = (self.step - start_step) / max(1e-9, time.time() - t_start)
                     log.scalars(self.step, values)
                     bar.set_postfix(loss=f"{values['loss/total']:.3g}", lr=f"{values['lr']:.2g}")

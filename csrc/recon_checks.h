@@ -4,6 +4,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "checks.h"
 #include "kernels/common.h"
 
@@ -60,6 +62,21 @@ inline void check_isi_spikes(const at::Tensor& spikes) {
   const auto st = spikes.scalar_type();
   TORCH_CHECK(st == at::kByte || st == at::kBool || st == at::kFloat,
               "spikekit::isi: spikes must be uint8, bool or float32, got ", st);
+}
+
+// Signature of the `_into` entries of tfp_packed / tfi_packed (param: window or max_interval).
+using PackedIntoFn = void (*)(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                              const at::Tensor& centers, int64_t param, double scale, at::Tensor out);
+
+// The functional op over an `_into` entry: allocate float32 (K, H, W) on packed's device, fill it.
+template <PackedIntoFn Into>
+at::Tensor packed_functional(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                             const at::Tensor& centers, int64_t param, double scale) {
+  const int64_t k = centers.dim() == 1 ? centers.size(0) : 0;  // Into reports a bad shape
+  at::Tensor out = at::empty({k, std::max<int64_t>(height, 0), std::max<int64_t>(width, 0)},
+                             packed.options().dtype(at::kFloat));
+  Into(packed, height, width, flip, centers, param, scale, out);
+  return out;
 }
 
 }  // namespace spikekit

@@ -110,8 +110,8 @@ void accumulate_frames(const uint8_t* src, int64_t nbytes, int64_t j0, int64_t n
 // walks the centres in order, writing a contiguous run of every output image. Moving forward
 // by less than w/2 frames slides the window (add the new frames, drop the old ones); otherwise
 // the window is recounted.
-void tfp_into_cpu_impl(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                       const at::Tensor& centers, int64_t window, double scale, at::Tensor& out) {
+void tfp_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                         const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
   const int64_t k = check_packed_args(packed, height, width, centers, "tfp_packed");
   check_out(out, k, height, width, "tfp_packed");
   const int64_t frames = packed.size(0), nbytes = packed.size(1), npix = height * width;
@@ -152,24 +152,11 @@ void tfp_into_cpu_impl(const at::Tensor& packed, int64_t height, int64_t width, 
   });
 }
 
-void tfp_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                         const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
-  tfp_into_cpu_impl(packed, height, width, flip, centers, window, scale, out);
-}
-
-at::Tensor tfp_packed_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                          const at::Tensor& centers, int64_t window, double scale) {
-  check_packed_args(packed, height, width, centers, "tfp_packed");
-  at::Tensor out = at::empty({centers.size(0), height, width}, packed.options().dtype(at::kFloat));
-  tfp_into_cpu_impl(packed, height, width, flip, centers, window, scale, out);
-  return out;
-}
-
 // --- TFI from packed frames -------------------------------------------------------------------
 
-void tfi_into_cpu_impl(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                       const at::Tensor& centers, int64_t max_interval, double scale,
-                       at::Tensor& out) {
+void tfi_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+                         const at::Tensor& centers, int64_t max_interval, double scale,
+                         at::Tensor out) {
   const int64_t k = check_packed_args(packed, height, width, centers, "tfi_packed");
   check_out(out, k, height, width, "tfi_packed");
   const int64_t frames = packed.size(0), nbytes = packed.size(1), npix = height * width;
@@ -192,20 +179,6 @@ void tfi_into_cpu_impl(const at::Tensor& packed, int64_t height, int64_t width, 
                   [&](int64_t q) { return tfi_value(isi[q], s); });
     }
   });
-}
-
-void tfi_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                         const at::Tensor& centers, int64_t max_interval, double scale,
-                         at::Tensor out) {
-  tfi_into_cpu_impl(packed, height, width, flip, centers, max_interval, scale, out);
-}
-
-at::Tensor tfi_packed_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                          const at::Tensor& centers, int64_t max_interval, double scale) {
-  check_packed_args(packed, height, width, centers, "tfi_packed");
-  at::Tensor out = at::empty({centers.size(0), height, width}, packed.options().dtype(at::kFloat));
-  tfi_into_cpu_impl(packed, height, width, flip, centers, max_interval, scale, out);
-  return out;
 }
 
 // --- ISI of unpacked (N, T, P) batches ----------------------------------------------------------
@@ -287,9 +260,9 @@ at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centers, int64_t 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CPU, m) {
-  m.impl("tfp_packed", &tfp_packed_cpu);
+  m.impl("tfp_packed", &packed_functional<tfp_packed_into_cpu>);
   m.impl("tfp_packed_into", &tfp_packed_into_cpu);
-  m.impl("tfi_packed", &tfi_packed_cpu);
+  m.impl("tfi_packed", &packed_functional<tfi_packed_into_cpu>);
   m.impl("tfi_packed_into", &tfi_packed_into_cpu);
   m.impl("isi", &isi_cpu);
 }

@@ -93,9 +93,10 @@ cudaError_t launch_tfi_packed(const uint8_t* packed, const int64_t* centers, flo
   return cudaGetLastError();
 }
 
-cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* out, int64_t n,
-                          int64_t bstride, int64_t frames, int64_t npix, int64_t k,
-                          int64_t max_interval, cudaStream_t stream) {
+template <typename T>
+cudaError_t launch_isi(const T* spikes, const int64_t* centers, float* out, int64_t n, int64_t bstride,
+                       int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
+                       cudaStream_t stream) {
   const int64_t total = n * k * npix;
   if (total == 0) return cudaSuccess;
   isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, bstride, frames,
@@ -103,14 +104,16 @@ cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* 
   return cudaGetLastError();
 }
 
+cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* out, int64_t n,
+                          int64_t bstride, int64_t frames, int64_t npix, int64_t k,
+                          int64_t max_interval, cudaStream_t stream) {
+  return launch_isi(spikes, centers, out, n, bstride, frames, npix, k, max_interval, stream);
+}
+
 cudaError_t launch_isi_f32(const float* spikes, const int64_t* centers, float* out, int64_t n,
                            int64_t bstride, int64_t frames, int64_t npix, int64_t k,
                            int64_t max_interval, cudaStream_t stream) {
-  const int64_t total = n * k * npix;
-  if (total == 0) return cudaSuccess;
-  isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, bstride, frames,
-                                                       npix, k, max_interval);
-  return cudaGetLastError();
+  return launch_isi(spikes, centers, out, n, bstride, frames, npix, k, max_interval, stream);
 }
 
 }  // namespace spikekit

@@ -24,14 +24,22 @@ void check_on_cuda(const at::Tensor& t, const char* op, const char* arg) {
   TORCH_CHECK(t.is_cuda(), "spikekit::", op, ": ", arg, " must be a CUDA tensor here, got ", t.device());
 }
 
+// Checks shared by the packed entries; returns the centres on the host and on the device.
+std::pair<at::Tensor, at::Tensor> prepare_packed(const at::Tensor& packed, int64_t height, int64_t width,
+                                                 const at::Tensor& centers, const at::Tensor& out,
+                                                 const char* op) {
+  const int64_t k = check_packed_args(packed, height, width, centers, op);
+  check_on_cuda(packed, op, "packed");
+  check_out(out, k, height, width, op);
+  TORCH_CHECK(out.device() == packed.device(), "spikekit::", op, ": out must be on ", packed.device());
+  return host_and_device(centers, packed.device());
+}
+
 void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                           const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
-  const int64_t k = check_packed_args(packed, height, width, centers, "tfp_packed");
-  check_on_cuda(packed, "tfp_packed", "packed");
-  check_out(out, k, height, width, "tfp_packed");
-  TORCH_CHECK(out.device() == packed.device(), "spikekit::tfp_packed: out must be on ", packed.device());
+  auto [hc, dc] = prepare_packed(packed, height, width, centers, out, "tfp_packed");
   const c10::cuda::CUDAGuard guard(packed.device());
-  auto [hc, dc] = host_and_device(centers, packed.device());
+  const int64_t k = hc.size(0);
   check_tfp_centers(hc.data_ptr<int64_t>(), k, packed.size(0), window);
   check_launch(launch_tfp_packed(packed.data_ptr<uint8_t>(), dc.data_ptr<int64_t>(),
                                  out.data_ptr<float>(), k, packed.size(0), height, width, flip,
@@ -40,37 +48,18 @@ void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t widt
                "tfp_packed");
 }
 
-at::Tensor tfp_packed_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                           const at::Tensor& centers, int64_t window, double scale) {
-  check_packed_args(packed, height, width, centers, "tfp_packed");
-  at::Tensor out = at::empty({centers.size(0), height, width}, packed.options().dtype(at::kFloat));
-  tfp_packed_into_cuda(packed, height, width, flip, centers, window, scale, out);
-  return out;
-}
-
 void tfi_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                           const at::Tensor& centers, int64_t max_interval, double scale,
                           at::Tensor out) {
-  const int64_t k = check_packed_args(packed, height, width, centers, "tfi_packed");
-  check_on_cuda(packed, "tfi_packed", "packed");
-  check_out(out, k, height, width, "tfi_packed");
-  TORCH_CHECK(out.device() == packed.device(), "spikekit::tfi_packed: out must be on ", packed.device());
+  auto [hc, dc] = prepare_packed(packed, height, width, centers, out, "tfi_packed");
   const c10::cuda::CUDAGuard guard(packed.device());
-  auto [hc, dc] = host_and_device(centers, packed.device());
+  const int64_t k = hc.size(0);
   check_tfi_args(hc.data_ptr<int64_t>(), k, packed.size(0), max_interval, "tfi_packed");
   check_launch(launch_tfi_packed(packed.data_ptr<uint8_t>(), dc.data_ptr<int64_t>(),
                                  out.data_ptr<float>(), k, packed.size(0), height, width, flip,
                                  max_interval, static_cast<float>(scale),
                                  at::cuda::getCurrentCUDAStream()),
                "tfi_packed");
-}
-
-at::Tensor tfi_packed_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                           const at::Tensor& centers, int64_t max_interval, double scale) {
-  check_packed_args(packed, height, width, centers, "tfi_packed");
-  at::Tensor out = at::empty({centers.size(0), height, width}, packed.options().dtype(at::kFloat));
-  tfi_packed_into_cuda(packed, height, width, flip, centers, max_interval, scale, out);
-  return out;
 }
 
 at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t max_interval) {
@@ -101,9 +90,9 @@ at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
-  m.impl("tfp_packed", &tfp_packed_cuda);
+  m.impl("tfp_packed", &packed_functional<tfp_packed_into_cuda>);
   m.impl("tfp_packed_into", &tfp_packed_into_cuda);
-  m.impl("tfi_packed", &tfi_packed_cuda);
+  m.impl("tfi_packed", &packed_functional<tfi_packed_into_cuda>);
   m.impl("tfi_packed_into", &tfi_packed_into_cuda);
   m.impl("isi", &isi_cuda);
 }

@@ -11,10 +11,10 @@ methods plug in through :mod:`spikekit.recon.registry`.
 """
 from .base import DEFAULT_SCALE, Method, Options, iter_images, reconstruct
 from .registry import get_method, method_names
-from .source import Source, plan_chunks
+from .source import Source, plan_chunks, run_packed
 from .tfi import isi, tfi
 from .tfp import tfp
 from .tfstp import tfstp
 
 __all__ = ["tfp", "tfi", "isi", "tfstp", "reconstruct", "iter_images", "get_method", "method_names",
-           "Method", "Options", "Source", "plan_chunks", "DEFAULT_SCALE"]
+           "Method", "Options", "Source", "plan_chunks", "run_packed", "DEFAULT_SCALE"]

@@ -11,10 +11,13 @@ Adding a method (e.g. ``-m ssml``, owned by the SSML model engineer):
    * ``valid(T, opts) -> (lo, hi)`` is the first and last reconstructible spike frame
      (for 41-frame windows: ``(20, T - 21)``);
    * ``run(source, centres, opts)`` yields ``(centres_part, images)`` in order, images float32
-     (N, len(centres_part), H, W) on ``source.device``. Read frames with
-     ``source.iter_packed(plan_chunks(centres, 20, 20, source.frames))`` (packed uint8
-     (N, n, ceil(H*W/8)); decode with ``spikekit.ops.unpack_spikes(p, H, W, flip=source.flip)``)
-     or ``source.iter_frames(a, b)``; both stream files in bounded memory. Honour
+     (N, len(centres_part), H, W) on ``source.device``. Easiest:
+     ``yield from run_packed(source, centres, 20, 20, kernel)`` (``spikekit.recon.source``),
+     where ``kernel(packed, local)`` gets one stream's packed frames of a chunk (uint8
+     (n_frames, ceil(H*W/8)); decode with ``spikekit.ops.unpack_spikes(packed, H, W,
+     flip=source.flip)``, the 41-frame window of centre c is ``frames[c - 20:c + 21]``) and the
+     chunk-relative centres, and returns float32 (n, H, W); or ``source.iter_frames(a, b)``.
+     Both stream files in bounded memory (a tensor source is packed once). Honour
      ``opts.scale`` (``None``: return raw estimates; else ``min(scale * raw, 1)``),
      ``opts.device`` and ``opts.weights`` (``--weights``; ``None`` = shipped weights).
 2. Add one line below: ``"ssml": "spikekit.recon.ssml:METHOD",``.

@@ -149,6 +149,18 @@ def plan_chunks(centres: Sequence[int], before: int, after: int, frames: int,
     return chunks
 
 
+def run_packed(source: Source, centres: Sequence[int], before: int, after: int, kernel):
+    """Run a packed-frame kernel chunk by chunk: yield ``(centres, float32 (N, n, H, W))``.
+
+    ``kernel(packed, local)`` gets one stream's packed frames uint8 (n_frames, ceil(H*W/8)) of a
+    chunk and the chunk-relative centres int64 (n,), and returns float32 (n, H, W); each centre
+    c needs frames [c - before, c + after].
+    """
+    for chunk, packed in source.iter_packed(plan_chunks(centres, before, after, source.frames)):
+        local = chunk.local()
+        yield chunk.centres, torch.stack([kernel(p, local) for p in packed])
+
+
 def select_centres(frames: int, valid: tuple[int, int], *, at=None, stride=None, start=None,
                    stop=None, what: str = "reconstruction", name: str = "spikes") -> tuple[list[int], bool]:
     """Spike-frame indices to reconstruct, checked against the valid range.

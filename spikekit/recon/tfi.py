@@ -18,7 +18,7 @@ import torch
 
 from .. import ops
 from .base import DEFAULT_SCALE, Method, Options, check_max_interval, reconstruct
-from .source import MAX_CHUNK_OUTPUTS, Source, plan_chunks
+from .source import MAX_CHUNK_OUTPUTS, Source, run_packed
 
 _OP_DTYPES = (torch.uint8, torch.bool, torch.float32)
 
@@ -79,12 +79,8 @@ def tfi_run(source: Source, centres: list, opts: Options):
             intervals = isi(source.tensor, part, m).reshape(-1, len(part), source.height, source.width)
             yield part, torch.div(scale, intervals).clamp_(max=1.0)  # as the kernel: one rounding
         return
-    chunks = plan_chunks(centres, m - 1, m, source.frames)
-    for chunk, packed in source.iter_packed(chunks):
-        local = chunk.local()
-        images = torch.stack([ops.tfi_packed(p, source.height, source.width, local, m, scale,
-                                             flip=source.flip) for p in packed])
-        yield chunk.centres, images
+    yield from run_packed(source, centres, m - 1, m, lambda packed, local: ops.tfi_packed(
+        packed, source.height, source.width, local, m, scale, flip=source.flip))
 
 
 METHOD = Method("tfi", "TFI: scale / inter-spike interval, searched up to --max-interval frames each way",

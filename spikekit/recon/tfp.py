@@ -16,7 +16,7 @@ import torch
 
 from .. import ops
 from .base import DEFAULT_SCALE, Method, Options, check_window, reconstruct
-from .source import Source, plan_chunks
+from .source import Source, run_packed
 
 
 def tfp_valid(frames: int, opts: Options) -> tuple[int, int]:
@@ -29,12 +29,8 @@ def tfp_run(source: Source, centres: list, opts: Options):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of TFP images (the Method contract)."""
     w = check_window(opts.window)
     scale = opts.scale_or_one()
-    chunks = plan_chunks(centres, w // 2, (w - 1) // 2, source.frames)
-    for chunk, packed in source.iter_packed(chunks):
-        local = chunk.local()
-        images = torch.stack([ops.tfp_packed(p, source.height, source.width, local, w, scale,
-                                             flip=source.flip) for p in packed])
-        yield chunk.centres, images
+    yield from run_packed(source, centres, w // 2, (w - 1) // 2, lambda packed, local: ops.tfp_packed(
+        packed, source.height, source.width, local, w, scale, flip=source.flip))
 
 
 METHOD = Method("tfp", "TFP: mean firing rate over a window of -w spike frames (Zhu et al. 2019)",

@@ -35,14 +35,16 @@ def _want_cuda():
 def _extension():
     rel = lambda pattern: sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
     sources = rel("csrc/spikekit.cpp") + rel("csrc/cpu/*.cpp")
-    cxx = ["-O3", "-std=c++17", "-fopenmp"]
+    # No fused multiply-add contraction on either device: CPU and CUDA must give the same bits
+    # (the simulator's spikes, the TFP/TFI values), so both round every operation alike.
+    cxx = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off"]
     if os.environ.get("SPIKEKIT_PORTABLE", "0") in ("", "0"):
         cxx.append("-march=native")  # built from source on the machine that runs it
     args = {"cxx": cxx}
     if _want_cuda():
         sources += rel("csrc/cuda/*.cu") + rel("csrc/cuda/*_binding.cpp")
         args["cxx"] = args["cxx"] + ["-DSPIKEKIT_WITH_CUDA=1"]
-        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--use_fast_math"]
+        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--fmad=false"]
         return cpp_extension.CUDAExtension("spikekit._C", sources, extra_compile_args=args,
                                            extra_link_args=["-fopenmp"])
     return cpp_extension.CppExtension("spikekit._C", sources, extra_compile_args=args,

@@ -1,7 +1,7 @@
 // torch bindings of the CUDA reconstruction kernels (compiled only in CUDA builds). Centres are
 // validated on the host (a small copy), then read by the kernels from device memory.
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -44,7 +44,7 @@ void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t widt
   check_launch(launch_tfp_packed(packed.data_ptr<uint8_t>(), dc.data_ptr<int64_t>(),
                                  out.data_ptr<float>(), k, packed.size(0), height, width, flip,
                                  window, static_cast<float>(scale),
-                                 at::cuda::getCurrentCUDAStream()),
+                                 c10::cuda::getCurrentCUDAStream().stream()),
                "tfp_packed");
 }
 
@@ -58,7 +58,7 @@ void tfi_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t widt
   check_launch(launch_tfi_packed(packed.data_ptr<uint8_t>(), dc.data_ptr<int64_t>(),
                                  out.data_ptr<float>(), k, packed.size(0), height, width, flip,
                                  max_interval, static_cast<float>(scale),
-                                 at::cuda::getCurrentCUDAStream()),
+                                 c10::cuda::getCurrentCUDAStream().stream()),
                "tfi_packed");
 }
 
@@ -74,7 +74,7 @@ at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t
   auto [hc, dc] = host_and_device(centers, spikes.device());
   check_tfi_args(hc.data_ptr<int64_t>(), k, frames, max_interval, "isi");
   at::Tensor out = at::empty({n, k, npix}, spikes.options().dtype(at::kFloat));
-  const auto stream = at::cuda::getCurrentCUDAStream();
+  const auto stream = c10::cuda::getCurrentCUDAStream().stream();
   if (st == at::kFloat) {
     check_launch(launch_isi_f32(spikes.data_ptr<float>(), dc.data_ptr<int64_t>(), out.data_ptr<float>(),
                                 n, spikes.stride(0), frames, npix, k, max_interval, stream), "isi");

@@ -24,6 +24,12 @@ CHUNK_ELEMENTS = 1 << 20
 stay in cache between the softmax passes, which is what bounds its speed on a CPU."""
 
 
+EXP_FLOOR = -87.0
+"""Softmax exponents e - max(e) are floored here before exp: exp(-87) ~ 1.6e-38 is the smallest
+normal float32, invisible next to the max term 1, while the exp kernel runs ~20x slower on inputs
+far below it (its underflow path). Masked positions (-inf) thus weigh 1.6e-38 instead of 0."""
+
+
 def _full_precision(device: torch.device):
     """A context without autocast on ``device`` (no-op on devices autocast does not know)."""
     if device.type in ("cpu", "cuda"):
@@ -46,25 +52,40 @@ def _axis_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask_self
     Returns:
         (m, s, o): per-query max energy (L, S), sum of exp(e - m) (L, S), and the unnormalised
         output sum_j exp(e_j - m) v_j (L, S, C); float32 (float64 for float64 inputs).
+
+    With autograd on (training crops) all lines go in one differentiable pass. Without it
+    (inference) lines go in chunks of about ``CHUNK_ELEMENTS`` energies through one reused
+    buffer, updated in place: fresh large buffers cost more in page faults than the arithmetic.
+    Exponents are floored at ``EXP_FLOOR``.
     """
     n_lines, size = q.shape[:2]
-    step = max(1, CHUNK_ELEMENTS // (size * size))
     dtype = _exact(q.dtype)
     q, k, v = q.to(dtype), k.to(dtype).transpose(1, 2), v.to(dtype)
-    grad = torch.is_grad_enabled()
-    ms, ss, os_ = [], [], []
-    for a in range(0, n_lines, step):
-        e = torch.bmm(q[a:a + step], k[a:a + step])
+    # the result does not depend on m (it cancels), so it carries no gradient; a line whose only
+    # key is masked (length-1 columns) gets m = -max_float, p = 0, s = 0
+    lowest = torch.finfo(dtype).min
+    if torch.is_grad_enabled():
+        e = torch.bmm(q, k)
         if mask_self:
             e.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
-        # the result does not depend on m (it cancels), so it carries no gradient; a line whose
-        # only key is masked (length-1 columns) gets m = -max_float, p = 0, s = 0
-        m = e.detach().amax(dim=-1, keepdim=True).clamp_min_(torch.finfo(dtype).min)
-        p = torch.exp(e - m) if grad else e.sub_(m).exp_()
-        ms.append(m.squeeze(-1))
-        ss.append(p.sum(dim=-1))
-        os_.append(torch.bmm(p, v[a:a + step]))
-    return tuple(torch.cat(t) if len(t) > 1 else t[0] for t in (ms, ss, os_))
+        m = e.detach().amax(dim=-1, keepdim=True).clamp_min_(lowest)
+        p = torch.exp((e - m).clamp_min(EXP_FLOOR))
+        return m.squeeze(-1), p.sum(dim=-1), torch.bmm(p, v)
+    step = max(1, min(n_lines, CHUNK_ELEMENTS // (size * size)))
+    buf = q.new_empty((step, size, size))
+    m_all, s_all = q.new_empty((n_lines, size)), q.new_empty((n_lines, size))
+    o_all = q.new_empty((n_lines, size, v.shape[-1]))
+    for a in range(0, n_lines, step):
+        n = min(step, n_lines - a)
+        e = torch.bmm(q[a:a + n], k[a:a + n], out=buf[:n])
+        if mask_self:
+            e.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
+        m = e.amax(dim=-1, keepdim=True).clamp_min_(lowest)
+        e.sub_(m).clamp_min_(EXP_FLOOR).exp_()
+        m_all[a:a + n] = m.squeeze(-1)
+        torch.sum(e, dim=-1, out=s_all[a:a + n])
+        torch.bmm(e, v[a:a + n], out=o_all[a:a + n])
+    return m_all, s_all, o_all
 
 
 class CrissCrossAttention(nn.Module):
@@ -161,7 +182,8 @@ class NonLocalAttention(nn.Module):
             s = self.cca(s)
         s = self.spatial_out(s)
         s = s + self.channel_out(self.channel(self.channel_in(flat)))
-        tm = x.transpose(1, 2).reshape(b * c, t, h, w)
+        # frames as channels; channels-last: a 3-channel conv on strided planes is ~3x slower
+        tm = x.transpose(1, 2).reshape(b * c, t, h, w).contiguous(memory_format=torch.channels_last)
         tm = self.temporal_out(self.temporal(self.temporal_in(tm)))
         s = s + tm.reshape(b, c, t, h, w).transpose(1, 2).reshape(b * t, c, h, w)
         return x + self.fuse(s).reshape(b, t, c, h, w)

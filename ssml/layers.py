@@ -32,9 +32,9 @@ class Conv(nn.Module):
     """3x3 convolution (no bias), replicate padding, LeakyReLU(0.1).
 
     Blind variant (``blind=True``): a zero row is padded on top, the convolution runs, and the last
-    row is dropped, so output row r sees input rows r-2..r only. Implemented as one replicate
-    padding of the columns and a convolution with two zero rows on top and bottom whose last two
-    output rows are discarded (the same values as pad-then-crop, without the extra copies).
+    row is dropped, so output row r sees input rows r-2..r only. Implemented as one padding
+    (replicate columns, two rows on top set to zero) and an unpadded convolution: the same values
+    as shift-pad-conv-crop without computing or copying the dropped row.
 
     Shapes: (N, cin, H, W) -> (N, cout, H, W), any float dtype.
     """
@@ -42,15 +42,15 @@ class Conv(nn.Module):
     def __init__(self, cin: int, cout: int, blind: bool = False):
         super().__init__()
         self.blind = bool(blind)
-        self.conv = nn.Conv2d(cin, cout, 3, bias=False, padding=(2, 0) if blind else 0)
+        self.conv = nn.Conv2d(cin, cout, 3, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.shape[-2]
         if self.blind:
-            x = self.conv(F.pad(x, (1, 1, 0, 0), mode="replicate"))[..., :h, :]
+            x = F.pad(x, (1, 1, 2, 0), mode="replicate")
+            x[..., :2, :] = 0  # the shifted-in zero row and its (replicated) padding row
         else:
-            x = self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate"))
-        return F.leaky_relu(x, NEGATIVE_SLOPE, inplace=not self.blind)
+            x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        return F.leaky_relu(self.conv(x), NEGATIVE_SLOPE, inplace=True)
 
 
 class Pool(nn.Module):

@@ -58,6 +58,19 @@ def test_bsn_blind_spot_exact(bsn, size, train, n):
             assert (out != ref).sum().item() > 0, "the perturbation must be visible to the other pixels"
 
 
+def test_bsn_blind_spot_float64():
+    h, w = 16, 21
+    model = randomise(ssml.BSN(), seed=3).double().eval()
+    base = spikes(1, 41, h, w, seed=4, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model(base)
+        for r, c in [(8, 10), (0, 20), (15, 0)]:
+            x = base.clone()
+            x[0, :, r, c] = 1 - x[0, :, r, c]
+            out = model(x)
+            assert torch.equal(out[0, 0, r, c], ref[0, 0, r, c]) and not torch.equal(out, ref)
+
+
 def test_bsn_blind_spot_channels_last_and_nbsn_sees_centre(bsn):
     h, w = 24, 31
     base = spikes(1, 41, h, w, seed=5)

@@ -301,3 +301,13 @@ def test_spike_counts_opcheck_and_device(device):
     pixels, frames = ops.spike_counts(packed, 5, 7)
     assert torch.equal(pixels.cpu(), spikes.to(torch.int64).sum(0))
     assert torch.equal(frames.cpu(), spikes.to(torch.int64).sum((1, 2)))
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        path = write_dat(tmp_path / "p.dat", torch.zeros(1, 2, 8, dtype=torch.uint8))
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "p.dat.json").stat().st_mode & 0o777 == 0o644

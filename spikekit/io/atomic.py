@@ -7,6 +7,12 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path, suffix: str | None = None):
     """Context manager yielding a temporary path that replaces ``path`` on success.
@@ -32,6 +38,7 @@ def atomic_output(path, suffix: str | None = None):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + (path.suffix if suffix is None else suffix),
                                dir=folder)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
     tmp = Path(tmp)
     try:
         yield tmp

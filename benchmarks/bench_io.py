@@ -10,7 +10,6 @@ fresh process, next to the RSS of a process that only imports spikekit.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+from common import REPO, bench_parser, median_time, print_table, run_peak_rss, write_json  # noqa: E402
 
 import spikekit  # noqa: E402
 
@@ -80,12 +79,7 @@ def bench_decode(name: str, path: Path, repeats: int, device: str) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="4,000 instead of 40,000 frames, 3 repeats")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json-out", default=str(REPO / "bench_out" / "io.json"))
-    args = parser.parse_args()
+    args = bench_parser(__doc__, "io", "4,000 instead of 40,000 frames, 3 repeats").parse_args()
     repeats = 3 if args.quick else args.repeats
     long_frames = 4000 if args.quick else 40000
     rows = []

@@ -15,7 +15,6 @@ Same run, median of N, 250 x 400 spike frames:
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_io import make_long_file  # noqa: E402
-from common import REPO, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+from common import REPO, bench_parser, median_time, print_table, run_peak_rss, write_json  # noqa: E402
 
 from spikekit import ops  # noqa: E402
 from spikekit.recon import isi  # noqa: E402
@@ -181,12 +180,7 @@ def bench_rss(frames: int, tmp: Path) -> list:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2,000-frame TFP, batch 8, 4,000-frame RSS file, 3 repeats")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json-out", default=str(REPO / "bench_out" / "recon.json"))
-    args = parser.parse_args()
+    args = bench_parser(__doc__, "recon", "2,000-frame TFP, batch 8, 4,000-frame RSS file, 3 repeats").parse_args()
     repeats = 3 if args.quick else args.repeats
     tfp_rows = bench_tfp(2000 if args.quick else 20000, repeats, args.device)
     print_table(tfp_rows, ["case", "frames", "outputs", "numpy_s", "spikekit_s", "speedup", "spikekit_images_per_s"])

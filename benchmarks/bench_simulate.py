@@ -19,7 +19,6 @@ under a temporary folder and deleted) with ``--full-rss``.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+from common import REPO, bench_parser, median_time, print_table, run_peak_rss, write_json  # noqa: E402
 
 from spikekit.simulate import NoiseModel, Simulator  # noqa: E402
 from spikekit.simulate.run import alphas  # noqa: E402
@@ -119,21 +118,11 @@ def bench_case(noise: bool, packed: bool, mode: str, frames: int, repeats: int, 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            row["speedup_per_core"] = median_cpu_time(ref, repeats) / median_cpu_time(ours, repeats)
+            row["speedup_per_core"] = (median_time(ref, repeats, clock=time.process_time)
+                                        / median_time(ours, repeats, clock=time.process_time))
         finally:
             torch.set_num_threads(threads)
     return row
-
-
-def median_cpu_time(fn, repeats: int) -> float:
-    """Median process CPU seconds of ``fn()`` (after one warm-up run)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return float(np.median(times))
 
 
 RSS_CODE = """
@@ -163,13 +152,9 @@ def bench_rss(seconds: float) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="256 spike frames, 3 repeats, 0.25 s RSS case")
+    parser = bench_parser(__doc__, "simulate", "256 spike frames, 3 repeats, 0.25 s RSS case")
     parser.add_argument("--frames", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--full-rss", action="store_true", help="the 10-second 40 kHz case (5 GB temporary file)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json-out", default=str(REPO / "bench_out" / "simulate.json"))
     args = parser.parse_args()
     frames, repeats = (256, 3) if args.quick else (args.frames, args.repeats)
     rows = []

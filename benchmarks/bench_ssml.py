@@ -18,7 +18,6 @@ checked against the reference (max |diff|).
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import REPO, median_time, peak_rss_mb, print_table, write_json  # noqa: E402
+from common import REPO, bench_parser, median_time, peak_rss_mb, print_table, write_json  # noqa: E402
 
 import ssml  # noqa: E402
 from ssml.networks import SUBSTREAMS  # noqa: E402
@@ -262,14 +261,10 @@ def bench_inference(size=(250, 400), nla=True, repeats=3, device="cpu", seed=0) 
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="96x160 frames, 1 repeat, quick training figures (about a minute on 2 idle cores)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap = bench_parser(__doc__, "bench_ssml", "96x160 frames, 1 repeat, quick training figures "
+                      "(about a minute on 2 idle cores)", repeats=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     ap.add_argument("--no-train", action="store_true", help="skip the training/generator figures")
-    ap.add_argument("--json-out", default=str(REPO / "bench_out" / "bench_ssml.json"))
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -9,14 +9,13 @@ Data: simulated batches/s of :class:`ssml.data.TrainData` (scenes rendered and s
 device) and windows/s from ``.dat`` streams cached on the device, each as a ratio to the fastest
 training step rate (how many times faster the generator is than the model consumes batches).
 
-Every figure is the median of ``--reps`` repetitions. ``--quick`` runs in < 60 s on 2 cores;
+Every figure is the median of ``--repeats`` repetitions. ``--quick`` runs in < 60 s on 2 cores;
 ``--device cuda`` for the GPU check; JSON to ``--json-out`` (default bench_out/bench_ssml_train.json).
 
     python benchmarks/bench_ssml_train.py [--quick] [--device cuda] [--profile]
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
-from common import peak_rss_mb, write_json  # noqa: E402
+from common import bench_parser, peak_rss_mb, write_json  # noqa: E402
 SHARED = REPO.parent / "shared" / "data" / "reds301" / "spike"
 VARIANTS = (("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True))
 
@@ -139,19 +138,15 @@ def profile_step(device="cpu", amp="fp32", channels_last=False, nla=True, rows=2
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="one timing each of fp32 and bf16 channels-last (< 60 s on 2 idle cores)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--reps", type=int, default=5)
+    ap = bench_parser(__doc__, "bench_ssml_train",
+                      "one timing each of fp32 and bf16 channels-last (< 60 s on 2 idle cores)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     ap.add_argument("--no-nla", action="store_true", help="NBSN without non-local attention")
     ap.add_argument("--profile", action="store_true", help="print a torch.profiler table of the fp32 step")
-    ap.add_argument("--json-out", default=str(REPO / "bench_out" / "bench_ssml_train.json"))
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    reps, inner = (1, 1) if args.quick else (args.reps, 3)
+    reps, inner = (1, 1) if args.quick else (args.repeats, 3)
     nla = not args.no_nla
     variants = (VARIANTS[0], VARIANTS[3]) if args.quick else VARIANTS  # quick: fp32 vs bf16 channels-last
     train = bench_training(args.device, reps, inner, nla, variants)

@@ -273,26 +273,19 @@ def isi(spikes: torch.Tensor, centers: torch.Tensor, max_interval: int) -> torch
     return torch.ops.spikekit.isi.default(spikes, centers, int(max_interval))
 
 
-@torch.library.register_fake("spikekit::tfp_packed")
-def _tfp_packed_fake(packed, height, width, flip, centers, window, scale):
+def _packed_images_fake(packed, height, width, flip, centers, window_or_bound, scale):
+    """Fake of tfp_packed / tfi_packed: float32 (K, H, W), one image per centre."""
     torch._check(packed.dim() == 2)
     return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
 
 
-@torch.library.register_fake("spikekit::tfp_packed_into")
-def _tfp_packed_into_fake(packed, height, width, flip, centers, window, scale, out):
+def _packed_images_into_fake(packed, height, width, flip, centers, window_or_bound, scale, out):
     return None
 
 
-@torch.library.register_fake("spikekit::tfi_packed")
-def _tfi_packed_fake(packed, height, width, flip, centers, max_interval, scale):
-    torch._check(packed.dim() == 2)
-    return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
-
-
-@torch.library.register_fake("spikekit::tfi_packed_into")
-def _tfi_packed_into_fake(packed, height, width, flip, centers, max_interval, scale, out):
-    return None
+for _op in ("tfp_packed", "tfi_packed"):
+    torch.library.register_fake(f"spikekit::{_op}")(_packed_images_fake)
+    torch.library.register_fake(f"spikekit::{_op}_into")(_packed_images_into_fake)
 
 
 @torch.library.register_fake("spikekit::isi")

@@ -20,6 +20,25 @@ WITH_CUDA: bool = bool(_C.WITH_CUDA)
 """True when the CUDA kernels were compiled into this build."""
 
 
+def check_device(device) -> torch.device:
+    """``device`` as a torch.device the spikekit kernels can run on.
+
+    Raises:
+        ValueError: not "cpu"/"cuda[:N]", or CUDA asked for where there is no CUDA device or
+            this build has no CUDA kernels (the message names the device and which is missing).
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r} ({exc})") from None
+    if dev.type == "cuda" and not (torch.cuda.is_available() and WITH_CUDA):
+        raise ValueError(f"device {str(device)!r}: no CUDA device, or spikekit was built without its CUDA kernels "
+                         f"(torch.cuda.is_available()={torch.cuda.is_available()}, CUDA kernels={WITH_CUDA})")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    return dev
+
+
 def frame_bytes(height: int, width: int) -> int:
     """Bytes of one packed spike frame of ``height`` x ``width`` pixels: ceil(H*W/8)."""
     return (int(height) * int(width) + 7) // 8

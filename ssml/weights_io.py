@@ -24,10 +24,11 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "ssml_default.pt
 
 
 def _read(path: Path) -> dict:
-    try:
+    try:  # weights_only: a weights file never gets to run code (our checkpoints load this way too)
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # a checkpoint with non-tensor extras (our own files only)
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: not a PyTorch weights file or SSML checkpoint that loads with "
+                         f"weights_only=True ({type(exc).__name__})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -58,7 +59,9 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     """Build an :class:`ssml.SSML` and load weights into it; returned in eval mode on ``device``.
 
     Args:
-        path: weights file; ``None`` for the shipped ``ssml/weights/ssml_default.pt``.
+        path: weights file, or a training run folder (its ``last.pt``); ``None`` for the
+            shipped ``ssml/weights/ssml_default.pt``. Files are read with
+            ``torch.load(weights_only=True)``: loading never runs code from the file.
         device: where the model goes (files saved on a GPU load on a CPU-only machine).
         strict: every key of the model must be in the file and vice versa (a file with only
             NBSN keys fills ``.nbsn`` and is strict about those).
@@ -78,9 +81,11 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
         if not path.is_file():
             raise FileNotFoundError(
                 f"SSML weights not found: {path} (the shipped default weights are missing; "
-                "pass a weights file, e.g. --weights run/checkpoint.pt, or train one with "
-                "`spikekit train`)")
+                "pass a weights file or training run, e.g. --weights runs/ssml/last.pt, or train one "
+                "with `spikekit train`)")
     path = Path(path)
+    if path.is_dir() and (path / "last.pt").is_file():  # a training run folder
+        path = path / "last.pt"
     if not path.is_file():
         raise FileNotFoundError(f"SSML weights not found: {path}")
     state = _read(path)

@@ -1,6 +1,7 @@
 """SSML losses against plain formulas, and weight loading (load_model) in all accepted forms."""
 from __future__ import annotations
 
+import os
 import numpy as np
 import pytest
 import torch
@@ -95,14 +96,37 @@ def test_load_module_prefix(model, tmp_path):
 
 
 def test_load_checkpoint_dict(model, tmp_path):
-    """A training checkpoint with optimizer, RNG states (NumPy objects) and config."""
-    path = tmp_path / "ckpt.pt"
+    """A training checkpoint with optimizer, RNG states (as tensors) and config; or its run folder."""
+    path = tmp_path / "last.pt"
     opt = torch.optim.Adam(model.parameters())
     torch.save({"model": {"module." + k: v for k, v in model.state_dict().items()},
                 "optimizer": opt.state_dict(), "step": 7, "config": {"nla": False},
-                "rng": {"numpy": np.random.get_state(),
+                "rng": {"numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64)),
                         "torch": torch.get_rng_state()}}, path)
     assert_same(ssml.load_model(path), model)
+    assert_same(ssml.load_model(tmp_path), model)
+
+
+class _Payload:
+    """Unpickling this would run code; the loader must refuse it without executing anything."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/spikekit_pwned",))
+
+
+def test_load_never_runs_pickled_code(model, tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": model.state_dict(), "extra": _Payload()}, path)
+    with pytest.raises(ValueError, match=r"evil\.pt: not a PyTorch weights file"):
+        ssml.load_model(path)
+    assert not os.path.exists("/tmp/spikekit_pwned")
+
+
+def test_load_rejects_non_weights_file(tmp_path):
+    path = tmp_path / "stream.dat"
+    path.write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(ValueError, match=r"stream\.dat: not a PyTorch weights file"):
+        ssml.load_model(path)
 
 
 def test_load_nbsn_only_and_nla_from_keys(tmp_path):

@@ -44,7 +44,7 @@ class Source:
             self.stream, self.tensor = spikes, None
             self.frames, self.height, self.width = len(spikes), spikes.height, spikes.width
             self.batch = ()
-            self.device = torch.device(device or "cpu")
+            self.device = ops.check_device(device or "cpu")
             self.flip = spikes.flip
         elif isinstance(spikes, torch.Tensor):
             if spikes.dim() < 3 or spikes.shape[-1] == 0 or spikes.shape[-2] == 0:

@@ -126,20 +126,6 @@ def _check_positive(name: str, value, allow_zero: bool = False) -> float:
     return value
 
 
-def _check_device(device) -> torch.device:
-    """``device`` as a torch.device the kernels can run on, else ValueError naming it."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r} ({exc})") from None
-    if dev.type == "cuda" and not (torch.cuda.is_available() and ops.WITH_CUDA):
-        raise ValueError(f"device {device!r}: no CUDA device, or spikekit was built without its CUDA kernels "
-                         f"(torch.cuda.is_available()={torch.cuda.is_available()}, CUDA kernels={ops.WITH_CUDA})")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
-    return dev
-
-
 class Simulator:
     r"""A streaming spiking camera: feed intensities, get spikes; state persists between calls.
 
@@ -183,7 +169,7 @@ class Simulator:
         self.noise = NoiseModel.resolve(noise)
         self.packed = bool(packed)
         self.validate = bool(validate)
-        self.device = _check_device(device)
+        self.device = ops.check_device(device)
         shape = (batch or 1, self.height, self.width)
         self.acc = torch.empty(shape, dtype=torch.float32, device=self.device)
         self.comp = torch.empty_like(self.acc)
@@ -220,7 +206,7 @@ class Simulator:
 
     def to(self, device) -> "Simulator":
         """Move the state to ``device`` (returns self)."""
-        self.device = _check_device(device)
+        self.device = ops.check_device(device)
         self.acc, self.comp, self.theta = (t.to(self.device) for t in (self.acc, self.comp, self.theta))
         return self
 

@@ -25,7 +25,7 @@ from .. import ops
 from .._memory import empty_hugepage
 from .._version import __version__
 from ..io import atomic_output, write_sidecar
-from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_device, _check_positive
+from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
 from .source import fit_to_size, open_source, parse_size
 
 DEFAULT_CHUNK = 1024  # spike frames per kernel call on the streaming path
@@ -83,7 +83,7 @@ class _Run:
         if self.fps is None:
             self.fps = rate / self.steps
         self.size = parse_size(size)
-        self.device = self.sim_args["device"] = _check_device(device)
+        self.device = self.sim_args["device"] = ops.check_device(device)
         self.chunk = max(1, int(chunk))
         self.packed = packed
         self.sim = None

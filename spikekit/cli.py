@@ -39,9 +39,13 @@ def build_info() -> dict:
 
 
 def format_build_info(info: dict) -> str:
+    import torch
+
+    why = "" if info["cuda_kernels"] else (" (torch is a CPU-only build)" if torch.version.cuda is None
+                                          else " (built with SPIKEKIT_NO_CUDA or without nvcc)")
     return (f"spikekit {info['spikekit']}, torch {info['torch']}, CUDA kernels "
-            f"{'compiled' if info['cuda_kernels'] else 'not compiled'} (CUDA device "
-            f"{'available' if info['cuda_available'] else 'not available'}), "
+            f"{'compiled' if info['cuda_kernels'] else 'not compiled'}{why}, CUDA device "
+            f"{'available' if info['cuda_available'] else 'not available'}, "
             f"OpenMP threads {info['openmp_threads']}")
 
 
@@ -51,8 +55,20 @@ def _print_version(ctx, _param, value):
         ctx.exit()
 
 
+def _exit_on_sigterm(signum, frame):
+    # Raise SystemExit in the main thread so `atomic_output` removes its temporary file (a kill
+    # that bypassed Python would leave it). `spikekit train` installs its own handler (checkpoint).
+    raise SystemExit(128 + signum)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx):
+        import signal
+
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        return super().invoke(ctx)
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))

@@ -12,7 +12,7 @@ PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x i
 
 
 def _fail(exc: Exception):
-    raise click.ClickException(str(exc))
+    raise click.ClickException(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
 
 
 @click.command()

@@ -311,3 +311,47 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "p.dat.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("head,what", [(b"\x89PNG\r\n\x1a\n", "PNG image"), (b"PK\x03\x04", "ZIP archive"),
+                                       (b"\x00\x00\x00\x18ftypisom", "MP4/MOV video")])
+def test_other_formats_are_not_decoded_as_spikes(tmp_path, head, what):
+    path = tmp_path / "notes.dat"
+    path.write_bytes(head + bytes(12500 * 2))
+    with pytest.raises(ValueError, match=f"notes.dat: this is an? {what}"):
+        read_dat(path)
+
+
+def test_npz_reader_names_a_non_array_file(tmp_path):
+    path = tmp_path / "image.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"image\.png: not a NumPy \.npz/\.npy array file"):
+        read_npz(path)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_unwritable_folder_error_names_the_target():
+    from spikekit.io import atomic_output
+
+    with pytest.raises(OSError, match=r"cannot write /proc/out\.dat: "):  # even root cannot create files there
+        with atomic_output("/proc/out.dat"):
+            pass
+
+
+def test_sigterm_leaves_no_temporary_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time, torch; from spikekit.io import atomic_output\n"
+            "with atomic_output(sys.argv[1]) as tmp:\n"
+            "    tmp.write_bytes(b'x'); print('ready', flush=True); time.sleep(60)\n")
+    runner = ("import runpy, sys, signal; from spikekit import cli\n"
+              "signal.signal(signal.SIGTERM, cli._exit_on_sigterm)\n"
+              f"exec(compile({code!r}, 'job', 'exec'))\n")
+    proc = subprocess.Popen([sys.executable, "-c", runner, str(tmp_path / "out.dat")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []

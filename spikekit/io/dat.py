@@ -31,6 +31,23 @@ COMMON_SIZES = ((250, 400), (250, 250), (400, 250), (256, 256), (500, 800), (480
 
 _WRITE_CHUNK = 1024  # spike frames packed per write call (bounds memory of write_dat)
 
+# Signatures of files people pass by mistake: a .dat has no header, so these first bytes would
+# otherwise decode as (meaningless) spikes.
+_NOT_DAT = ((0, b"\x89PNG\r\n\x1a\n", "a PNG image"), (0, b"\xff\xd8\xff", "a JPEG image"),
+            (0, b"PK\x03\x04", "a ZIP archive (.npz, .pt, ...)"), (0, b"\x93NUMPY", "a NumPy .npy array"),
+            (0, b"GIF8", "a GIF image"), (4, b"ftyp", "an MP4/MOV video"), (0, b"RIFF", "a RIFF file (AVI, WAV)"),
+            (0, b"\x1a\x45\xdf\xa3", "a Matroska/WebM video"), (0, b"II*\x00", "a TIFF image"),
+            (0, b"MM\x00*", "a TIFF image"))
+
+
+def _check_not_other_format(path: Path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(12)
+    for offset, magic, what in _NOT_DAT:
+        if head[offset:offset + len(magic)] == magic:
+            raise ValueError(f"{path}: this is {what}, not a headerless .dat spike stream "
+                             f"(convert unpacked .npz/.npy arrays with `spikekit convert`)")
+
 
 def resolve_size(path, height=None, width=None) -> tuple[int, int]:
     """Frame size for ``path``: explicit arguments, else its sidecar, else 250 x 400.
@@ -59,7 +76,8 @@ def count_frames(path, height: int, width: int, strict: bool = False) -> int:
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: file shorter than one frame, or (``strict``) not a whole number of frames.
+        ValueError: file shorter than one frame, or (``strict``) not a whole number of frames,
+            or the file starts with the signature of another format (PNG, JPEG, ZIP/npz, MP4, ...).
 
     Warns:
         UserWarning: naming the leftover bytes when the size is not a whole number of frames.
@@ -68,6 +86,7 @@ def count_frames(path, height: int, width: int, strict: bool = False) -> int:
     if not path.is_file():
         raise FileNotFoundError(f"spike stream file not found: {path}")
     size = path.stat().st_size
+    _check_not_other_format(path)
     nb = ops.frame_bytes(height, width)
     if size < nb:
         raise ValueError(f"{path}: {size} bytes is shorter than one {height}x{width} spike frame "

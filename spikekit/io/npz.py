@@ -31,7 +31,10 @@ def read_npz(path, key: str | None = None) -> torch.Tensor:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"spike array file not found: {path}")
-    data = np.load(path, allow_pickle=False)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:  # NumPy says "pickled data" for any non-array file
+        raise ValueError(f"{path}: not a NumPy .npz/.npy array file") from exc
     if isinstance(data, np.ndarray):
         array = data
     else:

@@ -95,17 +95,32 @@ def seed_everything(seed: int) -> None:
 def parse_val(case: str) -> tuple[Path, Path, int]:
     """``DAT:GT_PNG:INDEX`` -> (dat, gt, index).
 
+    Checked here, before any training step: the form, both files, that INDEX leaves room for the
+    41-frame window inside the stream, and that the GT image has the stream's H x W.
+
     Raises:
-        ValueError: wrong form, missing file or a non-integer index (names the case).
+        ValueError: any of these fails (names the case and what was expected).
     """
+    from spikekit.io import SpikeStream
+    from spikekit.metrics import load_gt
+
     parts = str(case).rsplit(":", 2)
     if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
         raise ValueError(f"validation case {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
-    dat, gt = Path(parts[0]), Path(parts[1])
+    dat, gt, index = Path(parts[0]), Path(parts[1]), int(parts[2])
     for p in (dat, gt):
         if not p.is_file():
             raise ValueError(f"validation case {case!r}: file not found: {p}")
-    return dat, gt, int(parts[2])
+    with SpikeStream(dat) as stream:
+        frames, size = len(stream), (stream.height, stream.width)
+    half = WINDOW // 2
+    if not half <= index <= frames - 1 - half:
+        raise ValueError(f"validation case {case!r}: index {index} needs spike frames [{index - half}, "
+                         f"{index + half + 1}) inside the {frames}-frame stream; valid: {half} .. {frames - 1 - half}")
+    if tuple(load_gt(gt).shape) != size:
+        raise ValueError(f"validation case {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
+                         f"but the stream is {size[0]}x{size[1]}")
+    return dat, gt, index
 
 
 def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
@@ -311,11 +326,8 @@ class Trainer:
                 tfp = spikes[:, WINDOW // 2 - 10:WINDOW // 2 + 11].mean(1, keepdim=True) / self.cfg.gain
                 out["val/sim_tfp21_psnr"] = image_metrics(tfp, gt)[0]  # reference: TFP, 21 frames
             for dat, gt_path, index in self.val_cases:
-                stream = SpikeStream(dat)
+                stream = SpikeStream(dat)  # parse_val checked the window and the GT size
                 a = index - WINDOW // 2
-                if a < 0 or a + WINDOW > len(stream):
-                    raise ValueError(f"validation case {dat}: index {index} needs spike frames "
-                                     f"[{a}, {a + WINDOW}) inside the stream of {len(stream)} frames")
                 spikes = stream.decode(a, a + WINDOW, device=self.device).float()[None]
                 gt = torch.from_numpy(load_gt(gt_path))[None, None].to(self.device)
                 if self.cfg.val_crop:

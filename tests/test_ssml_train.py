@@ -276,3 +276,31 @@ def test_cli_resume_extends_a_run(tmp_path):
     res = run_cli(["--resume", str(out), "--steps", "2", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["step"] == 2
+
+
+@pytest.mark.parametrize("index,gt,message", [
+    (999, "reds301/gt/200_part1_key_id151.png", r"index 999 needs spike frames \[979, 1020\) .* valid: 20 \.\. 280"),
+    (150, "reds41/gt/000_part1_key_id21.png", None),
+])
+def test_validation_cases_are_checked_before_training(tmp_path, shared_data, index, gt, message):
+    from ssml.train import parse_val
+
+    dat = shared_data / SPIKE.format("200_part1")
+    case = f"{dat}:{shared_data / gt}:{index}"
+    if message is None:  # right size and index: accepted as is
+        assert parse_val(case) == (dat, shared_data / gt, index)
+        return
+    with pytest.raises(ValueError, match=message):
+        parse_val(case)
+
+
+def test_validation_gt_size_must_match_the_stream(tmp_path, shared_data):
+    import imageio.v3 as iio
+    import numpy as np
+
+    from ssml.train import parse_val
+
+    gt = tmp_path / "small.png"
+    iio.imwrite(gt, np.zeros((250, 250), np.uint8))
+    with pytest.raises(ValueError, match=r"GT .*small\.png is 250x250 but the stream is 250x400"):
+        parse_val(f"{shared_data / SPIKE.format('200_part1')}:{gt}:150")

@@ -144,3 +144,23 @@ def test_view_writes_a_video(clip, tmp_path):
     np.testing.assert_array_equal(first[:, :14], spikes[0].numpy() * 255)
     result = run("view", path, "-o", tmp_path / "v.png")
     assert result.exit_code == 1 and ".mp4 or .gif" in result.output
+
+
+@pytest.mark.parametrize("method,param", [("tfp", "foo=1"), ("tfi", "window=7")])
+def test_unknown_param_is_an_error(shared_data, tmp_path, method, param):
+    dat = shared_data / "reds301/spike/200_part1_key_id151.dat"
+    result = CliRunner().invoke(main, ["recon", str(dat), "-m", method, "--at", "150", "--param", param,
+                                       "-o", str(tmp_path / "x.png")])
+    assert result.exit_code != 0 and "unknown parameter(s)" in result.output and "takes none" in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cuda_device_without_cuda_is_a_clear_error(shared_data, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    dat = shared_data / "reds301/spike/200_part1_key_id151.dat"
+    result = CliRunner().invoke(main, ["recon", str(dat), "-m", "tfp", "--at", "150", "--device", "cuda",
+                                       "-o", str(tmp_path / "x.png")])
+    assert result.exit_code != 0 and "no CUDA device" in result.output and "Traceback" not in result.output

@@ -64,6 +64,8 @@ class Method:
         valid: ``valid(T, opts)`` -> (lo, hi), the first and last reconstructible index.
         uses_window: True when ``opts.window`` changes the result (``eval`` then loops over
             the ``-w`` values and reports the window).
+        params: names of the method-specific parameters it accepts (``--param NAME=VALUE``);
+            any other name is an error.
     """
 
     name: str
@@ -71,6 +73,14 @@ class Method:
     run: Callable[[Source, list, Options], Iterator[tuple[list, torch.Tensor]]]
     valid: Callable[[int, Options], tuple[int, int]]
     uses_window: bool = False
+    params: tuple = ()
+
+    def check_params(self, params: dict) -> None:
+        """Raise ValueError naming parameters this method does not take (and the ones it does)."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            known = f"known: {', '.join(self.params)}" if self.params else "it takes none"
+            raise ValueError(f"{self.name}: unknown parameter(s) {unknown}; {known}")
 
     def describe(self, opts: Options) -> str:
         """Method and the parameters that matter, for messages ("tfp with window 41")."""
@@ -130,6 +140,7 @@ def iter_images(method: Method, source: Source, centres: Sequence[int], opts: Op
     Yields:
         (list of spike-frame indices, float32 (N, n, H, W) in [0, 1]).
     """
+    method.check_params(opts.params)
     scale = parse_scale(scale)
     if not gamma > 0:
         raise ValueError(f"gamma must be > 0, got {gamma!r}")

@@ -102,4 +102,4 @@ def ssml_run(source: Source, centres: list, opts: Options):
 
 
 METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=bf16",
-                ssml_run, ssml_valid)
+                ssml_run, ssml_valid, params=("precision", "batch"))

@@ -162,7 +162,7 @@ def tfstp_run(source: Source, centres: list, opts: Options):
 
 
 METHOD = Method("tfstp", "TFSTP: steady-state inversion of per-pixel short-term plasticity (Zheng et al. 2021)",
-                tfstp_run, tfstp_valid)
+                tfstp_run, tfstp_valid, params=tuple(DEFAULTS))
 
 
 def tfstp(spikes, *, at=None, stride=None, scale=DEFAULT_SCALE, start=None, stop=None,

@@ -44,7 +44,8 @@ def steps_for(rate: float, fps: float | None, steps_per_frame: int | None) -> in
             raise ValueError(f"steps_per_frame must be an integer >= 1, got {steps_per_frame!r}")
         return int(steps_per_frame)
     if fps is None:
-        raise ValueError("the input has no frame rate: give fps (video frames per second) or steps_per_frame")
+        raise ValueError("the input has no frame rate: give fps (--fps, video frames per second) or "
+                         "steps_per_frame (--steps-per-frame)")
     return max(1, round(rate / fps))
 
 

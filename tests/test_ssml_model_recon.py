@@ -94,3 +94,21 @@ def test_cli_missing_default_weights(stream, tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["recon", str(dat), "-m", "ssml", "--at", "22", "-o", str(tmp_path / "o.png")])
     assert res.exit_code != 0
     assert "ssml_default.pt" in res.output and "Traceback" not in res.output
+
+
+def test_shipped_weights_beat_tfp_on_an_unseen_stream(shared_data):
+    """The shipped NBSN, on a 96x96 centre crop of 200_part1 (never trained on), beats TFP-41."""
+    import spikekit
+    from spikekit.metrics import load_gt, psnr
+    from spikekit.recon import tfp
+
+    if not ssml.DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped weights in this checkout")
+    spikes = spikekit.read_dat(shared_data / "reds301/spike/200_part1_key_id151.dat", start=130, stop=171)
+    crop = (slice(77, 173), slice(152, 248))
+    window = spikes[:, crop[0], crop[1]].float()[None]
+    gt = load_gt(shared_data / "reds301/gt/200_part1_key_id151.png")[crop]
+    with torch.no_grad():
+        ours = (ssml.load_model()(window)[0, 0] / 0.6).clamp(0, 1).numpy()
+    classic = tfp(spikes[:, crop[0], crop[1]], window=41, at=20).numpy()
+    assert psnr(ours, gt) > psnr(classic, gt) + 1.0

@@ -14,11 +14,7 @@ namespace spikekit {
 // Checks shared by the packed TFP/TFI entries; returns the number of centres.
 inline int64_t check_packed_args(const at::Tensor& packed, int64_t height, int64_t width,
                                  const at::Tensor& centers, const char* op) {
-  check_size(height, width, op);
-  check_uint8(packed, op, "packed", 2);
-  TORCH_CHECK(packed.size(1) == frame_bytes(height, width), "spikekit::", op,
-              ": packed must have ceil(H*W/8) = ", frame_bytes(height, width),
-              " bytes per frame for ", height, " x ", width, ", got ", packed.size(1));
+  check_packed(packed, height, width, op);
   TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1 && centers.is_contiguous(),
               "spikekit::", op, ": centers must be a contiguous 1-D int64 tensor, got ",
               centers.scalar_type(), " of shape ", centers.sizes());

@@ -49,16 +49,8 @@ void unpack_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bo
   });
 }
 
-void check_unpack_args(const at::Tensor& packed, int64_t height, int64_t width, const char* op) {
-  check_size(height, width, op);
-  check_uint8(packed, op, "packed", 2);
-  TORCH_CHECK(packed.size(1) == frame_bytes(height, width), "spikekit::", op,
-              ": packed must have ceil(H*W/8) = ", frame_bytes(height, width),
-              " bytes per frame for ", height, " x ", width, ", got ", packed.size(1));
-}
-
 at::Tensor unpack_spikes_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip) {
-  check_unpack_args(packed, height, width, "unpack_spikes");
+  check_packed(packed, height, width, "unpack_spikes");
   at::Tensor out = at::empty({packed.size(0), height, width}, packed.options());
   unpack_into_cpu(packed, height, width, flip, out);
   return out;
@@ -66,7 +58,7 @@ at::Tensor unpack_spikes_cpu(const at::Tensor& packed, int64_t height, int64_t w
 
 void unpack_spikes_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                             at::Tensor out) {
-  check_unpack_args(packed, height, width, "unpack_spikes_into");
+  check_packed(packed, height, width, "unpack_spikes_into");
   check_uint8(out, "unpack_spikes_into", "out", 3);
   TORCH_CHECK(out.size(0) == packed.size(0) && out.size(1) == height && out.size(2) == width,
               "spikekit::unpack_spikes_into: out must have shape (", packed.size(0), ", ", height,
@@ -105,7 +97,7 @@ at::Tensor pack_spikes_cpu(const at::Tensor& spikes, bool flip) {
 
 std::tuple<at::Tensor, at::Tensor> spike_counts_cpu(const at::Tensor& packed, int64_t height,
                                                     int64_t width, bool flip) {
-  check_unpack_args(packed, height, width, "spike_counts");
+  check_packed(packed, height, width, "spike_counts");
   const int64_t frames = packed.size(0);
   const int64_t nbytes = frame_bytes(height, width);
   const uint8_t* src = packed.data_ptr<uint8_t>();

@@ -19,12 +19,8 @@ void check_launch(cudaError_t err, const char* op) {
 
 void unpack_spikes_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                              at::Tensor out) {
-  check_size(height, width, "unpack_spikes_into");
-  check_uint8(packed, "unpack_spikes_into", "packed", 2);
+  check_packed(packed, height, width, "unpack_spikes_into");
   check_uint8(out, "unpack_spikes_into", "out", 3);
-  TORCH_CHECK(packed.size(1) == frame_bytes(height, width),
-              "spikekit::unpack_spikes_into: packed must have ", frame_bytes(height, width),
-              " bytes per frame, got ", packed.size(1));
   TORCH_CHECK(out.device() == packed.device(), "spikekit::unpack_spikes_into: out must be on ",
               packed.device());
   TORCH_CHECK(out.size(0) == packed.size(0) && out.size(1) == height && out.size(2) == width,
@@ -38,7 +34,7 @@ void unpack_spikes_into_cuda(const at::Tensor& packed, int64_t height, int64_t w
 }
 
 at::Tensor unpack_spikes_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip) {
-  check_uint8(packed, "unpack_spikes", "packed", 2);
+  check_packed(packed, height, width, "unpack_spikes");
   at::Tensor out = at::empty({packed.size(0), height, width}, packed.options());
   unpack_spikes_into_cuda(packed, height, width, flip, out);
   return out;
@@ -59,10 +55,7 @@ at::Tensor pack_spikes_cuda(const at::Tensor& spikes, bool flip) {
 
 std::tuple<at::Tensor, at::Tensor> spike_counts_cuda(const at::Tensor& packed, int64_t height,
                                                      int64_t width, bool flip) {
-  check_size(height, width, "spike_counts");
-  check_uint8(packed, "spike_counts", "packed", 2);
-  TORCH_CHECK(packed.size(1) == frame_bytes(height, width), "spikekit::spike_counts: packed must have ",
-              frame_bytes(height, width), " bytes per frame, got ", packed.size(1));
+  check_packed(packed, height, width, "spike_counts");
   TORCH_CHECK(packed.size(0) < 2147483647, "spikekit::spike_counts: too many frames in one call");
   at::Tensor per_pixel = at::empty({height, width}, packed.options().dtype(at::kLong));
   at::Tensor per_frame = at::empty({packed.size(0)}, packed.options().dtype(at::kLong));

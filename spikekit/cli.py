@@ -97,6 +97,21 @@ def main():
     """
 
 
+def fail(exc: BaseException):
+    """Raise ``exc`` as a one-line ``click.ClickException`` (the CLI never shows a traceback).
+
+    KeyError messages lose the quotes ``str(KeyError)`` adds; RuntimeErrors from the ops keep
+    only their first line (the C++ context lines follow it).
+    """
+    if isinstance(exc, KeyError) and exc.args:
+        message = str(exc.args[0])
+    elif isinstance(exc, RuntimeError):
+        message = str(exc).splitlines()[0]
+    else:
+        message = str(exc)
+    raise click.ClickException(message) from exc
+
+
 def echo_json(obj) -> None:
     """Print one JSON document to stdout."""
     click.echo(json.dumps(obj, indent=None, default=float))

@@ -5,14 +5,10 @@ import warnings
 
 import click
 
-from .cli import build_info, echo_json, format_build_info
+from .cli import build_info, echo_json, fail, format_build_info
 
 PREVIEW_FRAMES = 64
 PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
-
-
-def _fail(exc: Exception):
-    raise click.ClickException(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
 
 
 @click.command()
@@ -42,7 +38,7 @@ def info(file, height, width, rate, no_flip, preview, as_json, build):
         try:
             stream = SpikeStream(file, height, width, flip=not no_flip, rate=rate)
         except (OSError, ValueError) as exc:
-            _fail(exc)
+            fail(exc)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     with stream:
@@ -91,5 +87,5 @@ def convert(src, dst, key, rate):
     try:
         out = npz_to_dat(src, dst, key, rate=rate)
     except (OSError, KeyError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"wrote {out}")

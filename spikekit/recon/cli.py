@@ -11,6 +11,7 @@ import warnings
 
 import click
 
+from ..cli import fail
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
@@ -19,18 +20,13 @@ VIEW_FRAMES = 1000
 """Default number of spike frames ``spikekit view`` shows (from --start)."""
 
 
-def _fail(exc: BaseException):
-    message = str(exc).splitlines()[0] if isinstance(exc, RuntimeError) else str(exc)
-    raise click.ClickException(message) from exc
-
-
 @contextlib.contextmanager
 def _cli_errors():
     """Turn expected errors into one-line click errors (never a traceback)."""
     try:
         yield
     except (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError, ImportError) as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _open_stream(path, height, width, no_flip):

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from spikekit import ops
 from .config import WINDOW, TrainConfig
 
 CHECKPOINT = "last.pt"
@@ -465,10 +466,8 @@ def _distributed() -> tuple[int, int, int]:
 
 
 def _device(name: str, local_rank: int, world: int) -> torch.device:
-    device = torch.device(name)
+    device = ops.check_device(name)  # the simulator and ISI kernels must exist there too
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r}: CUDA is not available on this machine")
         if world > 1 and device.index is None:
             device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)

@@ -71,6 +71,16 @@ def test_out_of_range(weights, stream):
         reconstruct(get_method("ssml"), stream, at=19, weights=str(weights[0]))
 
 
+def test_reflect_pad_centres_the_window_at_the_ends(weights, stream):
+    """pad='reflect': the network sees the stream mirrored at its ends (numpy.pad reflect)."""
+    path, model = weights
+    mirrored = torch.from_numpy(np.pad(stream.numpy(), ((20, 20), (0, 0), (0, 0)), mode="reflect"))
+    at = [0, 7, 22, T - 1]
+    images = reconstruct(get_method("ssml"), stream, at=at, weights=str(path), pad="reflect")
+    for k, c in enumerate(at):
+        torch.testing.assert_close(images[k], expected(model, mirrored, c + 20), rtol=1e-4, atol=1e-5)
+
+
 def test_cli_recon_file(weights, stream, tmp_path):
     """The streamed file path: .dat -> .npy, compared with the model on the same windows."""
     path, model = weights

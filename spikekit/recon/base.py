@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .padding import check_pad, run_padded
 from .source import Source, select_centres
 
 DEFAULT_SCALE = 1 / 0.6
@@ -128,10 +129,13 @@ def auto_scale(raw: torch.Tensor) -> float:
 
 
 def iter_images(method: Method, source: Source, centres: Sequence[int], opts: Options, *,
-                scale=DEFAULT_SCALE, gamma: float = 1.0) -> Iterator[tuple[list, torch.Tensor]]:
+                scale=DEFAULT_SCALE, gamma: float = 1.0, pad: str = "none") -> Iterator[tuple[list, torch.Tensor]]:
     """Run ``method`` over sorted ``centres`` and yield ``(centres, images)`` batches.
 
     Args:
+        pad: ``"none"`` (centres must lie in ``method.valid``) or ``"reflect"``: a window that
+            runs past an end of the stream reads the stream mirrored there
+            (:mod:`spikekit.recon.padding`).
         scale: positive float (fused into the method), or ``"auto"``: the 99.5th percentile of
             the first batch's raw estimates maps to 1, and that scale is kept for the whole run
             (no flicker between frames of a video).
@@ -147,7 +151,10 @@ def iter_images(method: Method, source: Source, centres: Sequence[int], opts: Op
     auto = scale == "auto"
     opts = replace(opts, scale=None if auto else scale)
     factor = None
-    for idx, images in method.run(source, list(centres), opts):
+    centres = list(centres)
+    reflect = check_pad(pad) == "reflect"
+    batches = run_padded(method, source, centres, opts) if reflect else method.run(source, centres, opts)
+    for idx, images in batches:
         if auto:
             if factor is None:
                 factor = auto_scale(images)
@@ -158,14 +165,16 @@ def iter_images(method: Method, source: Source, centres: Sequence[int], opts: Op
 
 
 def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, stop=None,
-                scale=DEFAULT_SCALE, gamma: float = 1.0, device=None, **options) -> torch.Tensor:
+                scale=DEFAULT_SCALE, gamma: float = 1.0, device=None, pad: str = "none",
+                **options) -> torch.Tensor:
     """Reconstruct images from ``spikes`` with ``method`` (the Python API of every method).
 
     Args:
         spikes: ``SpikeStream`` (read in bounded chunks) or tensor (..., T, H, W).
         at: index -> one image; sequence -> a stack. Default: the middle frame T // 2.
         stride: every ``stride``-th valid centre (within [start, stop) if given).
-        scale, gamma: see :func:`iter_images`.
+        scale, gamma, pad: see :func:`iter_images` (with ``pad="reflect"`` every spike frame
+            0 .. T-1 is a valid centre).
         device: where a ``SpikeStream`` is processed (tensors stay on their device).
         options: fields of :class:`Options` (window, max_interval, weights) and method extras.
 
@@ -180,12 +189,14 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
     known = {k: options.pop(k) for k in ("window", "max_interval", "weights") if k in options}
     opts = Options(device=str(source.device), params=options, **known)
     valid = method.valid(source.frames, opts)
+    if check_pad(pad) == "reflect":
+        valid = (0, source.frames - 1)
     centres, single = select_centres(source.frames, valid, at=at, stride=stride, start=start,
                                      stop=stop, what=method.describe(opts), name=source.name)
     order = np.argsort(centres, kind="stable")
     sorted_centres = [centres[i] for i in order]
     parts = [images for _, images in iter_images(method, source, sorted_centres, opts, scale=scale,
-                                                 gamma=gamma)]
+                                                 gamma=gamma, pad=pad)]
     out = torch.cat(parts, dim=1)
     if not np.array_equal(order, np.arange(len(order))):  # back to the caller's order
         inverse = torch.from_numpy(np.argsort(order)).to(out.device)

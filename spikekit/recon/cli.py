@@ -80,6 +80,9 @@ def method_options(f):
     f = click.option("--scale", default="1/0.6", show_default=True,
                      help="Intensity per unit firing rate: a number, a fraction, or 'auto' "
                           "(99.5th percentile -> 1).")(f)
+    f = click.option("--pad", type=click.Choice(["none", "reflect"]), default="none", show_default=True,
+                     help="reflect: centre windows on any spike frame by mirroring the stream at its "
+                          "ends (else a window must fit inside the stream).")(f)
     f = click.option("--max-interval", type=int, default=20, show_default=True,
                      help="TFI: ISI search bound in spike frames on each side.")(f)
     return f
@@ -102,7 +105,7 @@ def method_options(f):
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def recon(input, height, width, no_flip, method, window, at, stride, start, stop, max_interval, scale,
+def recon(input, height, width, no_flip, method, window, at, stride, start, stop, max_interval, pad, scale,
           gamma, device, weights, params, fps, output, quiet):
     """Reconstruct images from a .dat spike stream (streamed: any file length).
 
@@ -127,14 +130,15 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
                        params=_parse_params(params))
         if not at and stride is None and (kind != "png" or start is not None or stop is not None):
             stride = MULTI_FRAME_STRIDE
-        centres, _ = select_centres(len(stream), m.valid(len(stream), opts), at=list(at) or None,
+        valid = (0, len(stream) - 1) if pad == "reflect" else m.valid(len(stream), opts)
+        centres, _ = select_centres(len(stream), valid, at=list(at) or None,
                                     stride=stride, start=start, stop=stop, what=m.describe(opts),
                                     name=str(stream.path))
         centres = sorted(centres)
         source = Source(stream, device)
         bar = tqdm(total=len(centres), unit="image", disable=quiet or None, leave=False)
         with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
-            for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma):
+            for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma, pad=pad):
                 writer.write(idx, images[0].cpu().numpy())
                 bar.update(len(idx))
         bar.close()
@@ -155,8 +159,8 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
               help="TFP window (repeatable; default 41).")
 @method_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {method, window, at, psnr, ssim, gt}.")
-def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_interval, scale, gamma, device,
-             weights, params, as_json):
+def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_interval, pad, scale, gamma,
+             device, weights, params, as_json):
     """PSNR/SSIM of reconstructions against ground-truth images (data range 1, GT / 255).
 
     \b
@@ -184,7 +188,7 @@ def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_inte
                 m = get_method(name)
                 for window in (windows or (41,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
-                                         max_interval=max_interval, weights=weights,
+                                         pad=pad, max_interval=max_interval, weights=weights,
                                          **({"window": window} if window else {}), **extra)
                     for k, (path, at, truth) in enumerate(zip(gts, ats, truths)):
                         image = images[k].cpu().numpy()

@@ -204,8 +204,10 @@ def select_centres(frames: int, valid: tuple[int, int], *, at=None, stride=None,
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
             raise TypeError(f"at must be an integer spike-frame index, got {c!r}")
         if not lo <= c <= hi:
+            hint = ("; pad='reflect' (--pad reflect) mirrors the stream at its ends to centre "
+                    "the window on any frame" if 0 <= c < frames else "")
             raise ValueError(f"{name}: spike frame {c} cannot be reconstructed by {what} in a "
-                             f"{frames}-frame stream; valid centres: {lo} .. {hi}")
+                             f"{frames}-frame stream; valid centres: {lo} .. {hi}{hint}")
     if not centres:
         raise ValueError("at is empty: give at least one spike-frame index")
     return [int(c) for c in centres], single

@@ -38,7 +38,7 @@ METHOD = Method("tfp", "TFP: mean firing rate over a window of -w spike frames (
 
 
 def tfp(spikes, *, window: int = 41, at=None, stride=None, scale=DEFAULT_SCALE, start=None,
-        stop=None, gamma: float = 1.0, device=None) -> torch.Tensor:
+        stop=None, gamma: float = 1.0, device=None, pad: str = "none") -> torch.Tensor:
     """TFP reconstruction: scale x mean spike count over ``window`` frames centred on each index.
 
     Args:
@@ -53,15 +53,18 @@ def tfp(spikes, *, window: int = 41, at=None, stride=None, scale=DEFAULT_SCALE, 
             a string like "1/0.6", or "auto" (the 99.5th percentile maps to 1).
         gamma: output = intensity ** (1 / gamma).
         device: where a SpikeStream is processed (tensors stay on their device).
+        pad: "none", or "reflect" to centre windows on any frame 0..T-1, mirroring the stream
+            at its ends (:mod:`spikekit.recon.padding`).
 
     Returns:
         float32 images in [0, 1] (clipped), on the computation's device.
 
     Raises:
-        ValueError: a centre whose window leaves the stream (names the valid range
-            w//2 .. T-1-(w-1)//2), a window outside 1..65535, both ``at`` and ``stride``.
+        ValueError: with ``pad="none"``, a centre whose window leaves the stream (names the
+            valid range w//2 .. T-1-(w-1)//2); a window outside 1..65535, both ``at`` and
+            ``stride``, an unknown ``pad``.
 
     Source: Zhu et al., ICME 2019 (TFP); seed paper Eq. 2.
     """
     return reconstruct(METHOD, spikes, at=at, stride=stride, start=start, stop=stop, scale=scale,
-                       gamma=gamma, device=device, window=window)
+                       gamma=gamma, device=device, pad=pad, window=window)

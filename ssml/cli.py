@@ -21,7 +21,7 @@ _OPERATIONAL = {"out", "device", "threads", "log_every", "ckpt_every", "ckpt_min
 # click parameter name -> config field (the options that map one-to-one).
 _FIELDS = ("out", "steps", "batch", "crop", "lr", "seed", "dat", "sim_fraction", "val", "amp",
            "channels_last", "nla", "pseudo_label", "device", "threads", "ckpt_every", "ckpt_minutes",
-           "val_every", "bsn_warmup")
+           "val_every", "bsn_warmup", "init")
 
 
 def _parse_set(items) -> dict:
@@ -112,6 +112,9 @@ def dry_run(config: TrainConfig, as_json: bool) -> None:
 @click.option("--pseudo-label", type=click.Choice(["tfp7", "tfi12"]), default="tfp7", show_default=True,
               help="BSN target.")
 @click.option("--bsn-warmup", type=int, default=0, show_default=True, help="Steps training the BSN alone.")
+@click.option("--init", type=str, default="", metavar="WEIGHTS",
+              help="Start a new run from these weights (file, checkpoint, run folder, or 'default' "
+                   "for the shipped ones) with a fresh optimiser and schedule.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
 @click.option("--threads", type=int, default=0, show_default=True, help="torch threads (0: default).")
 @click.option("--ckpt-every", type=int, default=500, show_default=True, help="Checkpoint every N steps.")

@@ -63,6 +63,10 @@ class TrainConfig:
     """lambda of the mutual loss term MSE(NBSN, BSN)."""
     bsn_warmup: int = 0
     """First steps train the BSN alone (paper: 15k iterations)."""
+    init: str = ""
+    """Weights the model starts from at step 0 (a weights file, checkpoint or run folder, e.g.
+    ``ssml/weights/ssml_default.pt``; ``default``: the shipped weights); empty: random
+    initialisation. Optimiser, schedule and step start fresh; ignored when resuming."""
     amp: str = "none"
     """Autocast dtype: ``none`` (float32) or ``bf16`` (bfloat16 autocast; loss stays float32)."""
     channels_last: bool = True

@@ -218,6 +218,8 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         if resume is not None:
             self._load(resume)
+        elif config.init:
+            self._init_weights(config.init)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -273,6 +275,13 @@ class Trainer:
                           "ranks without a saved state start fresh data streams (not bit-exact)")
         if self.rank < len(states):
             _set_rng_state(states[self.rank], self.data)
+
+    def _init_weights(self, init: str) -> None:
+        from .weights_io import load_model
+
+        start = load_model(None if init == "default" else init, nla=self.cfg.nla)
+        self.model.load_state_dict(start.state_dict())
+        self.model.to(memory_format=self.fmt)
 
     # one step ------------------------------------------------------------------------------
     def _autocast(self):

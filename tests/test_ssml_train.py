@@ -278,6 +278,24 @@ def test_cli_resume_extends_a_run(tmp_path):
     assert json.loads(res.stdout)["step"] == 2
 
 
+def test_init_starts_a_fresh_run_from_weights(tmp_path):
+    """--init: the model starts from the given weights; step, optimiser and schedule start fresh."""
+    first = Trainer(tiny(tmp_path / "a", steps=2))
+    first.run()
+    weights = tmp_path / "w.pt"
+    torch.save(first.model.state_dict(), weights)
+    second = Trainer(tiny(tmp_path / "b", init=str(weights), seed=5))
+    assert second.step == 0 and not second.optimizer.state
+    for a, b in zip(params_of(first.model), params_of(second.model)):
+        assert torch.equal(a, b)
+    fresh = Trainer(tiny(tmp_path / "c", seed=5))
+    assert any(not torch.equal(a, b) for a, b in zip(params_of(first.model), params_of(fresh.model)))
+    res = run_cli(["-o", str(tmp_path / "d"), "--steps", "1", "--no-nla", "--init", str(tmp_path / "nope.pt")])
+    assert res.exit_code != 0 and "nope.pt" in res.output and "Traceback" not in res.output
+    res = run_cli(["-o", str(tmp_path / "d"), "--steps", "1", "--nla", "--init", str(weights)])
+    assert res.exit_code != 0 and "w.pt" in res.output and "Traceback" not in res.output
+
+
 @pytest.mark.parametrize("index,gt,message", [
     (999, "reds301/gt/200_part1_key_id151.png", r"index 999 needs spike frames \[979, 1020\) .* valid: 20 \.\. 280"),
     (150, "reds41/gt/000_part1_key_id21.png", None),

@@ -143,7 +143,8 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
                 bar.update(len(idx))
         bar.close()
     if not quiet:
-        click.echo(f"wrote {len(centres)} {m.describe(opts)} image(s) to {output}", err=True)
+        count = f"{len(centres)} image" + ("s" if len(centres) != 1 else "")
+        click.echo(f"wrote {count} ({m.describe(opts)}) to {output}", err=True)
 
 
 @click.command("eval")

@@ -77,13 +77,14 @@ def _as_tuple(x):
     return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
-def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam (Kingma & Ba 2015) over all parameters, with the fused single-kernel update where
-    this torch build supports it on the parameters' device (same arithmetic, fewer passes)."""
+def make_optimizer(model: torch.nn.Module, lr: float, eps: float = 1e-12) -> torch.optim.Adam:
+    """Adam (Kingma & Ba 2015) over all parameters with epsilon ``eps`` (see
+    ``TrainConfig.adam_eps``), with the fused single-kernel update where this torch build
+    supports it on the parameters' device (same arithmetic, fewer passes)."""
     try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        return torch.optim.Adam(model.parameters(), lr=lr, eps=eps, fused=True)
     except (RuntimeError, ValueError):
-        return torch.optim.Adam(model.parameters(), lr=lr)
+        return torch.optim.Adam(model.parameters(), lr=lr, eps=eps)
 
 
 def seed_everything(seed: int) -> None:
@@ -213,7 +214,7 @@ class Trainer:
         self.model = SSML(nla=config.nla).to(self.device)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.fmt)
-        self.optimizer = make_optimizer(self.model, config.lr)
+        self.optimizer = make_optimizer(self.model, config.lr, config.adam_eps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: cosine_factor(s, self.cfg))
         self.step, self.elapsed = 0, 0.0
         if resume is not None:
@@ -267,6 +268,8 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.model.to(memory_format=self.fmt)
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        for group in self.optimizer.param_groups:  # the config decides (a resume may change it)
+            group["eps"] = self.cfg.adam_eps
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.step, self.elapsed = int(ckpt["step"]), float(ckpt.get("elapsed_s", 0.0))
         states = ckpt["rng"]

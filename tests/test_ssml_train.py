@@ -147,6 +147,27 @@ def test_cosine_schedule():
     assert cosine_factor(55, cfg) == pytest.approx(0.505)
 
 
+def test_adam_eps_comes_from_the_config_also_on_resume(tmp_path):
+    first = Trainer(tiny(tmp_path, steps=1, adam_eps=1e-8))
+    assert all(g["eps"] == 1e-8 for g in first.optimizer.param_groups)
+    first.run()
+    resumed = Trainer(tiny(tmp_path, steps=2, adam_eps=1e-12), resume=tmp_path / "run")
+    assert all(g["eps"] == 1e-12 for g in resumed.optimizer.param_groups)
+    assert TrainConfig().adam_eps == 1e-12
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("adam_eps", "1e-12", None), ("lr", 1, None), ("steps", 1.5, "steps=1.5: expected int"),
+    ("dat", "a.dat", "expected list"), ("amp", 3, "expected str"), ("nla", "yes", "expected bool"),
+])
+def test_config_values_are_typed(key, value, message):
+    if message is None:
+        assert isinstance(getattr(TrainConfig.from_dict({key: value}), key), float)
+        return
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict({key: value})
+
+
 def test_resume_is_bit_exact_and_sigint_checkpoints(tmp_path, shared_data):
     """10 steps == 5 steps, Ctrl-C (SIGINT) checkpoint, resume, 5 more steps: identical parameters
     and optimiser moments."""

@@ -77,7 +77,7 @@ def _as_tuple(x):
     return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, eps: float = 1e-12) -> torch.optim.Adam:
+def make_optimizer(model: torch.nn.Module, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
     """Adam (Kingma & Ba 2015) over all parameters with epsilon ``eps`` (see
     ``TrainConfig.adam_eps``), with the fused single-kernel update where this torch build
     supports it on the parameters' device (same arithmetic, fewer passes)."""

@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": "spikekit.recon.cli:evaluate",
     "view": "spikekit.recon.cli:view",
     "train": "ssml.cli:train",
+    "export": "ssml.export:export",
     "demo": "spikekit.demo:demo",
 }
 

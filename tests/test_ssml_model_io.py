@@ -180,3 +180,29 @@ def test_load_gpu_saved_on_cpu(model, tmp_path):
     loaded = ssml.load_model(path, device="cpu")
     assert next(loaded.parameters()).device.type == "cpu"
     assert_same(loaded, model)
+
+
+def test_export_from_a_checkpoint_folder(tmp_path):
+    """spikekit export: a run folder's last.pt -> a float32 state dict that loads strictly."""
+    from click.testing import CliRunner
+
+    from spikekit.cli import main as cli
+
+    torch.manual_seed(3)
+    model = ssml.SSML(nla=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": {k: v.to(torch.bfloat16) if v.is_floating_point() else v
+                          for k, v in model.state_dict().items()},
+                "optimizer": {}, "step": 7}, run / "last.pt")
+    out = tmp_path / "w.pt"
+    res = CliRunner().invoke(cli, ["export", str(run), "-o", str(out)])
+    assert res.exit_code == 0 and "step 7" in res.output, res.output
+    state = torch.load(out, weights_only=True)
+    assert set(state) == set(model.state_dict()) and all(v.dtype == torch.float32 for v in state.values())
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(state[k], v.to(torch.bfloat16).float())
+    loaded = ssml.load_model(out)
+    assert not loaded.nla
+    res = CliRunner().invoke(cli, ["export", str(tmp_path / "missing"), "-o", str(tmp_path / "x.pt")])
+    assert res.exit_code != 0 and "missing" in res.output and not (tmp_path / "x.pt").exists()

@@ -33,10 +33,13 @@ def stream():
     return (torch.rand(T, H, W, generator=g) < 0.3).to(torch.uint8)
 
 
-def expected(model, stream, centre, scale=1 / 0.6):
+def expected(model, stream, centre, scale=1 / 0.6, anchor=True):
+    """Plain reference: the model on the window, brightness-anchored to the window's mean rate."""
     window = stream[centre - 20:centre + 21].float()[None]
     with torch.no_grad():
         raw = model(window)[0, 0]
+    if anchor and raw.mean() > 0:  # a non-positive mean is left as is
+        raw = raw * (window.mean() / raw.mean())
     return raw if scale is None else (raw * scale).clamp(0, 1)
 
 
@@ -55,6 +58,34 @@ def test_api_matches_model(weights, stream):
     raw = reconstruct(get_method("ssml"), stream, at=22, weights=str(path), scale=1.0, batch=2)
     torch.testing.assert_close(raw, expected(model, stream, 22, 1.0), rtol=1e-4, atol=1e-5)
     assert images.min() >= 0 and images.max() <= 1
+
+
+@pytest.fixture(scope="module")
+def bright_weights(tmp_path_factory):
+    """A model whose raw output has a positive mean (so anchoring applies)."""
+    torch.manual_seed(2)
+    model = ssml.SSML(nla=False)
+    with torch.no_grad():
+        model.nbsn.head.c.weight.abs_().mul_(20)
+    path = tmp_path_factory.mktemp("wb") / "w.pt"
+    torch.save(model.state_dict(), path)
+    return path, model.eval()
+
+
+def test_anchor_keeps_the_window_brightness(bright_weights, stream):
+    path, model = bright_weights
+    raw = reconstruct(get_method("ssml"), stream, at=[21, 24], weights=str(path), scale=1.0, anchor=0)
+    for k, c in enumerate([21, 24]):
+        torch.testing.assert_close(raw[k], expected(model, stream, c, 1.0, anchor=False).clamp(0, 1),
+                                   rtol=1e-4, atol=1e-5)
+    anchored = reconstruct(get_method("ssml"), stream, at=[21, 24], weights=str(path), scale=1.0)
+    for k, c in enumerate([21, 24]):
+        torch.testing.assert_close(anchored[k], expected(model, stream, c, 1.0), rtol=1e-4, atol=1e-5)
+        unclipped = expected(model, stream, c, None)
+        assert float(unclipped.mean()) == pytest.approx(float(stream[c - 20:c + 21].float().mean()), rel=1e-5)
+    assert not torch.allclose(anchored, raw)
+    with pytest.raises(ValueError, match="anchor"):
+        reconstruct(get_method("ssml"), stream, at=21, weights=str(path), anchor=2)
 
 
 def test_bf16_close_to_fp32(weights, stream):

@@ -30,7 +30,7 @@ CASES = [("200_part1 @150", "reds301/spike/200_part1_key_id151.dat", "reds301/gt
     for k in (7, 14, 21, 28, 35)]
 METHODS = [("TFP w=7", "tfp", {"window": 7}), ("TFP w=21", "tfp", {"window": 21}),
            ("TFP w=41", "tfp", {"window": 41}), ("TFI", "tfi", {}), ("TFSTP", "tfstp", {}),
-           ("SSML (ours)", "ssml", {})]
+           ("SSML (ours)", "ssml", {}), ("SSML, no anchoring", "ssml", {"anchor": 0})]
 
 
 def main():

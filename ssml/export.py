@@ -1,0 +1,62 @@
+"""Turn a training checkpoint (model + optimiser + RNG states, ~44 MB) into a shipped weights file:
+the float32 state dict of the SSML pair (~14 MB), loadable with ``torch.load(weights_only=True)``.
+
+    spikekit export runs/ssml -o ssml/weights/ssml_default.pt
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import torch
+
+
+def export_weights(source, output) -> dict:
+    """Write the float32 state dict (keys ``bsn.*``, ``nbsn.*``) of the SSML pair in ``source``.
+
+    Args:
+        source: a weights file, checkpoint or run folder (its ``last.pt``), see
+            :func:`ssml.load_model` (which also checks every key and shape).
+        output: the ``.pt`` file to write, atomically (a temporary name, then a rename).
+
+    Returns:
+        ``{"output": str, "bytes": int, "step": int or None}`` (the checkpoint's step).
+
+    Raises:
+        FileNotFoundError: ``source`` is missing.  ValueError: not SSML weights.
+    """
+    from spikekit.io import atomic_output
+
+    from .train import resolve_checkpoint
+    from .weights_io import load_model
+
+    model = load_model(source)
+    path = Path(source)
+    step = None
+    if path.is_dir() or path.suffix == ".pt":
+        ckpt = torch.load(resolve_checkpoint(source) if path.is_dir() else path, map_location="cpu",
+                          weights_only=True)
+        step = int(ckpt["step"]) if isinstance(ckpt, dict) and "step" in ckpt else None
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    output = Path(output)
+    with atomic_output(output) as tmp:
+        torch.save(state, tmp)
+    return {"output": str(output), "bytes": output.stat().st_size, "step": step}
+
+
+@click.command("export")
+@click.argument("source", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Weights file to write (.pt).")
+def export(source, output):
+    """Export SSML weights (float32 state dict) from a run folder or checkpoint.
+
+    \b
+    Example:
+      spikekit export runs/ssml -o ssml/weights/ssml_default.pt
+    """
+    try:
+        done = export_weights(source, output)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    step = f" (step {done['step']})" if done["step"] is not None else ""
+    click.echo(f"wrote {done['output']}{step}: {done['bytes'] / 2**20:.1f} MiB", err=True)

@@ -268,9 +268,12 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.model.to(memory_format=self.fmt)
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        for group in self.optimizer.param_groups:  # the config decides (a resume may change it)
-            group["eps"] = self.cfg.adam_eps
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scheduler.base_lrs = [self.cfg.lr] * len(self.optimizer.param_groups)
+        for group in self.optimizer.param_groups:  # the config decides (a resume may change them)
+            group["eps"] = self.cfg.adam_eps
+            group["initial_lr"] = self.cfg.lr
+            group["lr"] = self.cfg.lr * cosine_factor(int(ckpt["step"]), self.cfg)
         self.step, self.elapsed = int(ckpt["step"]), float(ckpt.get("elapsed_s", 0.0))
         states = ckpt["rng"]
         if len(states) != self.world:

@@ -151,8 +151,13 @@ def test_adam_eps_comes_from_the_config_also_on_resume(tmp_path):
     first = Trainer(tiny(tmp_path, steps=1))
     assert all(g["eps"] == 1e-8 for g in first.optimizer.param_groups)  # torch's default
     first.run()
-    resumed = Trainer(tiny(tmp_path, steps=2, adam_eps=1e-12), resume=tmp_path / "run")
+    resumed = Trainer(tiny(tmp_path, steps=2, adam_eps=1e-12, lr=1e-3), resume=tmp_path / "run")
     assert all(g["eps"] == 1e-12 for g in resumed.optimizer.param_groups)
+    # a changed lr (or steps) on resume continues the schedule of the new config
+    want = 1e-3 * cosine_factor(1, resumed.cfg)
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(want)
+    resumed.run()
+    assert resumed.scheduler.base_lrs == [1e-3]
 
 
 @pytest.mark.parametrize("key, value, message", [

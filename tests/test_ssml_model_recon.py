@@ -152,4 +152,4 @@ def test_shipped_weights_beat_tfp_on_an_unseen_stream(shared_data):
     with torch.no_grad():
         ours = (ssml.load_model()(window)[0, 0] / 0.6).clamp(0, 1).numpy()
     classic = tfp(spikes[:, crop[0], crop[1]], window=41, at=20).numpy()
-    assert psnr(ours, gt) > psnr(classic, gt) + 1.0
+    assert psnr(ours, gt) > psnr(classic, gt) + 3.5  # measured: 36.68 vs 32.18 dB (9,000 steps)

@@ -52,7 +52,8 @@ def export(source, output):
 
     \b
     Example:
-      spikekit export runs/ssml -o ssml/weights/ssml_default.pt
+      spikekit export runs/ssml -o my_weights.pt
+      spikekit recon rec.dat -m ssml --weights my_weights.pt --at 150 -o out.png
     """
     try:
         done = export_weights(source, output)

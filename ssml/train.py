@@ -202,6 +202,7 @@ class Trainer:
         self.device = _device(config.device, local, self.world)
         if config.threads:
             torch.set_num_threads(config.threads)
+        start = self._init_model(config.init) if resume is None and config.init else None
         seed_everything(config.seed + 1000003 * self.rank)
         self.out = Path(config.out)
         self.is_main = self.rank == 0
@@ -219,8 +220,9 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         if resume is not None:
             self._load(resume)
-        elif config.init:
-            self._init_weights(config.init)
+        elif start is not None:
+            self.model.load_state_dict(start.state_dict())
+            self.model.to(memory_format=self.fmt)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -282,12 +284,21 @@ class Trainer:
         if self.rank < len(states):
             _set_rng_state(states[self.rank], self.data)
 
-    def _init_weights(self, init: str) -> None:
+    def _init_model(self, init: str):
+        """The SSML model of ``config.init`` (checked before anything is written).
+
+        Raises:
+            FileNotFoundError: missing weights.  ValueError: not SSML weights, or weights of the
+                other NBSN variant (the message says which ``--nla/--no-nla`` they need).
+        """
         from .weights_io import load_model
 
-        start = load_model(None if init == "default" else init, nla=self.cfg.nla)
-        self.model.load_state_dict(start.state_dict())
-        self.model.to(memory_format=self.fmt)
+        start = load_model(None if init == "default" else init)  # variant read from the keys
+        if start.nla != self.cfg.nla:
+            have, flag = ("with", "--nla") if start.nla else ("without", "--no-nla")
+            raise ValueError(f"{init}: these weights are the NBSN {have} non-local attention; "
+                             f"train with {flag} to start from them")
+        return start
 
     # one step ------------------------------------------------------------------------------
     def _autocast(self):

@@ -88,6 +88,21 @@ def test_anchor_keeps_the_window_brightness(bright_weights, stream):
         reconstruct(get_method("ssml"), stream, at=21, weights=str(path), anchor=2)
 
 
+def test_cli_weights_from_a_run_folder(weights, stream, tmp_path):
+    """--weights takes a run folder (its last.pt); --threads sets torch's CPU threads."""
+    path, model = weights
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": model.state_dict(), "step": 1}, run / "last.pt")
+    dat = write_dat(tmp_path / "s.dat", stream)
+    res = CliRunner().invoke(cli, ["recon", str(dat), "-H", str(H), "-W", str(W), "-m", "ssml", "--weights",
+                                   str(run), "--threads", "1", "--at", "22", "-o", str(tmp_path / "o.npy"), "-q"])
+    assert res.exit_code == 0, res.output
+    got = torch.from_numpy(np.load(tmp_path / "o.npy"))[0]
+    torch.testing.assert_close(got, expected(model, stream, 22), rtol=1e-4, atol=1e-5)
+    assert torch.get_num_threads() == 1
+
+
 def test_bf16_close_to_fp32(weights, stream):
     path, _ = weights
     a = reconstruct(get_method("ssml"), stream, at=24, weights=str(path))

@@ -319,6 +319,8 @@ def test_init_starts_a_fresh_run_from_weights(tmp_path):
     assert res.exit_code != 0 and "nope.pt" in res.output and "Traceback" not in res.output
     res = run_cli(["-o", str(tmp_path / "d"), "--steps", "1", "--nla", "--init", str(weights)])
     assert res.exit_code != 0 and "w.pt" in res.output and "Traceback" not in res.output
+    assert "without non-local attention; train with --no-nla" in res.output
+    assert not (tmp_path / "d").exists()  # checked before the run folder is made
 
 
 @pytest.mark.parametrize("index,gt,message", [

@@ -29,6 +29,16 @@ def _cli_errors():
         fail(exc)
 
 
+def _set_threads(threads: int) -> None:
+    """``--threads``: torch's intra-op CPU threads (0 keeps torch's default)."""
+    if threads < 0:
+        raise click.BadParameter(f"expected a number of threads >= 0, got {threads}", param_hint="--threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _open_stream(path, height, width, no_flip):
     """Open a SpikeStream, echoing its warnings (e.g. leftover bytes) to stderr."""
     from ..io import SpikeStream
@@ -70,10 +80,14 @@ def stream_options(f):
 
 def method_options(f):
     """Options every method may use; each method reads the ones it needs."""
+    f = click.option("--threads", type=int, default=0, show_default=True,
+                     help="torch CPU threads (0: torch's default, one per core).")(f)
     f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-                     help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup).")(f)
-    f = click.option("--weights", type=click.Path(dir_okay=False), default=None,
-                     help="Network weights for learned methods (default: the shipped ones).")(f)
+                     help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup; "
+                          "ssml: precision=fp32|bf16, batch=N, anchor=1|0).")(f)
+    f = click.option("--weights", type=click.Path(), default=None,
+                     help="SSML weights: a weights file, a training checkpoint or a run folder "
+                          "(default: the shipped ones).")(f)
     f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
     f = click.option("--gamma", type=float, default=1.0, show_default=True,
                      help="Output = intensity ** (1/gamma).")(f)
@@ -106,7 +120,7 @@ def method_options(f):
               help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def recon(input, height, width, no_flip, method, window, at, stride, start, stop, max_interval, pad, scale,
-          gamma, device, weights, params, fps, output, quiet):
+          gamma, device, weights, params, threads, fps, output, quiet):
     """Reconstruct images from a .dat spike stream (streamed: any file length).
 
     \b
@@ -123,6 +137,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
     from .writers import open_writer, output_kind
 
     with _cli_errors():
+        _set_threads(threads)
         kind = output_kind(output)
         stream = _open_stream(input, height, width, no_flip)
         m = get_method(method)
@@ -161,7 +176,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
 @method_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {method, window, at, psnr, ssim, gt}.")
 def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_interval, pad, scale, gamma,
-             device, weights, params, as_json):
+             device, weights, params, threads, as_json):
     """PSNR/SSIM of reconstructions against ground-truth images (data range 1, GT / 255).
 
     \b
@@ -177,6 +192,7 @@ def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_inte
         raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
     rows = []
     with _cli_errors():
+        _set_threads(threads)
         stream = _open_stream(input, height, width, no_flip)
         truths = [load_gt(path) for path in gts]
         for path, truth in zip(gts, truths):

@@ -196,7 +196,8 @@ class TrainConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown training config key(s) {unknown}; known: {sorted(known)}")
-        return cls(**{k: _typed(k, v, type(getattr(cls(), k))) for k, v in values.items()})
+        defaults = cls()
+        return cls(**{k: _typed(k, v, type(getattr(defaults, k))) for k, v in values.items()})
 
     def dump(self, path) -> Path:
         """Write the config as YAML to ``path`` atomically; returns the path."""

@@ -27,16 +27,13 @@ def export_weights(source, output) -> dict:
     """
     from spikekit.io import atomic_output
 
-    from .train import resolve_checkpoint
-    from .weights_io import load_model
+    from .weights_io import load_model, weights_path
 
-    model = load_model(source)
-    path = Path(source)
-    step = None
-    if path.is_dir() or path.suffix == ".pt":
-        ckpt = torch.load(resolve_checkpoint(source) if path.is_dir() else path, map_location="cpu",
-                          weights_only=True)
-        step = int(ckpt["step"]) if isinstance(ckpt, dict) and "step" in ckpt else None
+    path = weights_path(source)
+    model = load_model(path)
+    # the step only: memory-mapped, so the tensors are not read a second time
+    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    step = int(ckpt["step"]) if isinstance(ckpt, dict) and "step" in ckpt else None
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     output = Path(output)
     with atomic_output(output) as tmp:

@@ -54,6 +54,29 @@ def _check(path: Path, model: torch.nn.Module, state: dict, strict: bool) -> Non
             raise ValueError(f"{path}: weights do not match the SSML model: {what}")
 
 
+def weights_path(path: str | Path | None = None) -> Path:
+    """The weights file that ``path`` names: the file itself, a run folder's ``last.pt``, or
+    (``None``) the shipped ``ssml/weights/ssml_default.pt``.
+
+    Raises:
+        FileNotFoundError: no such file (names it; for the default, says the shipped weights
+            are missing and how to get some).
+    """
+    if path is None:
+        path = DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"SSML weights not found: {path} (the shipped default weights are missing; "
+                "pass a weights file or training run, e.g. --weights runs/ssml/last.pt, or train one "
+                "with `spikekit train`)")
+    path = Path(path)
+    if path.is_dir() and (path / "last.pt").is_file():  # a training run folder
+        path = path / "last.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"SSML weights not found: {path}")
+    return path
+
+
 def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",
                strict: bool = True, nla: bool | None = None) -> SSML:
     """Build an :class:`ssml.SSML` and load weights into it; returned in eval mode on ``device``.
@@ -76,18 +99,7 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
         ValueError: not a state dict/checkpoint, or a key/shape mismatch (names the first wrong
             key and both shapes).
     """
-    if path is None:
-        path = DEFAULT_WEIGHTS
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"SSML weights not found: {path} (the shipped default weights are missing; "
-                "pass a weights file or training run, e.g. --weights runs/ssml/last.pt, or train one "
-                "with `spikekit train`)")
-    path = Path(path)
-    if path.is_dir() and (path / "last.pt").is_file():  # a training run folder
-        path = path / "last.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"SSML weights not found: {path}")
+    path = weights_path(path)
     state = _read(path)
     nbsn_only = not any(k.startswith(("bsn.", "nbsn.")) for k in state)
     if nla is None:
@@ -99,4 +111,4 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     return model.to(device).eval()
 
 
-__all__ = ["DEFAULT_WEIGHTS", "load_model"]
+__all__ = ["DEFAULT_WEIGHTS", "load_model", "weights_path"]

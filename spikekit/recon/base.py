@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .padding import check_pad, run_padded
+from .padding import check_pad, run_padded, valid_centres
 from .source import Source, select_centres
 
 DEFAULT_SCALE = 1 / 0.6
@@ -188,9 +188,7 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
     source = Source(spikes, device)
     known = {k: options.pop(k) for k in ("window", "max_interval", "weights") if k in options}
     opts = Options(device=str(source.device), params=options, **known)
-    valid = method.valid(source.frames, opts)
-    if check_pad(pad) == "reflect":
-        valid = (0, source.frames - 1)
+    valid = valid_centres(method, source.frames, opts, pad)
     centres, single = select_centres(source.frames, valid, at=at, stride=stride, start=start,
                                      stop=stop, what=method.describe(opts), name=source.name)
     order = np.argsort(centres, kind="stable")

@@ -132,6 +132,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
     from tqdm import tqdm
 
     from .base import Options, iter_images
+    from .padding import valid_centres
     from .registry import get_method
     from .source import Source, select_centres
     from .writers import open_writer, output_kind
@@ -145,10 +146,9 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
                        params=_parse_params(params))
         if not at and stride is None and (kind != "png" or start is not None or stop is not None):
             stride = MULTI_FRAME_STRIDE
-        valid = (0, len(stream) - 1) if pad == "reflect" else m.valid(len(stream), opts)
-        centres, _ = select_centres(len(stream), valid, at=list(at) or None,
-                                    stride=stride, start=start, stop=stop, what=m.describe(opts),
-                                    name=str(stream.path))
+        centres, _ = select_centres(len(stream), valid_centres(m, len(stream), opts, pad),
+                                    at=list(at) or None, stride=stride, start=start, stop=stop,
+                                    what=m.describe(opts), name=str(stream.path))
         centres = sorted(centres)
         source = Source(stream, device)
         bar = tqdm(total=len(centres), unit="image", disable=quiet or None, leave=False)

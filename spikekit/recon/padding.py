@@ -64,19 +64,32 @@ def split_for_padding(centres: list, valid: tuple[int, int]):
     return head, inside, tail
 
 
+def valid_centres(method, frames: int, opts, pad: str) -> tuple[int, int]:
+    """First and last spike frame ``method`` can be centred on in a ``frames``-frame stream: its
+    own range (``method.valid``), or every frame 0 .. T-1 with ``pad="reflect"``.
+
+    Raises:
+        ValueError: an unknown ``pad`` (or bad options, from ``method.valid``).
+    """
+    return (0, frames - 1) if check_pad(pad) == "reflect" else method.valid(frames, opts)
+
+
 def run_padded(method, source: Source, centres: list, opts) -> Iterator[tuple[list, torch.Tensor]]:
     """``method.run`` over sorted ``centres``, reflecting the stream where a centre's window does
     not fit; yields ``(centres, images)`` batches in order, as ``method.run`` does."""
     lo, hi = method.valid(source.frames, opts)
     before, after = lo, source.frames - 1 - hi
-    head, inside, tail = split_for_padding(centres, (lo, hi))
-    for part in (head, inside, tail):
+
+    def reflected(part):
         if not part:
-            continue
-        if part is inside:
-            yield from method.run(source, part, opts)
-            continue
-        start, stop = part[0] - before, part[-1] + after + 1
-        padded = reflected_source(source, start, stop)
+            return
+        start = part[0] - before
+        padded = reflected_source(source, start, part[-1] + after + 1)
         for idx, images in method.run(padded, [c - start for c in part], opts):
             yield [c + start for c in idx], images
+
+    head, inside, tail = split_for_padding(centres, (lo, hi))
+    yield from reflected(head)
+    if inside:
+        yield from method.run(source, inside, opts)
+    yield from reflected(tail)

@@ -16,6 +16,8 @@ import yaml
 
 from spikekit.io import atomic_output
 
+from .video import TRAIN_SPAN
+
 WINDOW = 41
 """Spike frames per training sample (the network's input window); output is frame 20."""
 
@@ -40,6 +42,10 @@ def _typed(key: str, value, kind: type):
     elif kind not in (float, int) and (isinstance(value, kind) or (kind is str and value is None)):
         return value
     raise ValueError(f"config {key}={value!r}: expected {kind.__name__}")
+
+
+MODELS = ("ssml", "lite")
+OBJECTIVES = ("self", "supervised", "hybrid")
 
 
 @dataclass
@@ -76,6 +82,15 @@ class TrainConfig:
     """Steps of linear learning-rate warm-up before the cosine decay."""
     seed: int = 0
     """Seeds torch, NumPy, Python and the data generators (rank r uses seed + 1000003 * r)."""
+    model: str = "ssml"
+    """``ssml``: the BSN + NBSN pair (:class:`ssml.SSML`); ``lite``: the small U-Net
+    :class:`ssml.lite.LiteNet` (needs ground truth: ``objective: supervised``)."""
+    objective: str = "self"
+    """``self``: the paper's self-supervised loss only; ``supervised``: L1 to the exact ground
+    truth of the simulated samples only; ``hybrid`` (``ssml``): both, the supervised term on
+    the NBSN weighted by ``sup_weight``."""
+    sup_weight: float = 1.0
+    """Weight of the supervised term in the ``hybrid`` objective."""
     nla: bool = True
     """NBSN with non-local attention (the paper's best); False: the released plain concat."""
     pseudo_label: str = "tfp7"
@@ -117,7 +132,26 @@ class TrainConfig:
     brightness: list = field(default_factory=lambda: [0.4, 1.0])
     """Range of the scene's peak intensity (uniform); intensities stay in [0, 1]."""
     object_prob: float = 0.5
-    """Probability that a sample has a second, independently moving object (occlusions)."""
+    """Probability of each of the ``objects`` independently moving objects (occlusions)."""
+    objects: int = 1
+    """Textured ellipses that may slide over each simulated scene (each with ``object_prob``)."""
+    brightness_log: bool = False
+    """Draw the brightness log-uniformly in ``brightness`` (for ranges down to dark scenes)."""
+    videos: list = field(default_factory=list)
+    """Video files whose frames give simulated scenes real motion (:mod:`ssml.video`)."""
+    video_fraction: float = 0.0
+    """Share of the simulated samples drawn over ``videos`` (the rest over ``images``)."""
+    video_span: list = field(default_factory=lambda: list(TRAIN_SPAN))
+    """Segment [a, b) of each video used (shares of its frames); the default leaves the last
+    quarter to the test grid of ``tools/quality_table.py``."""
+    video_height: int = 256
+    """Video frames are resized to this height (aspect kept) before cropping."""
+    video_rate: list = field(default_factory=lambda: [0.005, 0.05])
+    """Range of video frames per spike frame (log-uniform): the speed of the clip's own motion."""
+    pan_prob: float = 0.5
+    """Probability of a camera pan over a video clip (velocity drawn as ``speed``)."""
+    shake: float = 0.0
+    """Largest camera-shake amplitude over video clips, output pixels (a sinusoid per sample)."""
     noise: list = field(default_factory=lambda: ["on", "off", "strong"])
     """Simulator noise levels the simulated samples cycle through (``off``, ``on``, ``strong``;
     see :func:`ssml.data.noise_model`)."""
@@ -172,7 +206,22 @@ class TrainConfig:
         need(all(n in ("off", "on", "strong") for n in self.noise) and self.noise, "noise",
              "a non-empty list of 'off'/'on'/'strong'")
         need(self.images or not self.sim_count, "images", "at least one source image")
-        for name in ("log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
+        need(self.model in MODELS, "model", f"one of {MODELS}")
+        need(self.objective in OBJECTIVES, "objective", f"one of {OBJECTIVES}")
+        need(self.objective == "self" or self.sim_count > 0, "objective",
+             "'self' when no sample is simulated (only simulated samples carry ground truth)")
+        need(self.model == "ssml" or self.objective == "supervised", "objective",
+             "'supervised' for the lite model (it has no blind-spot network)")
+        need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
+        need(0.0 <= self.video_fraction <= 1.0, "video_fraction", "a share in [0, 1]")
+        need(not self.video_fraction or self.videos, "videos", "at least one video when video_fraction > 0")
+        need(len(self.video_span) == 2 and 0 <= self.video_span[0] < self.video_span[1] <= 1,
+             "video_span", "[a, b] with 0 <= a < b <= 1")
+        need(len(self.video_rate) == 2 and 0 < self.video_rate[0] <= self.video_rate[1] <= 0.5,
+             "video_rate", "[min, max] with 0 < min <= max <= 0.5 video frames per spike frame")
+        need(0.0 <= self.pan_prob <= 1.0, "pan_prob", "a probability in [0, 1]")
+        need(self.shake >= 0 and self.video_height >= 16, "shake", "shake >= 0 and video_height >= 16")
+        for name in ("objects", "log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
                      "bsn_warmup", "lr_warmup", "sim_lead", "threads"):
             need(getattr(self, name) >= 0, name, "a number >= 0")
         return self

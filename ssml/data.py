@@ -215,15 +215,19 @@ def load_images(names, size: int, device="cpu") -> torch.Tensor:
 
 
 class SceneSimulator:
-    """Moving photographs rendered and simulated on the device (see the module docstring).
+    """Moving photographs and video clips rendered and simulated on the device (see the module docstring).
 
     Motion per sample, with tau = spike frame - 20 (centre frame at tau = 0) and output pixel
     offset u from the crop centre: source position
     ``p0 + z(tau) * R(theta(tau)) u + z0 * (v tau + a tau^2 / 2)``, with speed |v| log-uniform in
     ``config.speed`` (output pixels per spike frame), |a| up to |v| / 40, rotation speed up to
     ``config.rotation`` pixels per frame at the crop edge, zoom z0 log-uniform in ``config.zoom``
-    (source pixels per output pixel) changing by up to ``zoom_rate`` per frame. Intensities are
-    scaled by a brightness uniform in ``config.brightness``. Spikes:
+    (source pixels per output pixel) changing by up to ``zoom_rate`` per frame. A share
+    ``video_fraction`` of the samples shows a video clip instead, with its own motion, a camera
+    pan and shake (:mod:`ssml.video`). Up to ``objects`` textured ellipses then slide over the
+    scene, each present with probability ``object_prob`` and occluding what lies under it.
+    Intensities are scaled by a brightness uniform (or, with ``brightness_log``, log-uniform) in
+    ``config.brightness``. Spikes:
     :class:`spikekit.simulate.Simulator` with ``gain``; sample j of the batch with seed s gets noise
     level ``config.noise[(j + s) % L]`` (:func:`noise_model`), so every level comes in turn.
 
@@ -232,16 +236,26 @@ class SceneSimulator:
         n: samples per call.
         crop: crop size (defaults to ``config.crop``).
         device: where images, intensities and spikes live.
+        images: source photographs float32 (N, 1, S, S) already on the device (default: loaded
+            from ``config.images``).
+        videos: a :class:`ssml.video.VideoClips` (default: ``config.videos`` loaded when
+            ``video_fraction > 0``).
 
     Raises:
-        ValueError: an unknown image name.
+        ValueError: an unknown image name.  FileNotFoundError: a missing video.
     """
 
-    def __init__(self, config: TrainConfig, n: int, crop: int | None = None, device="cpu", images=None):
+    def __init__(self, config: TrainConfig, n: int, crop: int | None = None, device="cpu", images=None,
+                 videos=None):
         self.cfg, self.n, self.device = config, n, torch.device(device)
         self.crop = crop or config.crop
         self.frames = WINDOW + config.sim_lead
         self.images = images if images is not None else load_images(config.images, config.image_size, self.device)
+        self.videos = videos
+        if videos is None and config.videos and config.video_fraction > 0:
+            from .video import VideoClips
+
+            self.videos = VideoClips(config.videos, config.video_height, config.video_span, self.device)
         c = self.crop
         grid = torch.arange(c, device=self.device, dtype=torch.float32) - (c - 1) / 2
         uy, ux = torch.meshgrid(grid, grid, indexing="ij")  # output offsets from the crop centre
@@ -305,28 +319,79 @@ class SceneSimulator:
         return grid.view(n, self.frames * self.crop, self.crop, 2)
 
     def _render(self, gen, n) -> torch.Tensor:
-        """Intensities float32 (n, frames, c, c) in [0, 1]."""
-        cfg, dev, c, T = self.cfg, self.device, self.crop, self.frames
-        pick = lambda: torch.randint(0, self.images.shape[0], (n,), generator=gen, device=dev)
-        sample = lambda img, grid: F.grid_sample(img, grid, mode="bilinear", padding_mode="reflection",
-                                                 align_corners=False).view(n, T, c, c)
-        scene = sample(self.images[pick()], self._grid(*self._background(gen, n)))
-        # A second textured object: an ellipse sliding across the crop on its own straight path;
-        # its texture moves with it: source pixel = p0 + z0 R(theta) (u - centre(tau)).
+        """Intensities float32 (n, frames, c, c) in [0, 1]: the first ``n - round(n *
+        video_fraction)`` samples over photographs, the rest over video clips, then up to
+        ``objects`` occluding objects, then the brightness."""
+        cfg, dev = self.cfg, self.device
+        n_video = int(round(n * cfg.video_fraction)) if self.videos is not None else 0
+        parts = [self._photo_background(gen, n - n_video)] if n > n_video else []
+        if n_video:
+            parts.append(self._video_background(gen, n_video))
+        scene = torch.cat(parts) if len(parts) > 1 else parts[0]
+        for _ in range(cfg.objects):
+            scene = self._overlay_object(gen, scene)
+        lo, hi = cfg.brightness
+        draw = _log_uniform if cfg.brightness_log else _uniform
+        bright = draw(gen, n, lo, hi, dev).view(n, 1, 1, 1)
+        return (scene * bright).clamp_(0, 1)
+
+    def _sample_images(self, gen, grid) -> torch.Tensor:
+        """Random source photographs resampled on ``grid`` (n, T * c, c, 2): (n, T, c, c)."""
+        n, c, T = grid.shape[0], self.crop, self.frames
+        pick = torch.randint(0, self.images.shape[0], (n,), generator=gen, device=self.device)
+        return F.grid_sample(self.images[pick], grid, mode="bilinear", padding_mode="reflection",
+                             align_corners=False).view(n, T, c, c)
+
+    def _photo_background(self, gen, n) -> torch.Tensor:
+        """A photograph under the smooth random motion of :meth:`_background`: (n, T, c, c)."""
+        return self._sample_images(gen, self._grid(*self._background(gen, n)))
+
+    def _video_background(self, gen, n) -> torch.Tensor:
+        """Video clips with their own motion (``video_rate`` video frames per spike frame), a
+        camera pan with probability ``pan_prob`` (speed as ``config.speed``) and a shake of up
+        to ``shake`` pixels (:meth:`ssml.video.VideoClips.windows`): (n, T, c, c)."""
+        cfg, dev = self.cfg, self.device
+        rate = _log_uniform(gen, n, cfg.video_rate[0], cfg.video_rate[1], dev)
+        zoom = _log_uniform(gen, n, cfg.zoom[0], cfg.zoom[1], dev)
+        panning = (torch.rand(n, generator=gen, device=dev) < cfg.pan_prob).float()[:, None]
+        pan = self._velocity(gen, n) * panning
+        return self.videos.windows(gen, n, self.crop, self._tau, rate, zoom, pan, cfg.shake)
+
+    def _overlay_object(self, gen, scene) -> torch.Tensor:
+        """With probability ``object_prob``, a textured ellipse sliding across the crop on its own
+        straight path over ``scene`` (n, T, c, c); its texture moves with it: source pixel =
+        p0 + z0 R(theta) (u - centre(tau))."""
+        cfg, dev, c, n = self.cfg, self.device, self.crop, scene.shape[0]
         centre = (_uniform(gen, 2 * n, -0.25, 0.25, dev).view(n, 1, 2) * c
                   + self._velocity(gen, n).view(n, 1, 2) * self._tau.view(1, -1, 1))  # (n, T, 2)
         theta, z0, p0 = self._placement(gen, n)
         lin = self._rotation(theta, z0)[:, None]  # (n, 1, 2, 2)
-        obj = sample(self.images[pick()], self._grid(lin, p0[:, None] - (lin @ centre.unsqueeze(-1)).squeeze(-1)))
+        obj = self._sample_images(gen, self._grid(lin, p0[:, None] - (lin @ centre.unsqueeze(-1)).squeeze(-1)))
         radii = _uniform(gen, 2 * n, 0.2 * c, 0.5 * c, dev).view(n, 2)
         dx = (self._ux - centre[..., 0, None, None]) / radii[:, 0, None, None, None]
         dy = (self._uy - centre[..., 1, None, None]) / radii[:, 1, None, None, None]
         edge = radii.amin(-1).view(n, 1, 1, 1)
         mask = ((1 - torch.sqrt(dx * dx + dy * dy)) * edge + 0.5).clamp_(0, 1)  # ~1 pixel antialiased edge
         present = (torch.rand(n, generator=gen, device=dev) < cfg.object_prob).float().view(n, 1, 1, 1)
-        scene = torch.lerp(scene, obj, mask * present)
-        bright = _uniform(gen, n, cfg.brightness[0], cfg.brightness[1], dev).view(n, 1, 1, 1)
-        return (scene * bright).clamp_(0, 1)
+        return torch.lerp(scene, obj, mask * present)
+
+    def render(self, gen: torch.Generator) -> torch.Tensor:
+        """The intensities of ``n`` random scenes: float32 (n, 41 + sim_lead, c, c) in [0, 1]."""
+        return self._render(gen, self.n)
+
+    def spikes(self, intensity: torch.Tensor, seed: int) -> torch.Tensor:
+        """Spike frames of rendered scenes: float32 (n, T, c, c) of {0, 1} for intensities
+        (n, T, c, c); sample j gets noise level ``config.noise[(j + seed) % L]``."""
+        n = intensity.shape[0]
+        spikes = torch.empty(intensity.shape, device=self.device)
+        levels = self.cfg.noise
+        for i, level in enumerate(levels):  # sample j has level (j + seed) % L: every level in turn
+            first = (i - seed) % len(levels)
+            if first < n:
+                part = intensity[first::len(levels)].contiguous()
+                sim = self._simulator(level, part.shape[0]).reset(seed=seed * 16 + i)
+                spikes[first::len(levels)] = sim.step(part).float()
+        return spikes
 
     def sample(self, gen: torch.Generator, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch of ``n`` simulated windows.
@@ -339,16 +404,10 @@ class SceneSimulator:
             (spikes float32 (n, 41, c, c) of {0, 1}, gt float32 (n, 1, c, c) in [0, 1]: the
             intensity at the centre spike frame 20).
         """
-        intensity = self._render(gen, self.n)
-        spikes = torch.empty((self.n, WINDOW, self.crop, self.crop), device=self.device)
-        levels = self.cfg.noise
-        for i, level in enumerate(levels):  # sample j has level (j + seed) % L: every level in turn
-            first = (i - seed) % len(levels)
-            if first < self.n:
-                part = intensity[first::len(levels)].contiguous()
-                sim = self._simulator(level, part.shape[0]).reset(seed=seed * 16 + i)
-                spikes[first::len(levels)] = sim.step(part)[:, self.cfg.sim_lead:].float()
-        centre = self.cfg.sim_lead + (WINDOW - 1) // 2
+        intensity = self.render(gen)
+        lead = self.cfg.sim_lead
+        spikes = self.spikes(intensity, seed)[:, lead:]
+        centre = lead + (WINDOW - 1) // 2
         return spikes, intensity[:, centre:centre + 1].clone()
 
 

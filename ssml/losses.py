@@ -77,3 +77,25 @@ def ssml_loss(bsn_out: torch.Tensor, nbsn_out: torch.Tensor | None, label: torch
         return LossTerms(rec, rec, mutual)
     mutual = F.mse_loss(nbsn_out.to(dtype), bsn)
     return LossTerms(rec + mutual_weight * mutual, rec, mutual)
+
+
+def supervised_loss(pred: torch.Tensor, gt: torch.Tensor, gain: float) -> torch.Tensor:
+    """Mean absolute error between a network output and the exact ground truth of a simulated
+    sample, on the output's scale (firing rate per spike frame = ``gain`` x intensity), in float32.
+
+    Not part of the SSML paper (which has no ground truth): simulated training scenes carry their
+    exact intensity (:class:`ssml.data.SceneSimulator`), so the ``supervised`` and ``hybrid``
+    objectives (``TrainConfig.objective``) can use it. L1 rather than L2: the usual choice of
+    supervised reconstruction networks, less dominated by the rare large errors at edges.
+
+    Args:
+        pred: (n, 1, H, W) network outputs (any float dtype).
+        gt: (n, 1, H, W) intensities in [0, 1].
+        gain: the simulator's gain (firing probability per spike frame per unit intensity).
+
+    Raises:
+        ValueError: shapes differ.
+    """
+    if pred.shape != gt.shape:
+        raise ValueError(f"supervised_loss: shapes differ: pred {tuple(pred.shape)}, gt {tuple(gt.shape)}")
+    return F.l1_loss(pred.float(), gain * gt.float())

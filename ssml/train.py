@@ -195,8 +195,6 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, resume=None):
-        from . import SSML
-
         self.cfg = config.validate()
         self.rank, self.world, local = _distributed()
         self.device = _device(config.device, local, self.world)
@@ -212,7 +210,7 @@ class Trainer:
         from .data import TrainData
 
         self.data = TrainData(config, self.device, self.rank)
-        self.model = SSML(nla=config.nla).to(self.device)
+        self.model = build_model(config).to(self.device)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.fmt)
         self.optimizer = make_optimizer(self.model, config.lr, config.adam_eps)
@@ -223,10 +221,12 @@ class Trainer:
         elif start is not None:
             self.model.load_state_dict(start.state_dict())
             self.model.to(memory_format=self.fmt)
-        self.net = self.model
+        # The module the loss trains: the NBSN alone for a supervised SSML run, else the model.
+        trained = self.model.nbsn if config.model == "ssml" and config.objective == "supervised" else self.model
+        self.net = trained
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                trained, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=config.bsn_warmup > 0)
         self.val_cases = [parse_val(v) for v in config.val]
         self._val_sim = None
@@ -291,10 +291,16 @@ class Trainer:
             FileNotFoundError: missing weights.  ValueError: not SSML weights, or weights of the
                 other NBSN variant (the message says which ``--nla/--no-nla`` they need).
         """
+        from .lite import LiteNet
         from .weights_io import load_model
 
-        start = load_model(None if init == "default" else init)  # variant read from the keys
-        if start.nla != self.cfg.nla:
+        lite = self.cfg.model == "lite"
+        start = load_model(None if init == "default" else init, lite=lite)  # variant read from the keys
+        if isinstance(start, LiteNet) != lite:
+            raise ValueError(f"{init}: these are {'ssml-lite' if isinstance(start, LiteNet) else 'SSML'} "
+                             f"weights; train with --set model={'lite' if isinstance(start, LiteNet) else 'ssml'} "
+                             "to start from them")
+        if not lite and start.nla != self.cfg.nla:
             have, flag = ("with", "--nla") if start.nla else ("without", "--no-nla")
             raise ValueError(f"{init}: these weights are the NBSN {have} non-local attention; "
                              f"train with {flag} to start from them")
@@ -308,31 +314,44 @@ class Trainer:
 
     def train_step(self) -> dict:
         """One optimiser step; returns the loss terms (0-d tensors on the device) and the lr."""
-        from .losses import pseudo_label, ssml_loss
+        from .losses import pseudo_label, ssml_loss, supervised_loss
 
+        cfg = self.cfg
         batch = self.data.next()
         spikes = batch["spikes"].contiguous(memory_format=self.fmt)
-        label = pseudo_label(spikes, self.cfg.pseudo_label)
-        warm = self.step < self.cfg.bsn_warmup
-        with self._autocast():
-            if warm and self.world == 1:
-                bsn, nbsn = self.model.bsn(spikes), None
-            else:
-                bsn, nbsn = self.net(spikes)
-                nbsn = None if warm else nbsn
-        terms = ssml_loss(bsn, nbsn, label, self.cfg.mutual_weight)
+        gt, out = batch["gt"], {}
+        if cfg.model == "lite" or cfg.objective == "supervised":
+            n = gt.shape[0]  # only the simulated samples have ground truth
+            with self._autocast():
+                pred = self.net(spikes[:n])
+            total = supervised_loss(pred, gt, cfg.gain)
+            out["loss/supervised"] = total.detach()
+        else:
+            warm = self.step < cfg.bsn_warmup
+            with self._autocast():
+                if warm and self.world == 1:
+                    bsn, pred = self.model.bsn(spikes), None
+                else:
+                    bsn, pred = self.net(spikes)
+                    pred = None if warm else pred
+            terms = ssml_loss(bsn, pred, pseudo_label(spikes, cfg.pseudo_label), cfg.mutual_weight)
+            total = terms.total
+            out.update({"loss/reconstruction": terms.reconstruction.detach(), "loss/mutual": terms.mutual.detach()})
+            if cfg.objective == "hybrid" and pred is not None:
+                sup = supervised_loss(pred[:gt.shape[0]], gt, cfg.gain)
+                total = total + cfg.sup_weight * sup
+                out["loss/supervised"] = sup.detach()
         self.optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
+        total.backward()
         self.optimizer.step()
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
         self.step += 1
-        out = {"loss/total": terms.total.detach(), "loss/reconstruction": terms.reconstruction.detach(),
-               "loss/mutual": terms.mutual.detach(), "lr": lr}
-        if batch["gt"] is not None and nbsn is not None:
-            n = batch["gt"].shape[0]
-            err = (nbsn[:n].detach().float() / self.cfg.gain - batch["gt"]).clamp(-1, 1)
-            out["train/sim_psnr_nbsn"] = -10 * torch.log10(err.pow(2).mean().clamp_min(1e-12))
+        out.update({"loss/total": total.detach(), "lr": lr})
+        if gt is not None and pred is not None:
+            n = gt.shape[0]
+            err = (pred[:n].detach().float() / cfg.gain - gt).clamp(-1, 1)
+            out["train/sim_psnr"] = -10 * torch.log10(err.pow(2).mean().clamp_min(1e-12))
         return out  # tensors stay on the device: read (synchronise) only when logging
 
     # validation ----------------------------------------------------------------------------
@@ -451,6 +470,17 @@ class Trainer:
         if self.is_main:
             print(f"\nssml train: {signal.Signals(signum).name} received, saving a checkpoint "
                   f"after this step (press Ctrl-C again to abort without one)", flush=True)
+
+
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    """A freshly initialised model of ``config.model``: :class:`ssml.SSML` or :class:`ssml.lite.LiteNet`."""
+    if config.model == "lite":
+        from .lite import LiteNet
+
+        return LiteNet()
+    from .networks import SSML
+
+    return SSML(nla=config.nla)
 
 
 def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -6,9 +6,10 @@ Accepted files (``torch.save`` output, saved on any device):
   :class:`ssml.NBSN` (keys without that prefix; only the NBSN is then filled);
 * a training checkpoint: a dict whose ``"model"`` entry is such a state dict (optimizer, RNG
   states, config and the rest are ignored here);
+* a state dict of :class:`ssml.lite.LiteNet` (keys ``enc1.*``, ``out.*``: the ``ssml-lite`` model);
 * keys with a ``module.`` prefix (saved from DistributedDataParallel) are accepted.
 
-The architecture variant (NBSN with or without NLA) is read from the keys.
+The architecture (SSML pair, lone NBSN with or without NLA, or LiteNet) is read from the keys.
 """
 from __future__ import annotations
 
@@ -17,10 +18,19 @@ from pathlib import Path
 
 import torch
 
+from .lite import LiteNet
 from .networks import SSML
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "ssml_default.pt"
-"""The weights we ship (issue 6); :func:`load_model` uses them when no path is given."""
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "ssml_default.pt"
+"""The SSML weights we ship; :func:`load_model` uses them when no path is given."""
+LITE_WEIGHTS = WEIGHTS_DIR / "ssml_lite.pt"
+"""The ``ssml-lite`` weights we ship (``load_model(lite=True)`` with no path)."""
+
+
+def is_lite(state: dict) -> bool:
+    """Whether a (prefix-stripped) state dict belongs to :class:`ssml.lite.LiteNet`."""
+    return "out.weight" in state and any(k.startswith("enc1.") for k in state)
 
 
 def _read(path: Path) -> dict:
@@ -54,16 +64,16 @@ def _check(path: Path, model: torch.nn.Module, state: dict, strict: bool) -> Non
             raise ValueError(f"{path}: weights do not match the SSML model: {what}")
 
 
-def weights_path(path: str | Path | None = None) -> Path:
+def weights_path(path: str | Path | None = None, default: Path = DEFAULT_WEIGHTS) -> Path:
     """The weights file that ``path`` names: the file itself, a run folder's ``last.pt``, or
-    (``None``) the shipped ``ssml/weights/ssml_default.pt``.
+    (``None``) the shipped ``default`` (``ssml/weights/ssml_default.pt``).
 
     Raises:
         FileNotFoundError: no such file (names it; for the default, says the shipped weights
             are missing and how to get some).
     """
     if path is None:
-        path = DEFAULT_WEIGHTS
+        path = default
         if not path.is_file():
             raise FileNotFoundError(
                 f"SSML weights not found: {path} (the shipped default weights are missing; "
@@ -78,20 +88,24 @@ def weights_path(path: str | Path | None = None) -> Path:
 
 
 def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",
-               strict: bool = True, nla: bool | None = None) -> SSML:
-    """Build an :class:`ssml.SSML` and load weights into it; returned in eval mode on ``device``.
+               strict: bool = True, nla: bool | None = None, lite: bool = False) -> SSML | LiteNet:
+    """Build an :class:`ssml.SSML` (or, for ``ssml-lite`` weights, a :class:`ssml.lite.LiteNet`)
+    and load weights into it; returned in eval mode on ``device``.
 
     Args:
         path: weights file, or a training run folder (its ``last.pt``); ``None`` for the
-            shipped ``ssml/weights/ssml_default.pt``. Files are read with
+            shipped ``ssml/weights/ssml_default.pt`` (``lite=True``: ``ssml_lite.pt``), whose
+            architecture is read from the keys either way. Files are read with
             ``torch.load(weights_only=True)``: loading never runs code from the file.
         device: where the model goes (files saved on a GPU load on a CPU-only machine).
         strict: every key of the model must be in the file and vice versa (a file with only
             NBSN keys fills ``.nbsn`` and is strict about those).
         nla: force the NBSN variant; ``None`` reads it from the keys (``nbsn.nla.*`` present).
 
+        lite: only selects the default file (see ``path``).
+
     Returns:
-        SSML in eval mode (``model(spikes)`` runs the NBSN).
+        SSML in eval mode (``model(spikes)`` runs the NBSN), or LiteNet in eval mode.
 
     Raises:
         FileNotFoundError: the file does not exist (names it; for the default, says the shipped
@@ -99,8 +113,13 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
         ValueError: not a state dict/checkpoint, or a key/shape mismatch (names the first wrong
             key and both shapes).
     """
-    path = weights_path(path)
+    path = weights_path(path, LITE_WEIGHTS if lite else DEFAULT_WEIGHTS)
     state = _read(path)
+    if is_lite(state):
+        model = LiteNet()
+        _check(path, model, state, strict)
+        model.load_state_dict(state, strict=strict)
+        return model.to(device).eval()
     nbsn_only = not any(k.startswith(("bsn.", "nbsn.")) for k in state)
     if nla is None:
         nla = any(k.startswith("nla." if nbsn_only else "nbsn.nla.") for k in state)
@@ -111,4 +130,4 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     return model.to(device).eval()
 
 
-__all__ = ["DEFAULT_WEIGHTS", "load_model", "weights_path"]
+__all__ = ["DEFAULT_WEIGHTS", "LITE_WEIGHTS", "is_lite", "load_model", "weights_path"]

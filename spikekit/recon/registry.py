@@ -36,6 +36,7 @@ METHODS: dict[str, str] = {
     "tfi": "spikekit.recon.tfi:METHOD",
     "tfstp": "spikekit.recon.tfstp:METHOD",
     "ssml": "spikekit.recon.ssml:METHOD",
+    "ssml-lite": "spikekit.recon.ssml:LITE_METHOD",
 }
 
 

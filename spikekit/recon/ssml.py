@@ -1,4 +1,6 @@
-"""``-m ssml``: reconstruction with the SSML network (its NBSN), through the method registry.
+"""``-m ssml`` and ``-m ssml-lite``: reconstruction with the SSML network (its NBSN) or the small
+:class:`ssml.lite.LiteNet`, through the method registry (both read 41-frame windows and answer
+on the same firing-rate scale, so everything below applies to both).
 
 Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking Camera",
 IJCAI 2022. Each output index t gets the 41-frame window [t - 20, t + 20] centred on it (valid
@@ -26,6 +28,7 @@ the README's quality table has the shipped weights with and without it).
 """
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import nullcontext
 from pathlib import Path
@@ -49,8 +52,9 @@ def ssml_valid(frames: int, opts: Options) -> tuple[int, int]:
     return HALF, frames - 1 - HALF
 
 
-def load_network(weights=None, device="cpu"):
-    """The SSML model (eval mode, channels-last) for ``weights`` on ``device``, loaded once.
+def load_network(weights=None, device="cpu", lite: bool = False):
+    """The SSML model (eval mode, channels-last) for ``weights`` on ``device``, loaded once;
+    ``weights=None`` takes the shipped ``ssml_default.pt`` (``lite``: ``ssml_lite.pt``).
 
     Raises:
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
@@ -58,10 +62,10 @@ def load_network(weights=None, device="cpu"):
     """
     from ssml import load_model
 
-    key = (str(Path(weights).resolve()) if weights else None, str(device))
+    key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
         if key not in _cache:
-            model = load_model(weights, device=device)
+            model = load_model(weights, device=device, lite=lite)
             _cache[key] = model.to(memory_format=torch.channels_last)
         return _cache[key]
 
@@ -109,11 +113,12 @@ def _decoded_chunks(source: Source, chunks):
         yield chunk, frames.unsqueeze(0)
 
 
-def ssml_run(source: Source, centres: list, opts: Options):
-    """Yield ``(centres, float32 (N, n, H, W))`` batches of SSML images (the Method contract)."""
+def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
+    """Yield ``(centres, float32 (N, n, H, W))`` batches of SSML (``lite``: ssml-lite) images
+    (the Method contract)."""
     precision, batch, anchor = _options(opts)
     device = torch.device(source.device)
-    model = load_network(opts.weights, device)
+    model = load_network(opts.weights, device, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
                 else nullcontext())
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, HALF, HALF, source.frames)):
@@ -132,5 +137,8 @@ def ssml_run(source: Source, centres: list, opts: Options):
         yield chunk.centres, out
 
 
+PARAMS = ("precision", "batch", "anchor")
 METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=bf16",
-                ssml_run, ssml_valid, params=("precision", "batch", "anchor"))
+                ssml_run, ssml_valid, params=PARAMS)
+LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (~16x faster than ssml); --weights",
+                     functools.partial(ssml_run, lite=True), ssml_valid, params=PARAMS)

@@ -1,0 +1,118 @@
+"""The evaluation protocol: validation cases (for choosing runs) and a held-out test grid.
+
+**Validation** (tuning data: runs and settings are chosen by it): ``reds301/spike/200_part1`` at
+spike frame 150 and ``reds41/spike/000_part1`` at its five GT keys (``key_idK`` is centred on spike
+frame K - 1), under ``../shared/data``. Never trained on.
+
+**Test grid** (nothing is trained or selected on it): scenes simulated with exact ground truth
+from material that training never sees: the last 20 % of the frames of each shared video
+(:data:`ssml.video.TEST_SPAN`; training uses at most the first 75 %,
+:data:`ssml.video.TRAIN_SPAN`) with, moving over them, an object textured with a photograph that
+is not among the training photographs (:data:`TEST_IMAGES`). Cells: every combination of
+
+* motion speed (:data:`SPEEDS`, output pixels per spike frame, for the camera pan and the object):
+  ``slow`` 0.02, ``medium`` 0.08, ``fast`` 0.2 (the fastest motion measured in the REDS-derived
+  streams: optical flow of TFP images of ``reds301``, 99th percentile about 0.18 px per frame);
+* light level (:data:`LIGHTS`, mean firing rate per spike frame): ``bright`` 0.3, ``dim`` 0.08,
+  ``dark`` 0.02 (the real recording in ``../shared/data/real`` has about 0.03);
+* camera noise (:data:`NOISES`): ``off``, ``on``, ``strong`` (:func:`ssml.data.noise_model`).
+
+Each cell holds :data:`SCENES_PER_CELL` scenes of :data:`TEST_SIZE` x :data:`TEST_SIZE` pixels,
+:data:`TEST_FRAMES` spike frames, the ground truth at the middle frame :data:`TEST_INDEX`, from a
+fixed seed: the grid is the same on every machine and every run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import torch
+
+VALIDATION = [("200_part1 @150", "reds301/spike/200_part1_key_id151.dat", "reds301/gt/200_part1_key_id151.png", 150)] + [
+    (f"000_part1 @{k - 1}", "reds41/spike/000_part1_key_id21.dat", f"reds41/gt/000_part1_key_id{k}.png", k - 1)
+    for k in (7, 14, 21, 28, 35)]
+"""Validation cases: (label, spike file, GT image, spike frame of the GT), paths under the data folder."""
+
+TEST_VIDEOS = ("video/bikes.mp4", "video/carphone_pristine.mp4", "video/bigbuckbunny.mp4")
+"""Videos (under the data folder) whose last frames (:data:`ssml.video.TEST_SPAN`) make the test scenes."""
+TEST_IMAGES = ("colorwheel", "logo", "shepp_logan_phantom", "checkerboard", "microaneurysms", "horse")
+"""``skimage.data`` photographs for the test objects: none is in the training defaults."""
+SPEEDS = {"slow": 0.02, "medium": 0.08, "fast": 0.2}
+LIGHTS = {"bright": 0.3, "dim": 0.08, "dark": 0.02}
+NOISES = ("off", "on", "strong")
+SCENES_PER_CELL = 2
+TEST_SIZE = 160
+TEST_FRAMES = 121
+TEST_INDEX = 60
+TEST_SEED = 20261201
+
+
+@dataclasses.dataclass
+class Case:
+    """One evaluation case: a spike stream (uint8 (T, H, W) of {0, 1}, or a ``.dat`` path), the
+    ground truth float32 (H, W) in [0, 1] at spike frame ``index``, and its labels."""
+    name: str
+    spikes: object
+    gt: object
+    index: int
+    cell: dict = dataclasses.field(default_factory=dict)
+
+
+def validation_cases(data: Path) -> list[Case]:
+    """The validation cases under ``data`` (``../shared/data``), spikes given as ``.dat`` paths.
+
+    Raises:
+        FileNotFoundError: a file is missing (names it).
+    """
+    from spikekit.metrics import load_gt
+
+    out = []
+    for name, dat, gt, index in VALIDATION:
+        for p in (data / dat, data / gt):
+            if not p.is_file():
+                raise FileNotFoundError(f"validation file not found: {p}")
+        out.append(Case(name, data / dat, load_gt(data / gt), index, {"set": "validation"}))
+    return out
+
+
+def test_grid(data: Path, device="cpu", cells: int | None = None) -> list[Case]:
+    """The test grid (see the module docstring): ``3 x 3 x 3`` cells of :data:`SCENES_PER_CELL`
+    scenes each, spikes uint8 (121, 160, 160), GT float32 (160, 160) at spike frame 60.
+    ``cells=k`` makes only the first k cells (the same scenes as in the whole grid).
+
+    Each scene's intensity is scaled so that its mean firing rate (gain 0.6 x mean intensity)
+    is the cell's light level (values above 1 clip to 1).
+
+    Raises:
+        FileNotFoundError: a video is missing.
+    """
+    from .config import TrainConfig
+    from .data import SceneSimulator
+    from .video import TEST_SPAN, VideoClips
+
+    videos = [data / v for v in TEST_VIDEOS]
+    base = TrainConfig(images=list(TEST_IMAGES), videos=[str(v) for v in videos], video_fraction=1.0,
+                       video_span=list(TEST_SPAN), video_rate=[0.002, 0.002], pan_prob=1.0, shake=0.0,
+                       zoom=[1.0, 1.0], brightness=[1.0, 1.0], objects=1, object_prob=1.0,
+                       sim_lead=TEST_FRAMES - 41)
+    clips = VideoClips(videos, base.video_height, TEST_SPAN, device)
+    cases, images = [], None
+    for k, ((sname, speed), (lname, rate), noise) in enumerate(
+            itertools.product(SPEEDS.items(), LIGHTS.items(), NOISES)):
+        if cells is not None and k >= cells:
+            break
+        cfg = dataclasses.replace(base, speed=[speed, speed], noise=[noise])
+        sim = SceneSimulator(cfg, SCENES_PER_CELL, crop=TEST_SIZE, device=device, images=images, videos=clips)
+        images = sim.images
+        gen = torch.Generator(device=device)
+        gen.manual_seed(TEST_SEED + k)
+        intensity = sim.render(gen)
+        level = intensity.mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+        intensity = (intensity * (rate / cfg.gain) / level).clamp_(0, 1)
+        spikes = sim.spikes(intensity, TEST_SEED + k).to(torch.uint8).cpu()
+        for j in range(SCENES_PER_CELL):
+            cell = {"set": "test", "speed": sname, "light": lname, "noise": noise}
+            cases.append(Case(f"{sname}/{lname}/{noise}/{j}", spikes[j],
+                              intensity[j, TEST_INDEX].cpu().numpy(), TEST_INDEX, cell))
+    return cases

@@ -71,17 +71,19 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
 
 
 def dry_run(config: TrainConfig, as_json: bool) -> None:
-    """Print parameter counts (BSN, NBSN, total) and the config, without training."""
+    """Print parameter counts (per part and total) and the config, without training."""
     from spikekit.cli import echo_json
 
-    from . import SSML, count_parameters
+    from . import count_parameters
+    from .train import build_model
 
-    counts = count_parameters(SSML(nla=config.nla))
+    counts = count_parameters(build_model(config))
     if as_json:
         echo_json({"parameters": counts, "config": config.to_dict()})
         return
-    click.echo(f"SSML (nla={config.nla}) parameters:")
-    for name in ("bsn", "nbsn", "total"):
+    what = "SSML-lite" if config.model == "lite" else f"SSML (nla={config.nla})"
+    click.echo(f"{what} parameters:")
+    for name in [k for k in ("bsn", "nbsn") if k in counts] + ["total"]:
         click.echo(f"  {name.upper():6s} {counts[name]:>12,}")
     click.echo("config:")
     click.echo("  " + yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip().replace("\n", "\n  "))

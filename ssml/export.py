@@ -12,7 +12,8 @@ import torch
 
 
 def export_weights(source, output) -> dict:
-    """Write the float32 state dict (keys ``bsn.*``, ``nbsn.*``) of the SSML pair in ``source``.
+    """Write the float32 state dict of the model in ``source``: the SSML pair (keys ``bsn.*``,
+    ``nbsn.*``) or an ``ssml-lite`` :class:`ssml.lite.LiteNet`.
 
     Args:
         source: a weights file, checkpoint or run folder (its ``last.pt``), see
@@ -23,7 +24,7 @@ def export_weights(source, output) -> dict:
         ``{"output": str, "bytes": int, "step": int or None}`` (the checkpoint's step).
 
     Raises:
-        FileNotFoundError: ``source`` is missing.  ValueError: not SSML weights.
+        FileNotFoundError: ``source`` is missing.  ValueError: not SSML or ssml-lite weights.
     """
     from spikekit.io import atomic_output
 
@@ -45,7 +46,7 @@ def export_weights(source, output) -> dict:
 @click.argument("source", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Weights file to write (.pt).")
 def export(source, output):
-    """Export SSML weights (float32 state dict) from a run folder or checkpoint.
+    """Export SSML or ssml-lite weights (float32 state dict) from a run folder or checkpoint.
 
     \b
     Example:

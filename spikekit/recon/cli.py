@@ -84,10 +84,10 @@ def method_options(f):
                      help="torch CPU threads (0: torch's default, one per core).")(f)
     f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup; "
-                          "ssml: precision=fp32|bf16, batch=N, anchor=1|0).")(f)
+                          "ssml, ssml-lite: precision=fp32|bf16, batch=N, anchor=1|0).")(f)
     f = click.option("--weights", type=click.Path(), default=None,
-                     help="SSML weights: a weights file, a training checkpoint or a run folder "
-                          "(default: the shipped ones).")(f)
+                     help="Weights of -m ssml or -m ssml-lite: a weights file, a training checkpoint or "
+                          "a run folder (default: the shipped ones).")(f)
     f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
     f = click.option("--gamma", type=float, default=1.0, show_default=True,
                      help="Output = intensity ** (1/gamma).")(f)

@@ -74,7 +74,7 @@ def _row(images: list[np.ndarray], labels: list[str]) -> np.ndarray:
 def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]:
     """Run the whole demo into ``out_dir``; returns the metric rows that were printed."""
     from . import SpikeStream
-    from .io import atomic_output
+    from .io import write_image
     from .metrics import psnr, ssim
     from .recon import get_method, method_names, reconstruct
     from .recon.writers import open_writer
@@ -121,11 +121,8 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
         pictures = {"GT": gt[n], "spikes": spike_frame, **{k: v[n] for k, v in images.items()}}
         return _row([pictures[k] for k in shown], [f"{k} @{n}" if k == "GT" else k for k in shown])
 
-    import imageio.v3 as iio
-
     middle = centres[len(centres) // 2]
-    with atomic_output(out_dir / "compare.png") as tmp:
-        iio.imwrite(tmp, composite(middle), extension=".png")
+    write_image(out_dir / "compare.png", composite(middle))
     sheets = [composite(n) for n in centres]
     with open_writer(out_dir / "compare.mp4", len(sheets), *sheets[0].shape, fps=video_fps) as writer:
         writer.write(centres, np.stack(sheets))
@@ -141,6 +138,11 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator noise seed.")
 def demo(out_dir, seed):
     """Simulate a moving photo with exact GT, reconstruct it with every method, compare."""
+    from .cli import fail
+
     started = time.perf_counter()
-    run_demo(Path(out_dir), seed=seed)
+    try:
+        run_demo(Path(out_dir), seed=seed)
+    except (OSError, ValueError) as exc:  # e.g. a read-only or full output folder
+        fail(exc)
     click.echo(f"demo finished in {time.perf_counter() - started:.0f} s")

@@ -66,17 +66,14 @@ def info(file, height, width, rate, flip, preview, as_json, build):
 
 
 def _write_preview(stream, path) -> None:
-    import imageio.v3 as iio
     import numpy as np
 
-    from .io import atomic_output
-
+    from .io import write_image
     from .recon import tfp
 
     n = min(PREVIEW_FRAMES, len(stream))  # an even window has one more frame before its centre
     image = tfp(stream.decode(0, n), window=n, at=n // 2, scale=PREVIEW_SCALE)
-    with atomic_output(path) as tmp:
-        iio.imwrite(tmp, np.round(image.numpy() * 255).astype(np.uint8))
+    write_image(path, np.round(image.numpy() * 255).astype(np.uint8))
 
 
 @click.command()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_output
+from ..io import atomic_output, write_image
 
 SUFFIXES = (".png", ".mp4", ".gif", ".npy")
 """Supported output suffixes; a path without a suffix (or an existing folder) is a folder of PNGs."""
@@ -73,13 +73,10 @@ class Writer(contextlib.AbstractContextManager):
 
 class PngWriter(Writer):
     def _write(self, indices, images):
-        import imageio.v3 as iio
-
         if self.written + len(images) > 1:
             raise ValueError(f"{self.path}: a .png holds one image but {self.count} were asked for; "
                              f"write to a folder, .mp4 or .npy instead")
-        with atomic_output(self.path) as tmp:
-            iio.imwrite(tmp, to_uint8(images[0]), extension=".png")
+        write_image(self.path, to_uint8(images[0]), extension=".png")
 
 
 class FolderWriter(Writer):
@@ -92,12 +89,8 @@ class FolderWriter(Writer):
         return self
 
     def _write(self, indices, images):
-        import imageio.v3 as iio
-
         for index, image in zip(indices, to_uint8(images)):
-            target = self.path / f"frame_{int(index):0{self.digits}d}.png"
-            with atomic_output(target) as tmp:
-                iio.imwrite(tmp, image, extension=".png")
+            write_image(self.path / f"frame_{int(index):0{self.digits}d}.png", image, extension=".png")
 
 
 class VideoWriter(Writer):
@@ -138,12 +131,9 @@ class GifWriter(Writer):
         self._frames.extend(to_uint8(images))
 
     def _finish(self):
-        import imageio.v3 as iio
-
         if not self._frames:
             raise ValueError(f"{self.path}: no frames to write")
-        with atomic_output(self.path) as tmp:
-            iio.imwrite(tmp, np.stack(self._frames), extension=".gif", duration=1000.0 / self.fps, loop=0)
+        write_image(self.path, np.stack(self._frames), extension=".gif", duration=1000.0 / self.fps, loop=0)
 
 
 class NpyWriter(Writer):

@@ -71,6 +71,17 @@ def _row(images: list[np.ndarray], labels: list[str]) -> np.ndarray:
     return np.concatenate([p for pair in zip(panels, [gap] * len(panels)) for p in pair][:-1], axis=1)
 
 
+def simulate_scene(out_dir: Path, seed: int = 0) -> dict:
+    """Write the demo's spike stream ``out_dir/scene.dat`` (+ sidecar) and its exact GT
+    ``out_dir/gt/{n:08d}.npy`` (float32 (H, W) at every key frame); returns the simulator's
+    summary (see :func:`spikekit.simulate.simulate_to_file`)."""
+    from .simulate.run import simulate_to_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return simulate_to_file(render_scene(), out_dir / "scene.dat", rate=RATE, steps_per_frame=STEPS, noise="on",
+                            seed=seed, gt_dir=out_dir / "gt", gt_every=EVAL_EVERY, gt_format="npy")
+
+
 def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]:
     """Run the whole demo into ``out_dir``; returns the metric rows that were printed."""
     from . import SpikeStream
@@ -78,14 +89,10 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
     from .metrics import psnr, ssim
     from .recon import get_method, method_names, reconstruct
     from .recon.writers import open_writer
-    from .simulate.run import simulate_to_file
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    frames = render_scene()
     click.echo(f"scene: skimage 'camera' photo moving {SPEED[0]:g}, {SPEED[1]:g} px per spike frame, "
                f"{HEIGHT}x{WIDTH}, {VIDEO_FRAMES} key frames x {STEPS} spike frames")
-    summary = simulate_to_file(frames, out_dir / "scene.dat", rate=RATE, steps_per_frame=STEPS, noise="on",
-                               seed=seed, gt_dir=out_dir / "gt", gt_every=EVAL_EVERY, gt_format="npy")
+    summary = simulate_scene(out_dir, seed)
     click.echo(f"simulated {summary['frames']} spike frames at {RATE:g} Hz (noise on, seed {seed}), "
                f"mean firing rate {summary['mean_firing_rate']:.3f} -> {out_dir / 'scene.dat'} (+ .json)")
     stream = SpikeStream(out_dir / "scene.dat")
@@ -128,7 +135,8 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
         writer.write(centres, np.stack(sheets))
     stream.close()
     click.echo(f"\nwrote {out_dir / 'compare.png'} (spike frame {middle}) and {out_dir / 'compare.mp4'} "
-               f"({len(sheets)} frames)")
+               f"({len(sheets)} frames); try any command on {out_dir / 'scene.dat'}, e.g. "
+               f"`spikekit info {out_dir / 'scene.dat'}`")
     return rows
 
 

@@ -9,6 +9,7 @@ from .cli import build_info, echo_json, fail, format_build_info
 
 PREVIEW_FRAMES = 64
 PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
+PROGRESS_FRAMES = 20000  # streams longer than this report progress while they are counted
 
 
 @click.command()
@@ -22,7 +23,8 @@ PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x i
               help="Write a TFP image of the first 64 spike frames (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
-def info(file, height, width, rate, flip, preview, as_json, build):
+@click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
+def info(file, height, width, rate, flip, preview, as_json, build, quiet):
     """Summarise a .dat spike stream: frames, duration, firing rate, dead and hot pixels."""
     if build:
         facts = build_info()
@@ -43,7 +45,7 @@ def info(file, height, width, rate, flip, preview, as_json, build):
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     with stream:
-        stats = stream_stats(stream, progress=not as_json and len(stream) > 20000)
+        stats = stream_stats(stream, progress=not (as_json or quiet) and len(stream) > PROGRESS_FRAMES)
         if preview:
             try:
                 _write_preview(stream, preview)

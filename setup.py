@@ -52,10 +52,11 @@ INSTALL_REQUIRES = [
 ]
 
 
-def _system_includes(device_type="cpu"):
-    # torch's headers as system headers: their warnings (e.g. C++20 bit-field initialisers under
-    # -std=c++17) are not ours; GCC drops the matching -I that cpp_extension adds.
-    return [flag for path in cpp_extension.include_paths(device_type) for flag in ("-isystem", path)]
+def _system_includes():
+    # torch's own headers as system headers: their warnings (e.g. C++20 bit-field initialisers
+    # under -std=c++17) are not ours; GCC drops the matching -I that cpp_extension adds. Only
+    # torch's folders: a CUDA include folder may be /usr/include, which -isystem must not reorder.
+    return [flag for path in cpp_extension.include_paths("cpu") for flag in ("-isystem", path)]
 
 
 def _extension():
@@ -70,7 +71,7 @@ def _extension():
     if _want_cuda():
         sources += rel("csrc/cuda/*.cu") + rel("csrc/cuda/*_binding.cpp")
         args["cxx"] = args["cxx"] + ["-DSPIKEKIT_WITH_CUDA=1"]
-        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--fmad=false"] + _system_includes("cuda")
+        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--fmad=false"] + _system_includes()
         return cpp_extension.CUDAExtension("spikekit._C", sources, extra_compile_args=args,
                                            extra_link_args=["-fopenmp"])
     return cpp_extension.CppExtension("spikekit._C", sources, extra_compile_args=args,

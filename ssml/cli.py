@@ -76,7 +76,8 @@ def check_out(config: TrainConfig, resume, overwrite: bool) -> None:
     else:
         same = False
     found = [name for name in RUN_FILES if (out / name).exists()]
-    if found and not same and not overwrite:
+    first_rank = os.environ.get("RANK", "0") == "0"  # under torchrun rank 0 may have started already
+    if found and not same and not overwrite and first_rank:
         raise click.UsageError(f"{out} already holds a training run ({', '.join(found)}); continue it "
                                f"with --resume {out}, or replace it with --overwrite")
     for path in config.dat:

@@ -1,4 +1,4 @@
-"""`spikekit recon`, `spikekit eval`, `spikekit view`, and the README's TFP reference figures."""
+"""`spikekit recon`, `spikekit eval`, `spikekit view`, and the TFP reference figures of docs/methods.md."""
 from __future__ import annotations
 
 import json

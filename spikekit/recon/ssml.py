@@ -22,7 +22,7 @@ window is an unbiased estimate of the mean intensity times the camera gain, wher
 learning leaves the overall gain of the BSN/NBSN pair free to drift by a few percent during
 training (measured on our run: +1.7 % at 3k steps, +3.9 % at 5k, +0.3 % at 7k), which costs
 PSNR without changing the image's structure (200_part1: +1.2 dB at 3k steps, +4.4 dB at 5k;
-the README's quality table has the shipped weights with and without it).
+the model card ssml/weights/MODEL_CARD.md has the shipped weights with and without it).
 """
 from __future__ import annotations
 

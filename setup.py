@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 
+import torch
 from setuptools import find_packages, setup
 from torch.utils import cpp_extension
 
@@ -24,12 +25,38 @@ def _version():
 
 
 def _want_cuda():
-    import torch
-
     if os.environ.get("SPIKEKIT_NO_CUDA", "0") not in ("", "0"):
         return False
     has_nvcc = cpp_extension.CUDA_HOME is not None or shutil.which("nvcc") is not None
     return torch.version.cuda is not None and has_nvcc
+
+
+def torch_requirement(version):
+    """The torch an extension built against ``version`` runs with: the same minor release
+    (``"2.13.0+cpu"`` -> ``"torch==2.13.*"``); its C++ ABI changes between minor releases."""
+    major, minor = version.split("+")[0].split(".")[:2]
+    return f"torch=={major}.{minor}.*"
+
+
+INSTALL_REQUIRES = [
+    torch_requirement(torch.__version__),  # the torch the extension is compiled against
+    "numpy",
+    "click>=8",
+    "tqdm",
+    "imageio>=2.28",
+    "imageio-ffmpeg",
+    "scikit-image>=0.21",
+    "numba",
+    "tensorboard",
+    "pyyaml",
+]
+
+
+def _system_includes():
+    # torch's own headers as system headers: their warnings (e.g. C++20 bit-field initialisers
+    # under -std=c++17) are not ours; GCC drops the matching -I that cpp_extension adds. Only
+    # torch's folders: a CUDA include folder may be /usr/include, which -isystem must not reorder.
+    return [flag for path in cpp_extension.include_paths("cpu") for flag in ("-isystem", path)]
 
 
 def _extension():
@@ -37,41 +64,31 @@ def _extension():
     sources = rel("csrc/spikekit.cpp") + rel("csrc/cpu/*.cpp")
     # No fused multiply-add contraction on either device: CPU and CUDA must give the same bits
     # (the simulator's spikes, the TFP/TFI values), so both round every operation alike.
-    cxx = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off"]
+    cxx = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off"] + _system_includes()
     if os.environ.get("SPIKEKIT_PORTABLE", "0") in ("", "0"):
         cxx.append("-march=native")  # built from source on the machine that runs it
     args = {"cxx": cxx}
     if _want_cuda():
         sources += rel("csrc/cuda/*.cu") + rel("csrc/cuda/*_binding.cpp")
         args["cxx"] = args["cxx"] + ["-DSPIKEKIT_WITH_CUDA=1"]
-        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--fmad=false"]
+        args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--fmad=false"] + _system_includes()
         return cpp_extension.CUDAExtension("spikekit._C", sources, extra_compile_args=args,
                                            extra_link_args=["-fopenmp"])
     return cpp_extension.CppExtension("spikekit._C", sources, extra_compile_args=args,
                                       extra_link_args=["-fopenmp"])
 
 
-setup(
-    name="spikekit",
-    version=_version(),
-    description="Spiking-camera toolkit: .dat I/O, simulator, TFP/TFI/TFSTP and SSML reconstruction",
-    packages=find_packages(include=["spikekit", "spikekit.*", "ssml", "ssml.*"]),
-    package_data={"ssml": ["weights/*.pt", "weights/*.md"], "spikekit": ["data/*"]},
-    python_requires=">=3.9",
-    install_requires=[
-        "torch>=2.4",
-        "numpy",
-        "click>=8",
-        "tqdm",
-        "imageio>=2.28",
-        "imageio-ffmpeg",
-        "scikit-image>=0.21",
-        "numba",
-        "tensorboard",
-        "pyyaml",
-    ],
-    extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["spikekit=spikekit.cli:main"]},
-    ext_modules=[_extension()],
-    cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
-)
+if __name__ == "__main__":  # (tests import this file for its flags and requirements)
+    setup(
+        name="spikekit",
+        version=_version(),
+        description="Spiking-camera toolkit: .dat I/O, simulator, TFP/TFI/TFSTP and SSML reconstruction",
+        packages=find_packages(include=["spikekit", "spikekit.*", "ssml", "ssml.*"]),
+        package_data={"ssml": ["weights/*.pt", "weights/*.md"], "spikekit": ["data/*"]},
+        python_requires=">=3.9",
+        install_requires=INSTALL_REQUIRES,
+        extras_require={"test": ["pytest"]},
+        entry_points={"console_scripts": ["spikekit=spikekit.cli:main"]},
+        ext_modules=[_extension()],
+        cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
+    )

@@ -62,13 +62,23 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _thread_error(args) -> None:
+    # A library's background thread (e.g. TensorBoard's event writer on a full disk) failing:
+    # one line instead of its traceback; the main thread reports the error that stops the command.
+    if args.exc_type is not SystemExit:
+        click.echo(f"warning: background thread {args.thread.name if args.thread else ''}: "
+                   f"{type(args.exc_value).__name__}: {args.exc_value}", err=True)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def invoke(self, ctx):
         import signal
+        import threading
 
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        threading.excepthook = _thread_error
         return super().invoke(ctx)
 
     def list_commands(self, ctx):
@@ -102,10 +112,13 @@ def fail(exc: BaseException):
     """Raise ``exc`` as a one-line ``click.ClickException`` (the CLI never shows a traceback).
 
     KeyError messages lose the quotes ``str(KeyError)`` adds; RuntimeErrors from the ops keep
-    only their first line (the C++ context lines follow it).
+    only their first line (the C++ context lines follow it); OSErrors read ``FILE: reason``
+    (no ``[Errno N]``).
     """
     if isinstance(exc, KeyError) and exc.args:
         message = str(exc.args[0])
+    elif isinstance(exc, OSError) and exc.strerror:
+        message = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     elif isinstance(exc, RuntimeError):
         message = str(exc).splitlines()[0]
     else:

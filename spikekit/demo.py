@@ -71,21 +71,28 @@ def _row(images: list[np.ndarray], labels: list[str]) -> np.ndarray:
     return np.concatenate([p for pair in zip(panels, [gap] * len(panels)) for p in pair][:-1], axis=1)
 
 
-def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]:
-    """Run the whole demo into ``out_dir``; returns the metric rows that were printed."""
-    from . import SpikeStream
-    from .io import atomic_output
-    from .metrics import psnr, ssim
-    from .recon import get_method, method_names, reconstruct
-    from .recon.writers import open_writer
+def simulate_scene(out_dir: Path, seed: int = 0) -> dict:
+    """Write the demo's spike stream ``out_dir/scene.dat`` (+ sidecar) and its exact GT
+    ``out_dir/gt/{n:08d}.npy`` (float32 (H, W) at every key frame); returns the simulator's
+    summary (see :func:`spikekit.simulate.simulate_to_file`)."""
     from .simulate.run import simulate_to_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames = render_scene()
+    return simulate_to_file(render_scene(), out_dir / "scene.dat", rate=RATE, steps_per_frame=STEPS, noise="on",
+                            seed=seed, gt_dir=out_dir / "gt", gt_every=EVAL_EVERY, gt_format="npy")
+
+
+def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]:
+    """Run the whole demo into ``out_dir``; returns the metric rows that were printed."""
+    from . import SpikeStream
+    from .io import write_image
+    from .metrics import psnr, ssim
+    from .recon import get_method, method_names, reconstruct
+    from .recon.writers import open_writer
+
     click.echo(f"scene: skimage 'camera' photo moving {SPEED[0]:g}, {SPEED[1]:g} px per spike frame, "
                f"{HEIGHT}x{WIDTH}, {VIDEO_FRAMES} key frames x {STEPS} spike frames")
-    summary = simulate_to_file(frames, out_dir / "scene.dat", rate=RATE, steps_per_frame=STEPS, noise="on",
-                               seed=seed, gt_dir=out_dir / "gt", gt_every=EVAL_EVERY, gt_format="npy")
+    summary = simulate_scene(out_dir, seed)
     click.echo(f"simulated {summary['frames']} spike frames at {RATE:g} Hz (noise on, seed {seed}), "
                f"mean firing rate {summary['mean_firing_rate']:.3f} -> {out_dir / 'scene.dat'} (+ .json)")
     stream = SpikeStream(out_dir / "scene.dat")
@@ -121,17 +128,15 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
         pictures = {"GT": gt[n], "spikes": spike_frame, **{k: v[n] for k, v in images.items()}}
         return _row([pictures[k] for k in shown], [f"{k} @{n}" if k == "GT" else k for k in shown])
 
-    import imageio.v3 as iio
-
     middle = centres[len(centres) // 2]
-    with atomic_output(out_dir / "compare.png") as tmp:
-        iio.imwrite(tmp, composite(middle), extension=".png")
+    write_image(out_dir / "compare.png", composite(middle))
     sheets = [composite(n) for n in centres]
     with open_writer(out_dir / "compare.mp4", len(sheets), *sheets[0].shape, fps=video_fps) as writer:
         writer.write(centres, np.stack(sheets))
     stream.close()
     click.echo(f"\nwrote {out_dir / 'compare.png'} (spike frame {middle}) and {out_dir / 'compare.mp4'} "
-               f"({len(sheets)} frames)")
+               f"({len(sheets)} frames); try any command on {out_dir / 'scene.dat'}, e.g. "
+               f"`spikekit info {out_dir / 'scene.dat'}`")
     return rows
 
 
@@ -141,6 +146,11 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator noise seed.")
 def demo(out_dir, seed):
     """Simulate a moving photo with exact GT, reconstruct it with every method, compare."""
+    from .cli import fail
+
     started = time.perf_counter()
-    run_demo(Path(out_dir), seed=seed)
+    try:
+        run_demo(Path(out_dir), seed=seed)
+    except (OSError, ValueError) as exc:  # e.g. a read-only or full output folder
+        fail(exc)
     click.echo(f"demo finished in {time.perf_counter() - started:.0f} s")

@@ -9,6 +9,7 @@ from .cli import build_info, echo_json, fail, format_build_info
 
 PREVIEW_FRAMES = 64
 PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
+PROGRESS_FRAMES = 20000  # streams longer than this report progress while they are counted
 
 
 @click.command()
@@ -16,12 +17,14 @@ PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x i
 @click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")
 @click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")
 @click.option("--rate", type=float, default=None, help="Spike frames per second, Hz (default: sidecar, else 40000).")
-@click.option("--no-flip", is_flag=True, help="Rows are stored top-down (default: bottom-up, Vidar).")
+@click.option("--flip/--no-flip", default=None,
+              help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None,
               help="Write a TFP image of the first 64 spike frames (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
-def info(file, height, width, rate, no_flip, preview, as_json, build):
+@click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
+def info(file, height, width, rate, flip, preview, as_json, build, quiet):
     """Summarise a .dat spike stream: frames, duration, firing rate, dead and hot pixels."""
     if build:
         facts = build_info()
@@ -36,15 +39,18 @@ def info(file, height, width, rate, no_flip, preview, as_json, build):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            stream = SpikeStream(file, height, width, flip=not no_flip, rate=rate)
+            stream = SpikeStream(file, height, width, flip=flip, rate=rate)
         except (OSError, ValueError) as exc:
             fail(exc)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     with stream:
-        stats = stream_stats(stream, progress=not as_json and len(stream) > 20000)
+        stats = stream_stats(stream, progress=not (as_json or quiet) and len(stream) > PROGRESS_FRAMES)
         if preview:
-            _write_preview(stream, preview)
+            try:
+                _write_preview(stream, preview)
+            except (OSError, ValueError) as exc:  # missing, read-only or full folder; bad suffix
+                fail(exc)
     if as_json:
         echo_json(stats)
         return
@@ -62,17 +68,14 @@ def info(file, height, width, rate, no_flip, preview, as_json, build):
 
 
 def _write_preview(stream, path) -> None:
-    import imageio.v3 as iio
     import numpy as np
 
-    from .io import atomic_output
-
+    from .io import write_image
     from .recon import tfp
 
     n = min(PREVIEW_FRAMES, len(stream))  # an even window has one more frame before its centre
     image = tfp(stream.decode(0, n), window=n, at=n // 2, scale=PREVIEW_SCALE)
-    with atomic_output(path) as tmp:
-        iio.imwrite(tmp, np.round(image.numpy() * 255).astype(np.uint8))
+    write_image(path, np.round(image.numpy() * 255).astype(np.uint8))
 
 
 @click.command()
@@ -81,9 +84,17 @@ def _write_preview(stream, path) -> None:
 @click.option("--key", default=None, help="Array name inside the .npz (default: spk).")
 @click.option("--rate", type=float, default=None, help="Spike frames per second to record (Hz).")
 def convert(src, dst, key, rate):
-    """Convert an unpacked spike array (.npz/.npy, (T, H, W) of 0/1, upright) to .dat + sidecar."""
+    """Convert an unpacked spike array (.npz/.npy, (T, H, W) of 0/1, upright) to .dat + sidecar.
+
+    DST must end in .dat (the only format convert writes).
+    """
+    from pathlib import Path
+
     from .io import npz_to_dat
 
+    if Path(dst).suffix.lower() != ".dat":
+        raise click.BadParameter(f"{dst}: convert writes bit-packed .dat spike streams; name the output "
+                                 f"*.dat (e.g. {Path(dst).with_suffix('.dat').name})", param_hint="DST")
     try:
         out = npz_to_dat(src, dst, key, rate=rate)
     except (OSError, KeyError, ValueError) as exc:

@@ -74,10 +74,12 @@ def load_gt(path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ground-truth image not found: {path}")
+    if path.suffix.lower() == ".dat":
+        raise ValueError(f"{path}: this is a .dat spike stream; ground truth must be an image (PNG, TIFF, ...)")
     try:
         image = iio.imread(path)
-    except Exception as exc:  # imageio raises many types for bad files
-        raise ValueError(f"{path}: cannot read as an image ({exc})") from exc
+    except Exception as exc:  # imageio raises many types for bad files; its hints are about plugins
+        raise ValueError(f"{path}: cannot read as a ground-truth image (PNG, TIFF, JPEG, ...)") from exc
     if image.dtype == np.uint8:
         scaled = image.astype(np.float32) / 255.0
     elif image.dtype == np.uint16:

@@ -15,7 +15,7 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
     Args:
         stream: an open :class:`~spikekit.io.SpikeStream`.
         chunk: spike frames decoded at a time.
-        progress: show a tqdm progress bar.
+        progress: report progress (:func:`spikekit.progress.progress`).
 
     Returns:
         dict with ``frames``, ``height``, ``width``, ``rate`` (Hz), ``duration_s`` (seconds),
@@ -24,11 +24,11 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
         ``_mean`` / ``_max`` (spikes per spike frame), ``dead_pixels`` (never fire) and
         ``hot_pixels`` (fire in more than 90% of the frames).
     """
-    from tqdm import tqdm
+    from .progress import progress as reporter
 
     per_pixel = torch.zeros(stream.height, stream.width, dtype=torch.int64)
     fmin, fmax, total = None, 0, 0
-    bar = tqdm(total=len(stream), unit="frame", disable=not progress, leave=False)
+    bar = reporter(len(stream), "info", quiet=not progress)
     for packed in stream.iter_chunks(chunk, packed=True):  # counted without decoding
         pixels, counts = ops.spike_counts(packed, stream.height, stream.width, stream.flip)
         per_pixel += pixels

@@ -6,7 +6,9 @@ explicit options below.
 """
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 
 import click
 import yaml
@@ -35,6 +37,55 @@ def _parse_set(items) -> dict:
     return out
 
 
+# Files whose presence makes a folder a training run (``--out`` refuses to replace them).
+RUN_FILES = ("last.pt", "config.yaml", "log.csv")
+
+
+def _absolute_paths(values: dict) -> dict:
+    """``out``, ``dat`` and the DAT/GT parts of ``val`` cases as absolute paths (a run resumed
+    from another folder finds its data and its run folder); other keys unchanged."""
+    out = dict(values)
+    if "out" in out:
+        out["out"] = os.path.abspath(out["out"])
+    if "dat" in out:
+        out["dat"] = [os.path.abspath(p) for p in out["dat"]]
+    if "val" in out:
+        cases = []
+        for case in out["val"]:
+            parts = str(case).rsplit(":", 2)
+            cases.append(":".join([os.path.abspath(parts[0]), os.path.abspath(parts[1]), parts[2]])
+                         if len(parts) == 3 else case)  # a malformed case is reported by parse_val
+        out["val"] = cases
+    return out
+
+
+def check_out(config: TrainConfig, resume, overwrite: bool) -> None:
+    """Refuse to start a new run in a folder that holds one (unless ``overwrite``), and check that
+    every ``dat`` file exists (a resumed run names the checkpoint's paths).
+
+    Raises:
+        click.UsageError: the folder holds a run (exit 2; names ``--resume`` and ``--overwrite``).
+        click.ClickException: a missing ``dat`` file.
+    """
+    out = Path(config.out)
+    if resume is not None:
+        from .train import resolve_checkpoint
+
+        resumed = resolve_checkpoint(resume).parent
+        same = out.exists() and resumed.exists() and os.path.samefile(out, resumed)
+    else:
+        same = False
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    first_rank = os.environ.get("RANK", "0") == "0"  # under torchrun rank 0 may have started already
+    if found and not same and not overwrite and first_rank:
+        raise click.UsageError(f"{out} already holds a training run ({', '.join(found)}); continue it "
+                               f"with --resume {out}, or replace it with --overwrite")
+    for path in config.dat:
+        if not Path(path).is_file():
+            where = " (named in the checkpoint's config)" if resume is not None else ""
+            raise click.ClickException(f"training stream not found: {path}{where}")
+
+
 def build_config(ctx: click.Context, params: dict) -> TrainConfig:
     """The run's config from the command line (see the module docstring).
 
@@ -60,6 +111,13 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
             if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
                 value = params[name]
                 explicit[name] = list(value) if isinstance(value, tuple) else value
+        explicit = _absolute_paths(explicit)
+        if not params["resume"]:  # a --config's relative paths are relative to the current folder
+            values = _absolute_paths(values)
+        elif "out" not in explicit:  # a resumed run stays in its folder, wherever that is now
+            from .train import resolve_checkpoint
+
+            values["out"] = os.path.abspath(resolve_checkpoint(params["resume"]).parent)
         changed = [k for k, v in explicit.items() if k in values and values[k] != v]
         if params["resume"] and set(changed) - _OPERATIONAL:
             warnings.warn(f"resuming with changed {sorted(set(changed) - _OPERATIONAL)}: the run will "
@@ -124,6 +182,8 @@ def dry_run(config: TrainConfig, as_json: bool) -> None:
 @click.option("--val-every", type=int, default=500, show_default=True, help="Validate every N steps.")
 @click.option("--set", "set_values", multiple=True, metavar="KEY=VALUE",
               help="Any other TrainConfig key, VALUE in YAML (e.g. --set speed=[0.05,2] --set noise=[on]).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no validation lines.")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out (else refused).")
 @click.option("--dry-run", is_flag=True, help="Print parameter counts (BSN, NBSN, total) and the config; no training.")
 @click.option("--json", "as_json", is_flag=True, help="Print the dry-run or the final summary as JSON.")
 @click.pass_context
@@ -134,7 +194,9 @@ def train(ctx, **params):
     Loss  L = MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN), no ground truth in it.
     Data  scenes simulated on the device from skimage photographs (random smooth motion,
           the spikekit simulator) mixed with random windows of --dat streams.
-    Ctrl-C saves a checkpoint; --resume RUN_FOLDER continues bit-exactly.
+    Ctrl-C saves a checkpoint; --resume RUN_FOLDER continues bit-exactly, in that folder. A
+    folder that already holds a run is never replaced without --overwrite. -o/--dat/--val paths
+    are stored absolute, so a run resumes from any working directory.
 
     \b
     Examples:
@@ -147,12 +209,15 @@ def train(ctx, **params):
     if params["dry_run"]:
         dry_run(config, params["as_json"])
         return
+    check_out(config, params["resume"], params["overwrite"])
+    from spikekit.cli import fail
+
     from .train import train as run
 
     try:
-        summary = run(config, resume=params["resume"])
-    except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+        summary = run(config, resume=params["resume"], quiet=params["quiet"])
+    except (ValueError, OSError) as exc:  # bad data; a missing, read-only or full run folder
+        fail(exc)
     if params["as_json"]:
         from spikekit.cli import echo_json
 
@@ -166,4 +231,4 @@ def train(ctx, **params):
                    "(raise --steps to continue it)", err=True)
 
 
-__all__ = ["train", "build_config", "dry_run"]
+__all__ = ["train", "build_config", "check_out", "dry_run", "RUN_FILES"]

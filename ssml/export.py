@@ -24,9 +24,10 @@ def export_weights(source, output) -> dict:
         ``{"output": str, "bytes": int, "step": int or None}`` (the checkpoint's step).
 
     Raises:
-        FileNotFoundError: ``source`` is missing.  ValueError: not SSML or ssml-lite weights.
+        FileNotFoundError: ``source`` or the output folder is missing.  ValueError: not SSML
+        or ssml-lite weights.  OSError: the output cannot be written (read-only folder, full disk).
     """
-    from spikekit.io import atomic_output
+    from spikekit.io import save_torch
 
     from .weights_io import load_model, weights_path
 
@@ -37,8 +38,7 @@ def export_weights(source, output) -> dict:
     step = int(ckpt["step"]) if isinstance(ckpt, dict) and "step" in ckpt else None
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     output = Path(output)
-    with atomic_output(output) as tmp:
-        torch.save(state, tmp)
+    save_torch(output, state)
     return {"output": str(output), "bytes": output.stat().st_size, "step": step}
 
 
@@ -53,9 +53,11 @@ def export(source, output):
       spikekit export runs/ssml -o my_weights.pt
       spikekit recon rec.dat -m ssml --weights my_weights.pt --at 150 -o out.png
     """
+    from spikekit.cli import fail
+
     try:
         done = export_weights(source, output)
-    except (FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (OSError, ValueError) as exc:  # missing source; missing, read-only or full output folder
+        fail(exc)
     step = f" (step {done['step']})" if done["step"] is not None else ""
     click.echo(f"wrote {done['output']}{step}: {done['bytes'] / 2**20:.1f} MiB", err=True)

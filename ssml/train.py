@@ -162,7 +162,10 @@ class ScalarLog:
         self._csv = csv.writer(self._csv_file)
         self._csv.writerow(["step", "wall_s", "tag", "value"])
         self._csv.writerows(rows)
-        self.tb = SummaryWriter(str(out / "tb"), purge_step=start_step + 1 if start_step else None)
+        try:
+            self.tb = SummaryWriter(str(out / "tb"), purge_step=start_step + 1 if start_step else None)
+        except OSError as exc:  # its writer reports a full disk without the file name
+            raise OSError(exc.errno, f"cannot write the TensorBoard log in {out / 'tb'}: {exc.strerror}") from None
         self.t0 = time.time()
 
     def scalars(self, step: int, values: dict) -> None:
@@ -175,9 +178,17 @@ class ScalarLog:
         self._csv_file.flush()
 
     def close(self) -> None:
+        """Close both logs.
+
+        Raises:
+            OSError: the CSV could not be written (full disk), naming ``log.csv``.
+        """
         if self.enabled:
             self.tb.close()
-            self._csv_file.close()
+            try:
+                self._csv_file.close()
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot write {self.csv_path}: {exc.strerror}") from None
 
 
 # --- the trainer -------------------------------------------------------------------------------
@@ -253,20 +264,17 @@ class Trainer:
         ckpt = self.checkpoint()  # collective under DDP: every rank calls it
         if not self.is_main:
             return None
-        from spikekit.io import atomic_output
+        from spikekit.io import save_torch
 
-        path = self.out / CHECKPOINT
-        with atomic_output(path) as tmp:
-            torch.save(ckpt, tmp)
+        path = save_torch(self.out / CHECKPOINT, ckpt)
         if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
-            with atomic_output(self.out / f"step_{self.step:07d}.pt") as tmp:
-                torch.save(ckpt, tmp)
+            save_torch(self.out / f"step_{self.step:07d}.pt", ckpt)
         self.cfg.dump(self.out / "config.yaml")
         return path
 
     def _load(self, resume) -> None:
         path = resolve_checkpoint(resume)
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
+        ckpt = read_checkpoint(path)
         self.model.load_state_dict(ckpt["model"])
         self.model.to(memory_format=self.fmt)
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -398,11 +406,15 @@ class Trainer:
         return self._val_sim
 
     # the loop ------------------------------------------------------------------------------
-    def run(self, callback=None) -> dict:
+    def run(self, callback=None, quiet: bool = False) -> dict:
         """Train until ``config.steps``, or until SIGINT/SIGTERM (then checkpoint and return).
+
+        Progress follows :func:`spikekit.progress.progress` (a bar on a terminal, else a line
+        per 10 %); each validation prints its PSNR values. ``quiet`` prints neither.
 
         Args:
             callback: optional ``callback(trainer)`` called after every step (tests, tools).
+            quiet: no progress and no validation lines.
 
         Returns:
             ``{"step", "stopped" (bool: interrupted), "checkpoint" (path or None), "elapsed_s",
@@ -415,10 +427,9 @@ class Trainer:
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         for s in previous:
             signal.signal(s, self._on_signal)
-        from tqdm import tqdm
+        from spikekit.progress import progress
 
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.is_main, unit="step",
-                   dynamic_ncols=True, desc="ssml train")
+        bar = progress(cfg.steps, "ssml train", "step", quiet=quiet or not self.is_main, initial=self.step)
         last_ckpt, start_step, t_start = time.time(), self.step, time.time()
         ckpt_path, last = None, {}
         try:
@@ -435,7 +446,10 @@ class Trainer:
                     last = values
                 if cfg.val_every and self.is_main and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
                     if cfg.val_sim or self.val_cases:
-                        log.scalars(self.step, self.validate())
+                        scores = self.validate()
+                        log.scalars(self.step, scores)
+                        bar.write(f"step {self.step}: validation PSNR " + ", ".join(
+                            f"{k[4:-5]} {v:.2f} dB" for k, v in scores.items() if k.endswith("_psnr")))
                 if callback is not None:
                     callback(self)
                 stop, due = self._flags(last_ckpt)
@@ -504,10 +518,35 @@ def resolve_checkpoint(resume) -> Path:
     return path
 
 
+_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "step", "config")
+
+
+def read_checkpoint(path) -> dict:
+    """Load a training checkpoint onto the CPU (RNG states must stay there), ``weights_only``.
+
+    Raises:
+        ValueError: the file is not a readable checkpoint (truncated, corrupt, a bare weights
+            file): one line naming the file and the first missing entry or the loader's error.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{path}: not a readable training checkpoint ({reason})") from None
+    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise ValueError(f"{path}: not a training checkpoint (no {missing[0]!r} entry; a weights file "
+                         "starts a new run with --init instead)")
+    return ckpt
+
+
 def load_checkpoint_config(resume) -> TrainConfig:
-    """The config stored in a checkpoint (file or run folder)."""
-    ckpt = torch.load(resolve_checkpoint(resume), map_location="cpu", weights_only=True)
-    return TrainConfig.from_dict(ckpt["config"])
+    """The config stored in a checkpoint (file or run folder).
+
+    Raises:
+        FileNotFoundError: no checkpoint there.  ValueError: not a readable checkpoint.
+    """
+    return TrainConfig.from_dict(read_checkpoint(resolve_checkpoint(resume))["config"])
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -530,14 +569,14 @@ def _device(name: str, local_rank: int, world: int) -> torch.device:
     return device
 
 
-def train(config: TrainConfig, resume=None, callback=None) -> dict:
-    """Train (or continue) a run; see :meth:`Trainer.run` for the returned summary.
+def train(config: TrainConfig, resume=None, callback=None, quiet: bool = False) -> dict:
+    """Train (or continue) a run; see :meth:`Trainer.run` for ``quiet`` and the returned summary.
 
     Under torchrun the process group is created here and destroyed at the end.
     """
     trainer = Trainer(config, resume)
     try:
-        return trainer.run(callback)
+        return trainer.run(callback, quiet)
     finally:
         if trainer.world > 1 and dist.is_initialized():
             dist.destroy_process_group()

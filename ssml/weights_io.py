@@ -49,8 +49,12 @@ def _read(path: Path) -> dict:
 
 
 def _check(path: Path, model: torch.nn.Module, state: dict, strict: bool) -> None:
-    """Raise naming the first key whose shape differs, or (strict) the first missing/extra key."""
+    """Raise naming the first key whose shape differs, (strict) the first missing/extra key, or
+    (not strict) when no key matches at all (that would leave the random initial weights)."""
     own = model.state_dict()
+    if not any(key in own for key in state):
+        raise ValueError(f"{path}: none of the file's {len(state)} keys (e.g. {next(iter(state), None)!r}) "
+                         f"is a parameter of the SSML model (e.g. {next(iter(own))!r}); not SSML weights")
     for key, value in state.items():
         if key in own and own[key].shape != value.shape:
             raise ValueError(f"{path}: parameter {key!r} has shape {tuple(value.shape)} in the "
@@ -99,7 +103,8 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
             ``torch.load(weights_only=True)``: loading never runs code from the file.
         device: where the model goes (files saved on a GPU load on a CPU-only machine).
         strict: every key of the model must be in the file and vice versa (a file with only
-            NBSN keys fills ``.nbsn`` and is strict about those).
+            NBSN keys fills ``.nbsn`` and is strict about those). Not strict, at least one key
+            must match (else nothing would be loaded).
         nla: force the NBSN variant; ``None`` reads it from the keys (``nbsn.nla.*`` present).
 
         lite: only selects the default file (see ``path``).
@@ -110,8 +115,8 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     Raises:
         FileNotFoundError: the file does not exist (names it; for the default, says the shipped
             weights are not there yet/not installed).
-        ValueError: not a state dict/checkpoint, or a key/shape mismatch (names the first wrong
-            key and both shapes).
+        ValueError: not a state dict/checkpoint, a key/shape mismatch (names the first wrong
+            key and both shapes), or no key of the file in the model.
     """
     path = weights_path(path, LITE_WEIGHTS if lite else DEFAULT_WEIGHTS)
     state = _read(path)

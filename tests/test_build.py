@@ -142,3 +142,41 @@ def test_convert_command(shared_data, tmp_path):
     assert result.exit_code == 0, result.output
     stats = json.loads(CliRunner().invoke(main, ["info", str(out), "--json"]).output)
     assert (stats["frames"], stats["height"], stats["width"]) == (200, 250, 250)
+
+
+def _setup_module():
+    """setup.py imported as a module (its setup() call runs only as __main__)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("spikekit_setup", REPO / "setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_package_requires_the_torch_minor_release_it_is_built_against():
+    setup = _setup_module()
+    assert setup.torch_requirement("2.13.0+cpu") == "torch==2.13.*"
+    assert setup.torch_requirement("2.14.1") == "torch==2.14.*"
+    major, minor = torch.__version__.split(".")[:2]
+    assert setup.INSTALL_REQUIRES[0] == f"torch=={major}.{minor}.*"
+
+
+# The sources whose compilation used to warn: torch's headers under -std=c++17 (every file) and
+# GCC 12's AVX-512 intrinsics (the two files that use them).
+_WARNED = ["csrc/cpu/recon.cpp", "csrc/cpu/simulate.cpp"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("c++") is None, reason="no C++ compiler")
+@pytest.mark.parametrize("source", _WARNED)
+def test_a_clean_build_prints_no_compiler_warning(source, tmp_path):
+    """Compiled with the extension's own flags (setup.py) plus -Wall, as the build does."""
+    ext = _setup_module()._extension()
+    flags = [f"-I{p}" for p in ext.include_dirs] + ext.extra_compile_args["cxx"]
+    cmd = ["c++", "-Wall", "-fPIC", *flags, f"-I{sysconfig.get_paths()['include']}",
+           "-DTORCH_API_INCLUDE_EXTENSION_H", "-DTORCH_EXTENSION_NAME=_C", "-c", str(REPO / source),
+           "-o", str(tmp_path / "out.o")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "warning" not in result.stderr, result.stderr[-4000:]

@@ -1,6 +1,7 @@
 """The .dat format: reference figures of the shared files, round trips, windows, bad input."""
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
@@ -145,10 +146,45 @@ def test_stream_indexing(tmp_path):
         assert torch.equal(torch.cat(list(stream.iter_chunks(3, packed=True))), ops.pack_spikes(spikes))
         with pytest.raises(IndexError, match=r"valid: -10 <= index < 10"):
             stream[10]
-        with pytest.raises(IndexError, match="0 <= start < stop <= 10"):
+        with pytest.raises(ValueError, match="0 <= start < stop <= 10"):
             stream.packed(5, 11)
         with pytest.raises(ValueError, match="positive"):
             next(stream.iter_chunks(0))
+
+
+def test_ranges_past_the_end_raise_value_error_never_a_shorter_result(tmp_path):
+    spikes = torch.randint(0, 2, (3, 4, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    path = write_dat(tmp_path / "three.dat", spikes)
+    with pytest.raises(ValueError, match=r"\[2, 4\) is outside the stream; valid: 0 <= start < stop <= 3"):
+        read_dat(path, start=2, stop=4)
+    with SpikeStream(path) as stream:
+        with pytest.raises(ValueError, match="0 <= start < stop <= 3"):
+            stream.decode(2, 4)
+        with pytest.raises(ValueError, match="slice stop 4 is past the end of the 3-frame stream"):
+            stream[2:4]
+        with pytest.raises(ValueError, match="slice start -4 is past the end"):
+            stream[-4:]
+        assert torch.equal(stream[1:], spikes[1:]) and torch.equal(stream[:3], spikes)
+        assert torch.equal(stream[-2:], spikes[-2:])
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_readers_honour_the_sidecar_flip(tmp_path, flip):
+    spikes = torch.zeros(2, 4, 8, dtype=torch.uint8)
+    spikes[:, 0] = 1  # the top row only: a flip mistake puts it at the bottom
+    path = write_dat(tmp_path / "s.dat", spikes, flip=flip)
+    assert json.loads((tmp_path / "s.dat.json").read_text())["flip"] is flip
+    assert torch.equal(read_dat(path), spikes)
+    with SpikeStream(path) as stream:
+        assert stream.flip is flip and torch.equal(stream[0:2], spikes)
+    assert torch.equal(read_dat(path, flip=not flip), spikes.flip(1))  # an explicit argument wins
+
+
+def test_bad_sidecar_flip_names_the_sidecar(tmp_path):
+    path = write_dat(tmp_path / "s.dat", torch.zeros(1, 4, 8, dtype=torch.uint8))
+    (tmp_path / "s.dat.json").write_text(json.dumps({"height": 4, "width": 8, "flip": "yes"}))
+    with pytest.raises(ValueError, match=r"s\.dat\.json: sidecar 'flip' must be true or false"):
+        read_dat(path)
 
 
 def test_read_dat_on_device_argument(tmp_path):
@@ -192,7 +228,7 @@ def test_size_mismatch_lists_sizes_that_divide(tmp_path):
 
 @pytest.mark.parametrize("start,stop", [(-1, None), (0, 0), (5, 3), (0, 302), (301, None)])
 def test_out_of_range_window(shared_data, start, stop):
-    with pytest.raises(IndexError, match="0 <= start < stop <= 301"):
+    with pytest.raises(ValueError, match="0 <= start < stop <= 301"):
         read_dat(shared_data / "reds301/spike/200_part1_key_id151.dat", start=start, stop=stop)
 
 

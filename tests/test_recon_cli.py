@@ -1,4 +1,4 @@
-"""`spikekit recon`, `spikekit eval`, `spikekit view`, and the README's TFP reference figures."""
+"""`spikekit recon`, `spikekit eval`, `spikekit view`, and the TFP reference figures of docs/methods.md."""
 from __future__ import annotations
 
 import json
@@ -144,6 +144,68 @@ def test_view_writes_a_video(clip, tmp_path):
     np.testing.assert_array_equal(first[:, :14], spikes[0].numpy() * 255)
     result = run("view", path, "-o", tmp_path / "v.png")
     assert result.exit_code == 1 and ".mp4 or .gif" in result.output
+
+
+def test_view_says_what_it_wrote_and_where_it_stopped(tmp_path, monkeypatch):
+    import spikekit.recon.cli as recon_cli
+
+    monkeypatch.setattr(recon_cli, "VIEW_FRAMES", 50)
+    spikes = (torch.rand(120, 6, 8, generator=torch.Generator().manual_seed(1)) < 0.3).to(torch.uint8)
+    path = spikekit.write_dat(tmp_path / "s.dat", spikes)
+    result = run("view", path, "-o", tmp_path / "v.gif")
+    assert result.exit_code == 0, result.output
+    assert (f"wrote 50 frames (spike frames 0..49) to {tmp_path / 'v.gif'}; only the first 50 of the "
+            "120-frame stream (--stop 120 shows all)") in result.output
+    assert iio.imread(tmp_path / "v.gif").shape[0] == 50
+    result = run("view", path, "--start", 100, "--every", 5, "-o", tmp_path / "w.gif")
+    assert "wrote 4 frames (spike frames 100..119 every 5)" in result.output and "only the first" not in result.output
+    assert run("view", path, "-o", tmp_path / "q.gif", "-q").output == ""
+
+
+def test_progress_is_a_line_per_ten_percent_off_a_terminal(clip, tmp_path, capsys):
+    from spikekit.progress import progress
+
+    with progress(26, "job", "image") as bar:  # stderr is not a terminal under pytest
+        for _ in range(26):
+            bar.update(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "job: 11% (3/26 images)" and lines[-1] == "job: 100% (26/26 images)" and len(lines) == 10
+    with progress(26, "job", quiet=True) as bar:
+        bar.update(26)
+        bar.write("hidden")
+    assert capsys.readouterr().err == ""
+    path, _ = clip
+    result = run("recon", path, "--stride", 10, "-o", tmp_path / "v.npy")  # TFP: one batch of 26 images
+    assert "recon: 100% (26/26 images)" in result.output and "\r" not in result.output
+    assert "recon:" not in run("recon", path, "--stride", 10, "-o", tmp_path / "q.npy", "-q").output
+
+
+def test_videos_and_images_given_as_dat_point_to_simulate(tmp_path):
+    mp4 = tmp_path / "clip.mp4"
+    mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(20000))
+    result = run("recon", mp4, "--at", 20, "-o", tmp_path / "x.png")
+    assert result.exit_code == 1 and "an MP4/MOV video, not a headerless .dat" in result.output
+    assert "`spikekit simulate`" in result.output and "convert" not in result.output
+    npz = tmp_path / "spk.npz"
+    np.savez(npz, spk=np.zeros((3, 4, 4), np.uint8))
+    result = run("recon", npz, "--at", 20, "-o", tmp_path / "x.png")
+    assert result.exit_code == 1 and "`spikekit convert`" in result.output
+
+
+def test_convert_refuses_an_output_that_is_not_dat(tmp_path):
+    np.savez(tmp_path / "uhsr.npz", spk=np.ones((2, 4, 8), np.uint8))
+    result = run("convert", tmp_path / "uhsr.npz", tmp_path / "u.npy")
+    assert result.exit_code == 2 and "convert writes bit-packed .dat spike streams" in result.output
+    assert "u.dat" in result.output and not (tmp_path / "u.npy").exists()
+    assert run("convert", tmp_path / "uhsr.npz", tmp_path / "u.dat").exit_code == 0
+    assert torch.equal(spikekit.read_dat(tmp_path / "u.dat"), torch.ones(2, 4, 8, dtype=torch.uint8))
+
+
+def test_eval_rejects_a_dat_as_ground_truth(shared_data):
+    spike = shared_data / "reds41/spike/000_part1_key_id21.dat"
+    result = run("eval", spike, "--gt", spike, "--at", 20)
+    assert result.exit_code == 1 and "this is a .dat spike stream; ground truth must be an image" in result.output
+    assert "pip install" not in result.output
 
 
 @pytest.mark.parametrize("method,param", [("tfp", "foo=1"), ("tfi", "window=7")])

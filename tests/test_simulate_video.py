@@ -42,6 +42,20 @@ def test_uint8_and_float_over_255_give_identical_spikes():
     assert torch.equal(simulate(wide, steps_per_frame=50, seed=1), a)
 
 
+def test_uint8_and_float_colour_give_identical_luminance_at_full_size():
+    """A 480 x 1280 colour frame (614,400 pixels) plus every value of each channel: uint8 x,
+    float32 x / 255 (divided in float32 or rounded from float64) and float64 x / 255 agree."""
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (480, 1280, 3), dtype=np.uint8)
+    for c in range(3):
+        frame[c, :256, c] = np.arange(256)  # each channel through all 256 values
+    want = to_luminance(frame)
+    for other in (frame.astype(np.float32) / np.float32(255), (frame / 255.0).astype(np.float32), frame / 255.0):
+        assert np.array_equal(to_luminance(other), want)
+    a = simulate(frame[None], steps_per_frame=8, seed=2)
+    assert torch.equal(a, simulate((frame[None] / 255.0).astype(np.float32), steps_per_frame=8, seed=2))
+
+
 def test_bt601_luminance():
     pixel = np.array([[[200, 100, 50]]], np.uint8)
     want = np.float32((0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255)
@@ -187,6 +201,77 @@ def test_bad_input_is_a_clear_error_with_no_output(tmp_path, case, args, message
     assert not out.exists() and not (tmp_path / "out.dat.json").exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name not in ("garbage.mp4", "empty_dir", "v.npy")]
     assert leftovers == [], leftovers
+
+
+@pytest.mark.parametrize("content", [b"hello, I am notes\n", b"\x00not a video" * 100])
+def test_a_file_ffmpeg_cannot_read_is_one_line_without_its_banner(tmp_path, content):
+    for name in ("notes.txt", "fake.mp4"):
+        (tmp_path / name).write_bytes(content)
+        result = run_cli(tmp_path / name, "-o", tmp_path / "o.dat")
+        assert result.exit_code == 1 and "cannot read as a video" in result.output
+        assert "simulate takes a video file, a folder of images" in result.output
+        assert "ffmpeg version" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def _video(path, frames: int = 50, keep: float = 1.0):
+    """An H.264 clip of ``frames`` 32 x 32 frames at 25 fps with its index first (faststart);
+    ``keep`` < 1 cuts the file's tail, so its header claims more frames than it holds."""
+    import imageio.v2 as iio2
+
+    writer = iio2.get_writer(path, format="FFMPEG", fps=25, codec="libx264", macro_block_size=1,
+                             output_params=["-movflags", "+faststart", "-g", "1"])
+    for i in range(frames):
+        writer.append_data(np.full((32, 32), 5 * i, np.uint8))
+    writer.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    return path
+
+
+def test_a_video_holding_fewer_frames_than_its_header_claims_warns_with_both_counts(tmp_path):
+    whole = run_cli(_video(tmp_path / "whole.mp4"), "-o", tmp_path / "w.dat", "--steps-per-frame", "2", "-q")
+    assert whole.exit_code == 0 and "warning" not in whole.output, whole.output
+    cut = run_cli(_video(tmp_path / "cut.mp4", keep=0.7), "-o", tmp_path / "c.dat", "--steps-per-frame", "2",
+                  "-q", "--json")
+    assert cut.exit_code == 0, cut.output
+    decoded = json.loads(cut.stdout.splitlines()[-1])["video_frames"]
+    assert 0 < decoded < 50
+    assert f"warning: {tmp_path / 'cut.mp4'}: the video header claims 50 frames but only {decoded}" in cut.output
+
+
+def test_planned_size_is_the_size_written(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        iio.imwrite(folder / f"{i}.png", np.full((10, 13), 40 * i, np.uint8))
+    sources = {"array": np.zeros((4, 10, 13), np.uint8), "folder": folder, "video": _video(tmp_path / "v.mp4")}
+    for name, source in sources.items():
+        planned = []
+        out = tmp_path / f"{name}.dat"
+        simulate_to_file(source, out, steps_per_frame=3, on_start=planned.append)
+        assert planned[0]["bytes"] == out.stat().st_size, name
+        assert planned[0]["frames"] == len(SpikeStream(out)), name
+
+
+def test_simulate_prints_the_size_and_asks_above_the_threshold_on_a_terminal(tmp_path, monkeypatch):
+    import importlib
+
+    sim_cli = importlib.import_module("spikekit.simulate.cli")  # spikekit.simulate is also a function
+
+    np.save(tmp_path / "v.npy", np.zeros((2, 8, 8), np.uint8))
+    args = [tmp_path / "v.npy", "-o", tmp_path / "o.dat", "--steps-per-frame", "4"]
+    result = run_cli(*args)  # 8 spike frames of 8 bytes, below any threshold: no question
+    assert result.exit_code == 0 and "simulate: about 8 spike frames of 8 x 8, 64 B" in result.output
+    monkeypatch.setattr(sim_cli, "CONFIRM_BYTES", 10)
+    (tmp_path / "o.dat").unlink()
+    assert run_cli(*args).exit_code == 0  # not a terminal: scripts are never stopped by a question
+    (tmp_path / "o.dat").unlink()
+    monkeypatch.setattr(sim_cli, "_interactive", lambda: True)
+    result = CliRunner().invoke(main, ["simulate", *map(str, args)], input="n\n")
+    assert result.exit_code == 1 and "write 64 B to" in result.output and "--yes" in result.output
+    assert not (tmp_path / "o.dat").exists()
+    result = run_cli(*args, "--yes")
+    assert result.exit_code == 0 and "write 64 B" not in result.output and (tmp_path / "o.dat").exists()
 
 
 def test_failure_midway_leaves_no_partial_files(tmp_path):

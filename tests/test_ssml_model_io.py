@@ -157,6 +157,19 @@ def test_load_mismatch_names_key_and_shapes(model, tmp_path):
         ssml.load_model(path)
 
 
+def test_non_strict_load_with_no_matching_key_is_refused(model, tmp_path):
+    """strict=False loads what matches; with nothing matching it would return random weights."""
+    path = tmp_path / "other.pt"
+    torch.save({"encoder.weight": torch.zeros(3, 3), "decoder.bias": torch.zeros(3)}, path)
+    with pytest.raises(ValueError, match=r"other\.pt: none of the file's 2 keys .*'encoder\.weight'.* not SSML weights"):
+        ssml.load_model(path, strict=False)
+    one = tmp_path / "one.pt"
+    key = "bsn.head.2.bias" if "bsn.head.2.bias" in model.state_dict() else next(iter(model.state_dict()))
+    torch.save({key: model.state_dict()[key], "unrelated": torch.zeros(1)}, one)
+    loaded = ssml.load_model(one, strict=False, nla=model.nla)  # one matching key is a partial load
+    assert torch.equal(loaded.state_dict()[key], model.state_dict()[key])
+
+
 def test_load_not_a_state_dict(tmp_path):
     path = tmp_path / "list.pt"
     torch.save([1, 2, 3], path)

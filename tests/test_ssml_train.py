@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -301,6 +302,74 @@ def test_cli_resume_extends_a_run(tmp_path):
     res = run_cli(["--resume", str(out), "--steps", "2", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["step"] == 2
+
+
+def _run_args(out):
+    return ["-o", str(out), "--crop", "16", "--batch", "1", "--no-nla", "--val-every", "0", "--threads", "1",
+            "--set", "images=[camera]", "--set", "image_size=64", "--set", "val_sim=0", "--steps", "1"]
+
+
+def test_cli_refuses_to_replace_an_existing_run(tmp_path):
+    out = tmp_path / "r"
+    assert run_cli(_run_args(out)).exit_code == 0
+    before = {name: (out / name).read_bytes() for name in ("last.pt", "config.yaml", "log.csv")}
+    res = run_cli([*_run_args(out), "--seed", "3"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"{out} already holds a training run (last.pt, config.yaml, log.csv)" in res.output
+    assert f"--resume {out}" in res.output and "--overwrite" in res.output
+    assert {name: (out / name).read_bytes() for name in before} == before  # untouched
+    res = run_cli(["--resume", str(tmp_path / "r"), "-o", str(tmp_path / "other"), "--steps", "2"])
+    assert res.exit_code == 0, res.output  # resuming into a fresh folder is fine
+    assert run_cli(["--resume", str(out), "-o", str(tmp_path / "other"), "--steps", "3"]).exit_code == 2
+    res = run_cli([*_run_args(out), "--seed", "3", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert torch.load(out / "last.pt", weights_only=True)["config"]["seed"] == 3
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 truncated zip", b"", None])
+def test_cli_resume_from_a_corrupt_checkpoint_is_one_line(tmp_path, content):
+    run = tmp_path / "r"
+    run.mkdir()
+    if content is None:  # a weights file, not a checkpoint
+        torch.save({"w": torch.zeros(1)}, run / "last.pt")
+    else:
+        (run / "last.pt").write_bytes(content)
+    res = run_cli(["--resume", str(run), "--steps", "2"])
+    assert res.exit_code == 1 and "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    want = "not a training checkpoint (no 'model' entry" if content is None else "not a readable training checkpoint"
+    assert f"{run / 'last.pt'}: {want}" in res.output, res.output
+
+
+def test_cli_resume_from_another_folder_finds_relative_dat_paths(tmp_path, monkeypatch):
+    from spikekit.io import write_dat
+
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir(), elsewhere.mkdir()
+    spikes = torch.rand(64, 24, 24, generator=torch.Generator().manual_seed(0)) < 0.4
+    write_dat(start / "rec.dat", spikes)
+    monkeypatch.chdir(start)
+    assert run_cli([*_run_args("run"), "--dat", "rec.dat"]).exit_code == 0
+    ckpt = torch.load(start / "run" / "last.pt", weights_only=True)
+    assert ckpt["config"]["dat"] == [str(start / "rec.dat")]
+    monkeypatch.chdir(elsewhere)
+    res = run_cli(["--resume", str(start / "run"), "--steps", "2"])
+    assert res.exit_code == 0, res.output
+    # A checkpoint storing the relative path (older runs): the error names the missing file.
+    ckpt["config"]["dat"] = ["rec.dat"]
+    torch.save(ckpt, start / "run" / "last.pt")
+    res = run_cli(["--resume", str(start / "run"), "--steps", "3"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "training stream not found: rec.dat (named in the checkpoint's config)" in res.output
+
+
+def test_cli_prints_validation_psnr(tmp_path):
+    res = run_cli(["-o", str(tmp_path / "r"), "--crop", "16", "--batch", "1", "--no-nla", "--val-every", "1",
+                   "--threads", "1", "--set", "images=[camera]", "--set", "image_size=64", "--set", "val_sim=2",
+                   "--steps", "1"])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"step 1: validation PSNR sim \d+\.\d\d dB, sim_tfp21 \d+\.\d\d dB", res.output), res.output
+    res = run_cli(["--resume", str(tmp_path / "r"), "--steps", "2", "-q"])
+    assert res.exit_code == 0 and "validation PSNR" not in res.output, res.output
 
 
 def test_init_starts_a_fresh_run_from_weights(tmp_path):

@@ -10,7 +10,7 @@
 #include <vector>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
+#include "../simd.h"
 #endif
 
 #include "../recon_checks.h"

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "../simd.h"
 #endif
 
 // The shared float helpers are specified as separately rounded IEEE operations (CUDA uses

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
+
+# Errors that only writing causes: re-raised naming the output (a full disk says which file).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def _umask() -> int:
@@ -30,7 +34,8 @@ def atomic_output(path, suffix: str | None = None):
 
     Raises:
         FileNotFoundError: when the target's folder does not exist.
-        OSError: when no file can be created there (names ``path``, e.g. permission denied).
+        OSError: when no file can be created there (names ``path``, e.g. permission denied), and
+            for a full disk, quota or file-size limit met by the body (re-raised naming ``path``).
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -47,7 +52,52 @@ def atomic_output(path, suffix: str | None = None):
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
         raise
+
+
+def write_image(path, image, extension: str | None = None, **kwargs) -> Path:
+    """Encode ``image`` with imageio in memory, then write the bytes atomically.
+
+    Encoding first keeps imageio's own file handling away from the disk: a full disk is one
+    ``OSError`` naming ``path`` (imageio would also complain again while being garbage-collected).
+
+    Args:
+        path: output file; its suffix picks the format unless ``extension`` (e.g. ``".png"``).
+        image: uint8 array (H, W), (H, W, 3), or (N, H, W) frames for an animated ``.gif``.
+        kwargs: passed to ``imageio.v3.imwrite`` (e.g. ``duration``, ``loop`` for GIFs).
+
+    Raises:
+        OSError: as :func:`atomic_output`.  ValueError: a format imageio cannot write.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    data = iio.imwrite("<bytes>", image, extension=extension or path.suffix, **kwargs)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
+def save_torch(path, obj) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically, serialised in memory first.
+
+    Writing the finished bytes ourselves turns a full disk into one ``OSError`` naming ``path``
+    (``torch.save`` straight to a file raises a multi-line ``RuntimeError`` from its zip writer).
+
+    Raises:
+        OSError: as :func:`atomic_output`.
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+    return Path(path)

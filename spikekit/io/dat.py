@@ -3,8 +3,9 @@
 Format (DESIGN.md): no header; one spike frame is ceil(H*W/8) bytes; pixel p = row*W + col is
 bit p % 8 (LSB first) of byte p // 8; rows are stored bottom-up, so decoding flips vertically
 (``flip=False`` for sensors stored top-down). When H*W is not a multiple of 8, the last byte of
-each frame is padded with zero bits. Height and width are not in the file: they come from the
-arguments, else from the JSON sidecar ``<file>.json``, else the Vidar default 250 x 400.
+each frame is padded with zero bits. Height, width, row order and rate are not in the file: they
+come from the arguments, else from the JSON sidecar ``<file>.json`` (keys ``height``, ``width``,
+``flip``, ``rate``), else the Vidar defaults 250 x 400, bottom-up, 40 kHz.
 """
 from __future__ import annotations
 
@@ -33,20 +34,22 @@ _WRITE_CHUNK = 1024  # spike frames packed per write call (bounds memory of writ
 
 # Signatures of files people pass by mistake: a .dat has no header, so these first bytes would
 # otherwise decode as (meaningless) spikes.
-_NOT_DAT = ((0, b"\x89PNG\r\n\x1a\n", "a PNG image"), (0, b"\xff\xd8\xff", "a JPEG image"),
-            (0, b"PK\x03\x04", "a ZIP archive (.npz, .pt, ...)"), (0, b"\x93NUMPY", "a NumPy .npy array"),
-            (0, b"GIF8", "a GIF image"), (4, b"ftyp", "an MP4/MOV video"), (0, b"RIFF", "a RIFF file (AVI, WAV)"),
-            (0, b"\x1a\x45\xdf\xa3", "a Matroska/WebM video"), (0, b"II*\x00", "a TIFF image"),
-            (0, b"MM\x00*", "a TIFF image"))
+_TO_SPIKES = "turn images and videos into spikes with `spikekit simulate`"
+_UNPACKED = "convert unpacked .npz/.npy spike arrays with `spikekit convert`"
+_NOT_DAT = ((0, b"\x89PNG\r\n\x1a\n", "a PNG image", _TO_SPIKES), (0, b"\xff\xd8\xff", "a JPEG image", _TO_SPIKES),
+            (0, b"PK\x03\x04", "a ZIP archive (.npz, .pt, ...)", _UNPACKED),
+            (0, b"\x93NUMPY", "a NumPy .npy array", _UNPACKED), (0, b"GIF8", "a GIF image", _TO_SPIKES),
+            (4, b"ftyp", "an MP4/MOV video", _TO_SPIKES), (0, b"RIFF", "a RIFF file (AVI, WAV)", _TO_SPIKES),
+            (0, b"\x1a\x45\xdf\xa3", "a Matroska/WebM video", _TO_SPIKES),
+            (0, b"II*\x00", "a TIFF image", _TO_SPIKES), (0, b"MM\x00*", "a TIFF image", _TO_SPIKES))
 
 
 def _check_not_other_format(path: Path) -> None:
     with open(path, "rb") as f:
         head = f.read(12)
-    for offset, magic, what in _NOT_DAT:
+    for offset, magic, what, hint in _NOT_DAT:
         if head[offset:offset + len(magic)] == magic:
-            raise ValueError(f"{path}: this is {what}, not a headerless .dat spike stream "
-                             f"(convert unpacked .npz/.npy arrays with `spikekit convert`)")
+            raise ValueError(f"{path}: this is {what}, not a headerless .dat spike stream ({hint})")
 
 
 def resolve_size(path, height=None, width=None) -> tuple[int, int]:
@@ -62,6 +65,20 @@ def resolve_size(path, height=None, width=None) -> tuple[int, int]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{name} must be a positive integer number of pixels, got {value!r}")
     return int(h), int(w)
+
+
+def resolve_flip(path, flip: bool | None = None) -> bool:
+    """Row order of ``path``: ``flip`` when given, else the sidecar's ``flip``, else True (bottom-up).
+
+    Raises:
+        ValueError: the sidecar's ``flip`` is not true/false (names the sidecar).
+    """
+    if flip is not None:
+        return bool(flip)
+    value = read_sidecar(path).get("flip", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"{path}.json: sidecar 'flip' must be true or false, got {value!r}")
+    return value
 
 
 def size_hint(nbytes: int) -> str:
@@ -107,7 +124,7 @@ def _check_range(start, stop, frames: int, path) -> tuple[int, int]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an integer spike-frame index, got {value!r}")
     if not (0 <= start < frames) or not (start < stop <= frames):
-        raise IndexError(f"{path}: frame range [{start}, {stop}) is outside the stream; valid: "
+        raise ValueError(f"{path}: frame range [{start}, {stop}) is outside the stream; valid: "
                          f"0 <= start < stop <= {frames}")
     return int(start), int(stop)
 
@@ -121,7 +138,7 @@ def _decode(packed: torch.Tensor, height: int, width: int, flip: bool, device) -
 
 
 def read_dat(path, height: int | None = None, width: int | None = None, *, start: int = 0,
-             stop: int | None = None, flip: bool = True, strict: bool = False,
+             stop: int | None = None, flip: bool | None = None, strict: bool = False,
              device="cpu") -> torch.Tensor:
     """Read spike frames ``[start, stop)`` of a bit-packed ``.dat`` file.
 
@@ -130,7 +147,8 @@ def read_dat(path, height: int | None = None, width: int | None = None, *, start
         height, width: frame size H, W in pixels; ``None`` takes the sidecar's value, else
             250 x 400.
         start, stop: spike-frame range, 0 <= start < stop <= frames (``stop=None``: the end).
-        flip: True when rows are stored bottom-up (Vidar); the result has row 0 at the top.
+        flip: True when rows are stored bottom-up (Vidar), False for top-down; ``None`` takes the
+            sidecar's ``flip``, else True. The result has row 0 at the top.
         strict: raise instead of warning when the size is not a whole number of frames.
         device: where the result lives; on CUDA the packed bytes are decoded on the device.
 
@@ -140,10 +158,12 @@ def read_dat(path, height: int | None = None, width: int | None = None, *, start
     Raises:
         FileNotFoundError: missing file.
         ValueError: H or W <= 0; file shorter than one frame (names the file, its byte size
-            and the bytes one frame needs); with ``strict``, leftover bytes.
-        IndexError: ``start``/``stop`` outside the stream (names the valid range).
+            and the bytes one frame needs); with ``strict``, leftover bytes; ``start``/``stop``
+            outside the stream (names the valid range: a range past the end is an error, never
+            a shorter result).
     """
     height, width = resolve_size(path, height, width)
+    flip = resolve_flip(path, flip)
     frames = count_frames(path, height, width, strict)
     start, stop = _check_range(start, stop, frames, path)
     nb = ops.frame_bytes(height, width)
@@ -216,7 +236,8 @@ class SpikeStream:
     Args:
         path: the ``.dat`` file.
         height, width: frame size; ``None`` takes the sidecar's value, else 250 x 400.
-        flip: rows stored bottom-up (Vidar).
+        flip: rows stored bottom-up (Vidar) or top-down (False); ``None`` takes the sidecar's
+            ``flip``, else True.
         rate: spike frames per second (Hz); ``None`` takes the sidecar's ``rate``, else 40000.
         strict: raise instead of warning on leftover bytes.
 
@@ -227,7 +248,7 @@ class SpikeStream:
         FileNotFoundError / ValueError: as :func:`read_dat`.
     """
 
-    def __init__(self, path, height: int | None = None, width: int | None = None, flip: bool = True,
+    def __init__(self, path, height: int | None = None, width: int | None = None, flip: bool | None = None,
                  rate: float | None = None, strict: bool = False):
         self.path = Path(path)
         self.height, self.width = resolve_size(self.path, height, width)
@@ -235,7 +256,7 @@ class SpikeStream:
         self.rate = float(rate if rate is not None else self.meta.get("rate", DEFAULT_RATE))
         if self.rate <= 0:
             raise ValueError(f"rate must be > 0 spike frames per second, got {self.rate}")
-        self.flip = flip
+        self.flip = resolve_flip(self.path, flip)
         self.frame_bytes = ops.frame_bytes(self.height, self.width)
         self._frames = count_frames(self.path, self.height, self.width, strict)
         with open(self.path, "rb") as f:
@@ -266,26 +287,37 @@ class SpikeStream:
         """Raw bytes of frames ``[start, stop)`` as a uint8 (n, ceil(H*W/8)) tensor (a copy).
 
         Raises:
-            IndexError: range outside the stream (names the valid range).
+            ValueError: range outside the stream (names the valid range).
         """
         a, b = self._range(start, stop)
         return self._packed_view(a, b).clone()
 
     def decode(self, start: int = 0, stop: int | None = None, device="cpu") -> torch.Tensor:
-        """Decoded frames ``[start, stop)``: uint8 (n, H, W) of {0, 1} on ``device``."""
+        """Decoded frames ``[start, stop)``: uint8 (n, H, W) of {0, 1} on ``device``.
+
+        Raises:
+            ValueError: range outside the stream, 0 <= start < stop <= len (never clipped).
+        """
         a, b = self._range(start, stop)
         return _decode(self._packed_view(a, b), self.height, self.width, self.flip, device)
 
     def __getitem__(self, key) -> torch.Tensor:
         """``stream[i]`` -> uint8 (H, W); ``stream[a:b]`` (or with a step) -> uint8 (n, H, W).
 
-        Negative indices count from the end, as for Python sequences.
+        Negative indices count from the end, as for Python sequences. Slices are strict, unlike
+        Python's: a slice reaching past the end (``stream[2:4]`` of a 3-frame stream) raises
+        instead of returning fewer frames; ``stream[a:]`` and ``stream[:b]`` use the ends.
 
         Raises:
-            IndexError: an index outside the stream, or an empty slice.
+            IndexError: an integer index outside the stream.
+            ValueError: a slice past either end of the stream, or an empty slice.
         """
         if isinstance(key, slice):
             a, b, step = key.indices(self._frames)
+            for name, value in (("start", key.start), ("stop", key.stop)):
+                if value is not None and not -self._frames <= value <= self._frames:
+                    raise ValueError(f"{self.path}: slice {name} {value} is past the end of the "
+                                     f"{self._frames}-frame stream (slices are not clipped)")
             frames = self.decode(a, b)
             return frames if step == 1 else frames[::step].contiguous()
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
@@ -308,7 +340,7 @@ class SpikeStream:
             uint8 (n, H, W) decoded chunks (or packed chunks), fresh tensors the caller may keep.
 
         Raises:
-            ValueError: ``n`` <= 0.  IndexError: range outside the stream.
+            ValueError: ``n`` <= 0, or a range outside the stream.
         """
         if n <= 0:
             raise ValueError(f"iter_chunks: n must be a positive number of spike frames, got {n}")

@@ -39,13 +39,13 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _open_stream(path, height, width, no_flip):
+def _open_stream(path, height, width, flip):
     """Open a SpikeStream, echoing its warnings (e.g. leftover bytes) to stderr."""
     from ..io import SpikeStream
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stream = SpikeStream(path, height, width, flip=not no_flip)
+        stream = SpikeStream(path, height, width, flip=flip)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     return stream
@@ -71,8 +71,9 @@ def _parse_params(items) -> dict:
 
 
 def stream_options(f):
-    """-H/-W/--no-flip, shared by the three commands."""
-    f = click.option("--no-flip", is_flag=True, help="Rows are stored top-down (default: bottom-up, Vidar).")(f)
+    """-H/-W/--flip/--no-flip, shared by the three commands."""
+    f = click.option("--flip/--no-flip", default=None,
+                     help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")(f)
     f = click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")(f)
     f = click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")(f)
     return f
@@ -119,7 +120,7 @@ def method_options(f):
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def recon(input, height, width, no_flip, method, window, at, stride, start, stop, max_interval, pad, scale,
+def recon(input, height, width, flip, method, window, at, stride, start, stop, max_interval, pad, scale,
           gamma, device, weights, params, threads, fps, output, quiet):
     """Reconstruct images from a .dat spike stream (streamed: any file length).
 
@@ -129,7 +130,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
       spikekit recon rec.dat -m tfi --stride 100 -o video.mp4
       spikekit recon rec.dat -m tfstp --start 1000 --stop 5000 --stride 20 -o frames/
     """
-    from tqdm import tqdm
+    from ..progress import progress
 
     from .base import Options, iter_images
     from .padding import valid_centres
@@ -140,7 +141,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
     with _cli_errors():
         _set_threads(threads)
         kind = output_kind(output)
-        stream = _open_stream(input, height, width, no_flip)
+        stream = _open_stream(input, height, width, flip)
         m = get_method(method)
         opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
                        params=_parse_params(params))
@@ -151,7 +152,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
                                     what=m.describe(opts), name=str(stream.path))
         centres = sorted(centres)
         source = Source(stream, device)
-        bar = tqdm(total=len(centres), unit="image", disable=quiet or None, leave=False)
+        bar = progress(len(centres), "recon", "image", quiet=quiet)
         with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
             for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma, pad=pad):
                 writer.write(idx, images[0].cpu().numpy())
@@ -175,7 +176,7 @@ def recon(input, height, width, no_flip, method, window, at, stride, start, stop
               help="TFP window (repeatable; default 41).")
 @method_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {method, window, at, psnr, ssim, gt}.")
-def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_interval, pad, scale, gamma,
+def evaluate(input, height, width, flip, gts, ats, methods, windows, max_interval, pad, scale, gamma,
              device, weights, params, threads, as_json):
     """PSNR/SSIM of reconstructions against ground-truth images (data range 1, GT / 255).
 
@@ -193,7 +194,7 @@ def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_inte
     rows = []
     with _cli_errors():
         _set_threads(threads)
-        stream = _open_stream(input, height, width, no_flip)
+        stream = _open_stream(input, height, width, flip)
         truths = [load_gt(path) for path in gts]
         for path, truth in zip(gts, truths):
             if truth.shape != (stream.height, stream.width):
@@ -232,13 +233,15 @@ def evaluate(input, height, width, no_flip, gts, ats, methods, windows, max_inte
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def view(input, height, width, no_flip, start, stop, every, with_tfp, window, scale, fps, output, quiet):
+def view(input, height, width, flip, start, stop, every, with_tfp, window, scale, fps, output, quiet):
     """Write the raw spike frames (white = spike) as a video, optionally with TFP beside them.
 
+    Without --stop it shows a limited number of frames from --start (see --stop) and says so.
     TFP near the stream ends uses the nearest full window.
     """
     import numpy as np
-    from tqdm import tqdm
+
+    from ..progress import progress
 
     from . import tfp
     from .writers import open_writer, output_kind
@@ -246,8 +249,9 @@ def view(input, height, width, no_flip, start, stop, every, with_tfp, window, sc
     with _cli_errors():
         if output_kind(output) not in ("mp4", "gif"):
             raise ValueError(f"{output}: spikekit view writes .mp4 or .gif")
-        stream = _open_stream(input, height, width, no_flip)
+        stream = _open_stream(input, height, width, flip)
         total = len(stream)
+        clipped = stop is None and start + VIEW_FRAMES < total
         stop = min(total, start + VIEW_FRAMES) if stop is None else stop
         if not 0 <= start < stop <= total:
             raise ValueError(f"{input}: frame range [{start}, {stop}) is outside the stream; valid: "
@@ -258,7 +262,7 @@ def view(input, height, width, no_flip, start, stop, every, with_tfp, window, sc
         if with_tfp and window > total:
             raise ValueError(f"{input}: the {total}-frame stream is shorter than the TFP window {window}")
         lo, hi = window // 2, total - 1 - (window - 1) // 2
-        bar = tqdm(total=len(frames), unit="frame", disable=quiet or None, leave=False)
+        bar = progress(len(frames), "view", quiet=quiet)
         with stream, open_writer(output, len(frames), stream.height, out_w, fps) as writer:
             for a in range(0, len(frames), 64):
                 part = frames[a:a + 64]
@@ -270,3 +274,8 @@ def view(input, height, width, no_flip, start, stop, every, with_tfp, window, sc
                 writer.write(part, tiles)
                 bar.update(len(part))
         bar.close()
+    if not quiet:
+        shown = f"spike frames {start}..{stop - 1}" + (f" every {every}" if every > 1 else "")
+        note = (f"; only the first {VIEW_FRAMES} of the {total}-frame stream (--stop {total} shows all)"
+                if clipped else "")
+        click.echo(f"wrote {len(frames)} frames ({shown}) to {output}{note}", err=True)

@@ -24,7 +24,7 @@ window is an unbiased estimate of the mean intensity times the camera gain, wher
 learning leaves the overall gain of the BSN/NBSN pair free to drift by a few percent during
 training (measured on our run: +1.7 % at 3k steps, +3.9 % at 5k, +0.3 % at 7k), which costs
 PSNR without changing the image's structure (200_part1: +1.2 dB at 3k steps, +4.4 dB at 5k;
-the README's quality table has the shipped weights with and without it).
+the model card ssml/weights/MODEL_CARD.md has the shipped weights with and without it).
 """
 from __future__ import annotations
 
@@ -122,19 +122,20 @@ def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
                 else nullcontext())
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, HALF, HALF, source.frames)):
-        out = torch.empty(spikes.shape[0], len(chunk.centres), source.height, source.width,
-                          dtype=torch.float32, device=spikes.device)
-        for i in range(spikes.shape[0]):
-            for a in range(0, len(chunk.centres), batch):
-                starts = [c - HALF - chunk.start for c in chunk.centres[a:a + batch]]
+        for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
+            part = chunk.centres[a:a + batch]
+            out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
+                              dtype=torch.float32, device=spikes.device)
+            for i in range(spikes.shape[0]):
+                starts = [c - HALF - chunk.start for c in part]
                 windows = torch.stack([spikes[i, s:s + 2 * HALF + 1] for s in starts]) > 0
                 windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
                 with torch.no_grad(), autocast:
                     raw = model(windows)[:, 0].float()
-                out[i, a:a + len(starts)] = anchor_brightness(raw, windows) if anchor else raw
-        if opts.scale is not None:
-            out.mul_(float(opts.scale)).clamp_(0.0, 1.0)
-        yield chunk.centres, out
+                out[i] = anchor_brightness(raw, windows) if anchor else raw
+            if opts.scale is not None:
+                out.mul_(float(opts.scale)).clamp_(0.0, 1.0)
+            yield part, out
 
 
 PARAMS = ("precision", "batch", "anchor")

@@ -6,11 +6,13 @@ then rename), so an interrupted run never leaves a half-written output.
 from __future__ import annotations
 
 import contextlib
+import errno
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_output
+from ..io import atomic_output, write_image
 
 SUFFIXES = (".png", ".mp4", ".gif", ".npy")
 """Supported output suffixes; a path without a suffix (or an existing folder) is a folder of PNGs."""
@@ -67,19 +69,20 @@ class Writer(contextlib.AbstractContextManager):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self._finish()
+            try:
+                self._finish()
+            except BaseException:  # close the atomic output too (it removes its temporary file)
+                self._stack.__exit__(*sys.exc_info())
+                raise
         return self._stack.__exit__(exc_type, exc, tb)
 
 
 class PngWriter(Writer):
     def _write(self, indices, images):
-        import imageio.v3 as iio
-
         if self.written + len(images) > 1:
             raise ValueError(f"{self.path}: a .png holds one image but {self.count} were asked for; "
                              f"write to a folder, .mp4 or .npy instead")
-        with atomic_output(self.path) as tmp:
-            iio.imwrite(tmp, to_uint8(images[0]), extension=".png")
+        write_image(self.path, to_uint8(images[0]), extension=".png")
 
 
 class FolderWriter(Writer):
@@ -92,12 +95,8 @@ class FolderWriter(Writer):
         return self
 
     def _write(self, indices, images):
-        import imageio.v3 as iio
-
         for index, image in zip(indices, to_uint8(images)):
-            target = self.path / f"frame_{int(index):0{self.digits}d}.png"
-            with atomic_output(target) as tmp:
-                iio.imwrite(tmp, image, extension=".png")
+            write_image(self.path / f"frame_{int(index):0{self.digits}d}.png", image, extension=".png")
 
 
 class VideoWriter(Writer):
@@ -112,9 +111,10 @@ class VideoWriter(Writer):
         import imageio.v2 as iio2
 
         if self._video is None:
-            tmp = self._stack.enter_context(atomic_output(self.path))
-            self._video = iio2.get_writer(tmp, format="FFMPEG", mode="I", fps=self.fps, codec="libx264",
-                                          pixelformat="yuv420p", macro_block_size=1, quality=8)
+            self._tmp = self._stack.enter_context(atomic_output(self.path))
+            self._video = iio2.get_writer(self._tmp, format="FFMPEG", mode="I", fps=self.fps, codec="libx264",
+                                          pixelformat="yuv420p", macro_block_size=1, quality=8,
+                                          ffmpeg_log_level="quiet")  # failures: see _check
             self._stack.callback(self._video.close)
         pad = ((0, 0), (0, self.height % 2), (0, self.width % 2))
         for image in np.pad(to_uint8(images), pad, mode="edge"):
@@ -124,6 +124,25 @@ class VideoWriter(Writer):
         if self._video is None:
             raise ValueError(f"{self.path}: no frames to write")
         self._video.close()
+        self._check()
+
+    def _check(self) -> None:
+        """Read the finished file's header back: imageio does not report FFmpeg's exit status, so
+        an encoder that stopped (a full disk) would otherwise leave a cut, unplayable video.
+
+        The MP4 index is written last, so a readable header means FFmpeg finished the file (the
+        duration is not compared: FFmpeg reports it to 10 ms only).
+
+        Raises:
+            OSError: the file has no readable video header (names the output).
+        """
+        import imageio.v3 as iio
+
+        try:
+            iio.immeta(self._tmp, plugin="FFMPEG")
+        except Exception:  # imageio raises several types for a file without a video header
+            raise OSError(errno.EIO, f"cannot write {self.path}: the video encoder did not finish the "
+                                     f"file ({self.written} frames sent; is the disk full?)") from None
 
 
 class GifWriter(Writer):
@@ -138,12 +157,9 @@ class GifWriter(Writer):
         self._frames.extend(to_uint8(images))
 
     def _finish(self):
-        import imageio.v3 as iio
-
         if not self._frames:
             raise ValueError(f"{self.path}: no frames to write")
-        with atomic_output(self.path) as tmp:
-            iio.imwrite(tmp, np.stack(self._frames), extension=".gif", duration=1000.0 / self.fps, loop=0)
+        write_image(self.path, np.stack(self._frames), extension=".gif", duration=1000.0 / self.fps, loop=0)
 
 
 class NpyWriter(Writer):

@@ -1,11 +1,49 @@
 """``spikekit simulate``: a video (file, image folder, .npy array) to a ``.dat`` spike stream."""
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
 import click
 
-from ..cli import echo_json
+from ..cli import echo_json, fail
+
+CONFIRM_BYTES = 2 * 1024 ** 3
+"""Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (stdin and stdout are terminals)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _megabytes(nbytes: int) -> str:
+    """``nbytes`` in decimal units: ``"512 B"``, ``"12.8 MB"``, ``"8.7 GB"``."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= size:
+            return f"{nbytes / size:.1f} {unit}"
+    return f"{nbytes} B"
+
+
+def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
+    """Print the expected output size; ask above ``CONFIRM_BYTES`` on a terminal unless ``yes``.
+
+    Raises:
+        click.Abort: the answer was no (nothing has been written).
+    """
+    size = planned["bytes"]
+    if size is None:
+        if not quiet:
+            click.echo(f"simulate: writing {output} (its size is unknown until the video is decoded)", err=True)
+        return
+    what = (f"{planned['frames']:,} spike frames of {planned['height']} x {planned['width']}, "
+            f"{_megabytes(size)}")
+    if not quiet:
+        click.echo(f"simulate: about {what} -> {output}", err=True)
+    if size > CONFIRM_BYTES and not yes and _interactive():
+        click.confirm(f"write {_megabytes(size)} to {output}? (--yes skips this question; --rate, "
+                      "--steps-per-frame or --size make it smaller)", abort=True, err=True)
 
 
 @click.command()
@@ -37,16 +75,19 @@ from ..cli import echo_json
 @click.option("--chunk", type=int, default=1024, show_default=True, help="Spike frames per kernel call and write.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (frames, mean firing rate, seconds).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", "--no-progress", "quiet", is_flag=True, help="No progress and no size line.")
+@click.option("-y", "--yes", is_flag=True,
+              help="Write even when the output will exceed 2 GB (otherwise asked on a terminal).")
 def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, threshold_sigma, dark_rate,
              electrons, no_shot, no_random_init, seed, size, bgr, gt_dir, gt_every, gt_format, chunk, device,
-             as_json, no_progress):
+             as_json, quiet, yes):
     """Simulate a spiking camera watching VIDEO (a video file, a folder of images, or a .npy array).
 
     \b
     Per pixel and spike frame n:  A += gain * I(t_n) (+ dark current, + shot noise);
     when A >= threshold a spike is read out and the threshold is subtracted.
     I(t) is linearly interpolated between video frames. Same seed, same bits (CPU or CUDA).
+    The expected output size is printed before starting.
     """
     import numpy as np
 
@@ -62,16 +103,23 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
     else:
         model = NoiseModel.off()
     source = video
-    try:
-        if video.suffix.lower() == ".npy" and video.is_file():
-            source = np.load(video, mmap_mode="r")
-            source = source[None] if source.ndim == 2 else source  # one image: a static scene
-        summary = simulate_to_file(source, output, rate=rate, fps=fps, steps_per_frame=steps_per_frame, gain=gain,
-                                   threshold=threshold, noise=model, seed=seed, device=device, size=size,
-                                   channels="bgr" if bgr else "rgb", gt_dir=gt_dir, gt_every=gt_every,
-                                   gt_format=gt_format, chunk=chunk, progress=not (no_progress or as_json))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    quiet = quiet or as_json
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            if video.suffix.lower() == ".npy" and video.is_file():
+                source = np.load(video, mmap_mode="r")
+                source = source[None] if source.ndim == 2 else source  # one image: a static scene
+            summary = simulate_to_file(source, output, rate=rate, fps=fps, steps_per_frame=steps_per_frame,
+                                       gain=gain, threshold=threshold, noise=model, seed=seed, device=device,
+                                       size=size, channels="bgr" if bgr else "rgb", gt_dir=gt_dir,
+                                       gt_every=gt_every, gt_format=gt_format, chunk=chunk, progress=not quiet,
+                                       on_start=lambda planned: _announce(planned, output, yes, quiet))
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            fail(exc)
+        finally:
+            for w in caught:
+                click.echo(f"warning: {w.message}", err=True)
     if as_json:
         echo_json(summary)
         return

@@ -16,6 +16,7 @@ import contextlib
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch
 from .. import ops
 from .._memory import empty_hugepage
 from .._version import __version__
-from ..io import atomic_output, write_sidecar
+from ..io import atomic_output, write_image, write_sidecar
 from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
 from .source import fit_to_size, open_source, parse_size
 
@@ -111,6 +112,22 @@ class _Run:
             self.video_frames = k + 1
             yield k, cur, (nxt - cur) if nxt is not None else torch.zeros_like(cur)
             cur, k = nxt, k + 1
+        claimed = self.source.meta.get("claimed_frames")
+        if claimed and self.video_frames < claimed:
+            warnings.warn(f"{self.source.name}: the video header claims {claimed} frames but only "
+                          f"{self.video_frames} could be decoded; the spike stream covers those "
+                          f"{self.video_frames}", stacklevel=2)
+
+    def planned(self) -> dict:
+        """What the run will write, before it starts: ``frames`` (spike frames), ``height``,
+        ``width`` and ``bytes`` of the ``.dat``, each None when the source does not say (a video
+        header without a duration)."""
+        frames = self.source.expected_frames
+        size = self.size or self.source.meta.get("size")
+        n = frames * self.steps if frames is not None else None
+        h, w = size if size is not None else (None, None)
+        return {"frames": n, "height": h, "width": w,
+                "bytes": n * ops.frame_bytes(h, w) if n is not None and size is not None else None}
 
     def chunks(self, buffer_for):
         """Yield (n0, k, start, delta, alpha, spikes) for every chunk of spike frames."""
@@ -172,10 +189,8 @@ def _write_gt(folder: Path, index: int, image: torch.Tensor, formats) -> None:
     image = image.cpu()
     if "npy" in formats:
         np.save(folder / f"{index:08d}.npy", image.numpy())
-    if "png" in formats:
-        import imageio.v3 as iio
-
-        iio.imwrite(folder / f"{index:08d}.png", np.round(image.numpy() * 255.0).astype(np.uint8))
+    if "png" in formats:  # in the staging folder (see _staging): nothing partial reaches gt_dir
+        write_image(folder / f"{index:08d}.png", np.round(image.numpy() * 255.0).astype(np.uint8))
 
 
 @contextlib.contextmanager
@@ -205,7 +220,7 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
                      steps_per_frame: int | None = None, gain: float = DEFAULT_GAIN,
                      threshold: float = DEFAULT_THRESHOLD, noise="on", seed: int = 0, device="cpu", size=None,
                      channels: str = "rgb", gt_dir=None, gt_every: int | None = None, gt_format: str = "png",
-                     chunk: int = DEFAULT_CHUNK, progress: bool = False) -> dict:
+                     chunk: int = DEFAULT_CHUNK, progress: bool = False, on_start=None) -> dict:
     """Simulate ``video`` straight into a ``.dat`` file plus its JSON sidecar, chunk by chunk.
 
     Memory stays bounded by one chunk of packed spike frames (``chunk`` x ceil(H*W/8) bytes)
@@ -223,7 +238,9 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
             one per video frame, where I_n is the video frame itself).
         gt_format: "png" (8-bit, round(255 I)), "npy" (float32) or "both".
         chunk: spike frames per kernel call and write.
-        progress: show a tqdm progress bar over video frames.
+        progress: report progress over video frames (:func:`spikekit.progress.progress`).
+        on_start: optional ``on_start(planned)`` called with :meth:`_Run.planned`'s dict before
+            anything is written (the CLI prints the expected size; raising there aborts cleanly).
 
     Returns:
         Summary dict: output, frames (spike frames written), video_frames, height, width,
@@ -233,7 +250,7 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
     Raises:
         As :func:`simulate`; also ValueError for a bad ``gt_every``/``gt_format``.
     """
-    from tqdm import tqdm
+    from ..progress import progress as reporter
 
     started = time.perf_counter()
     formats = {"png": ("png",), "npy": ("npy",), "both": ("png", "npy")}.get(gt_format)
@@ -254,8 +271,10 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
                               else torch.empty((1, run.chunk, nb), dtype=torch.uint8, device=run.device))
         return buffers["buf"][:, :n]
 
+    if on_start is not None:
+        on_start(run.planned())
     total_spikes, frames, gt_count = 0, 0, 0
-    bar = tqdm(total=run.source.length, unit="frame", desc="simulate", disable=not progress, leave=False)
+    bar = reporter(run.source.expected_frames, "simulate", "video frame", quiet=not progress)
     with atomic_output(output) as tmp, open(tmp, "wb") as f, _staging(gt_dir) as gt_tmp, bar:
         last_k = -1
         for n0, k, start, delta, alpha, packed in run.chunks(buffer_for):

@@ -3,13 +3,14 @@
 Every source yields float32 (H, W) tensors in [0, 1] (row 0 the top), one per decoded video
 frame; the frame count is whatever decoding yields, never a container header's claim.
 
-* Colour to luminance: Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), computed in float64 and
-  rounded to float32. Video files and image files are decoded by imageio (FFmpeg), which gives
+* Colour to luminance: Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), computed in float64 from
+  the float32 samples and rounded to float32. Video files and image files are decoded by imageio (FFmpeg), which gives
   **RGB**; arrays are taken as RGB unless ``channels="bgr"`` (OpenCV's ``cv2.imread`` and
   ``cv2.VideoCapture`` give BGR). A 4th (alpha) channel is dropped.
-* Sample types: uint8 is x / 255, uint16 is x / 65535 (both in float64, so uint8 x and float
-  x / 255 give identical intensities and spikes), float must already be in [0, 1] (else
-  ``ValueError``), bool is 0 / 1.
+* Sample types: uint8 is x / 255, uint16 is x / 65535, float must already be in [0, 1] (else
+  ``ValueError``), bool is 0 / 1. Every sample is first rounded to float32 (uint8 and uint16 via
+  float64 division, correctly rounded), so uint8 x, float32 ``x / 255`` (either way it is
+  computed) and float64 ``x / 255`` give identical intensities and spikes, in colour too.
 * ``size=(H, W)``: scale by max(H / h, W / w) (bilinear with antialiasing, keeping the aspect
   ratio), then centre-crop to H x W.
 """
@@ -38,6 +39,9 @@ class FrameSource:
         fps: video frame rate in Hz, or None when the source has none (folders, arrays).
         name: description of the source (file path, folder, or "array").
         length: the frame count when known without decoding (arrays, folders), else None.
+        meta: what else is known; video files give ``codec``, ``claimed_frames`` (duration x
+            fps from the container header, which may overstate what decodes) and ``size``
+            (H, W) of the decoded frames.
     """
 
     frames: Callable[[], Iterator[torch.Tensor]]
@@ -45,6 +49,11 @@ class FrameSource:
     name: str
     length: int | None = None
     meta: dict = field(default_factory=dict)
+
+    @property
+    def expected_frames(self) -> int | None:
+        """The frame count if known (``length``), else the header's claim, else None."""
+        return self.length if self.length is not None else self.meta.get("claimed_frames")
 
 
 def natural_key(name: str):
@@ -61,21 +70,22 @@ def to_luminance(frame, channels: str = "rgb", where: str = "frame") -> np.ndarr
     """
     a = np.asarray(frame)
     if a.dtype == np.uint8:
-        x = a / 255.0
+        x = (a / 255.0).astype(np.float32)
     elif a.dtype == np.uint16:
-        x = a / 65535.0
+        x = (a / 65535.0).astype(np.float32)
     elif a.dtype == np.bool_:
-        x = a.astype(np.float64)
+        x = a.astype(np.float32)
     elif np.issubdtype(a.dtype, np.floating):
-        x = a.astype(np.float64, copy=False)
+        x = a
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         if not (lo >= 0.0 and hi <= 1.0):
             raise ValueError(f"{where}: float intensities must lie in [0, 1], found values in [{lo}, {hi}] "
                              f"(scale uint8 data by 1/255, or pass it as uint8)")
+        x = x.astype(np.float32)  # the same float32 samples as uint8 x / 255 (see the module docstring)
     else:
         raise TypeError(f"{where}: unsupported sample type {a.dtype}; use uint8, uint16 or float in [0, 1]")
     if x.ndim == 3 and x.shape[2] in (3, 4):
-        rgb = x[..., :3] if channels == "rgb" else x[..., 2::-1]
+        rgb = (x[..., :3] if channels == "rgb" else x[..., 2::-1]).astype(np.float64)
         wr, wg, wb = LUMA_WEIGHTS
         x = wr * rgb[..., 0] + wg * rgb[..., 1] + wb * rgb[..., 2]
     elif x.ndim == 3 and x.shape[2] == 1:
@@ -125,9 +135,14 @@ def _video(path: Path, channels: str) -> FrameSource:
     try:
         meta = iio.immeta(path, plugin="FFMPEG")
     except Exception as exc:  # imageio raises several types for undecodable files
-        raise ValueError(f"{path}: cannot read as a video ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{path}: cannot read as a video ({_ffmpeg_reason(exc)}); simulate takes a "
+                         "video file, a folder of images, an image or a .npy array") from None
     fps = meta.get("fps")
     fps = float(fps) if fps and math.isfinite(float(fps)) and float(fps) > 0 else None
+    duration = meta.get("duration")
+    claimed = (round(float(duration) * fps) if fps and isinstance(duration, (int, float))
+               and math.isfinite(duration) and duration > 0 else None)
+    width, height = meta.get("size") or (None, None)
 
     def frames():
         try:
@@ -136,9 +151,16 @@ def _video(path: Path, channels: str) -> FrameSource:
         except (ValueError, TypeError):
             raise
         except Exception as exc:
-            raise ValueError(f"{path}: decoding failed ({type(exc).__name__}: {exc})") from None
+            raise ValueError(f"{path}: decoding failed ({_ffmpeg_reason(exc)})") from None
 
-    return FrameSource(frames, fps, str(path), None, {"codec": meta.get("codec")})
+    return FrameSource(frames, fps, str(path), None, {"codec": meta.get("codec"), "claimed_frames": claimed,
+                                                      "size": (height, width) if height else None})
+
+
+def _ffmpeg_reason(exc: BaseException) -> str:
+    """The last line of an imageio/FFmpeg error: the reason, without FFmpeg's version banner."""
+    lines = [line.strip(" ).") for line in str(exc).splitlines() if line.strip(" ).")]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -167,7 +189,8 @@ def _folder(path: Path, channels: str = "rgb") -> FrameSource:
             shape = image.shape
             yield torch.from_numpy(image)
 
-    return FrameSource(frames, None, str(path), len(files))
+    first = _read_image(files[0])  # the size, for the output estimate (the frames decode lazily)
+    return FrameSource(frames, None, str(path), len(files), {"size": tuple(first.shape[:2])})
 
 
 def _array(video, channels: str) -> FrameSource:
@@ -190,7 +213,7 @@ def _array(video, channels: str) -> FrameSource:
         for i in range(a.shape[0]):
             yield torch.from_numpy(to_luminance(a[i], channels, f"video frame {i}"))
 
-    return FrameSource(frames, None, "array", a.shape[0])
+    return FrameSource(frames, None, "array", a.shape[0], {"size": tuple(a.shape[1:3])})
 
 
 def open_source(video, channels: str = "rgb") -> FrameSource:
@@ -215,6 +238,7 @@ def open_source(video, channels: str = "rgb") -> FrameSource:
             raise FileNotFoundError(f"video not found: {path}")
         if path.suffix.lower() in IMAGE_SUFFIXES:  # a single image is a one-frame (static) video
             image = to_luminance(_read_image(path), "rgb", str(path))
-            return FrameSource(lambda: iter([torch.from_numpy(image)]), None, str(path), 1)
+            return FrameSource(lambda: iter([torch.from_numpy(image)]), None, str(path), 1,
+                               {"size": tuple(image.shape)})
         return _video(path, channels)
     return _array(video, channels)

@@ -113,6 +113,37 @@ def fail(exc: BaseException):
     raise click.ClickException(message) from exc
 
 
+def open_stream(path, height, width, no_flip, head=None, force=False, rate=None):
+    """Open a SpikeStream and check its geometry (:func:`spikekit.io.geometry.check_stream`),
+    echoing warnings (leftover bytes, head columns, misaligned rows) to stderr.
+
+    Raises:
+        OSError, ValueError: as :class:`~spikekit.io.SpikeStream` and ``check_stream``.
+    """
+    import warnings
+
+    from .io import SpikeStream
+    from .io.geometry import GeometryError, check_stream
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stream = SpikeStream(path, height, width, flip=not no_flip, rate=rate, head=head, force=force)
+        notes = [str(w.message) for w in caught]
+        try:
+            notes += check_stream(stream, force)
+        except GeometryError:
+            stream.close()
+            raise
+    except GeometryError as exc:  # a wrong -H/-W: a usage error (exit status 2)
+        error = click.ClickException(str(exc))
+        error.exit_code = 2
+        raise error from None
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    return stream
+
+
 def echo_json(obj) -> None:
     """Print one JSON document to stdout."""
     click.echo(json.dumps(obj, indent=None, default=float))

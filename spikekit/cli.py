@@ -20,6 +20,7 @@ COMMANDS = {
     "view": "spikekit.recon.cli:view",
     "train": "ssml.cli:train",
     "export": "ssml.export:export",
+    "adapt": "ssml.adapt:adapt",
     "demo": "spikekit.demo:demo",
 }
 
@@ -62,14 +63,24 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _echo_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def invoke(self, ctx):
         import signal
+        import warnings
 
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        return super().invoke(ctx)
+        shown = warnings.showwarning
+        warnings.showwarning = _echo_warning  # library warnings as one "warning: ..." line
+        try:
+            return super().invoke(ctx)
+        finally:
+            warnings.showwarning = shown
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))

@@ -57,7 +57,7 @@ def pixel_columns(file_width: int, head: int) -> torch.Tensor:
     return torch.from_numpy(keep)
 
 
-def _neighbour_correlations(image: np.ndarray) -> tuple[float, float]:
+def neighbour_correlations(image: np.ndarray) -> tuple[float, float]:
     """(row-to-row, column-to-column) Pearson correlation of an image with itself shifted by one."""
     def corr(a, b):
         a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
@@ -127,7 +127,7 @@ def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes:
         ``rows``, ``cols`` (the two correlations), and ``likely`` ((h, w, head) of the size with
         the best row-to-row correlation whose image is consistent, or None) and ``likely_rows``.
     """
-    rows, cols = _neighbour_correlations(_tfp(raw, height, width, head))
+    rows, cols = neighbour_correlations(_tfp(raw, height, width, head))
     sheared = cols > MIN_ALONG and rows < cols - MIN_GAP  # a wrong width or swapped sizes
     shapeless = max(rows, cols) < MIN_ALONG  # frames straddle frame boundaries (or noise)
     if not (sheared or shapeless):
@@ -139,7 +139,7 @@ def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes:
         nb = ops.frame_bytes(h, w + hd)
         if (h, w, hd) == (height, width, head) or nbytes % nb or raw.size < 2 * nb:
             continue
-        r, c = _neighbour_correlations(_tfp(raw, h, w, hd))
+        r, c = neighbour_correlations(_tfp(raw, h, w, hd))
         if min(r, c) > MIN_ALONG and r > rows + MIN_GAP and r > best_rows:
             best, best_rows = (h, w, hd), r
     if shapeless and best is None:

@@ -101,3 +101,24 @@ def test_inputs_checked():
         brisque(np.zeros((2, 50, 50)))
     with pytest.raises(ValueError, match="NaN"):
         brisque(np.full((50, 50), np.nan))
+
+
+def test_eval_metric_json_rows(shared_data):
+    import json
+
+    from click.testing import CliRunner
+
+    from spikekit.cli import main
+    from spikekit.io import read_dat
+
+    dat = shared_data / "reds301/spike/200_part1_key_id151.dat"
+    result = CliRunner().invoke(main, ["eval", str(dat), "--at", "150", "--metric", "niqe",
+                                       "--metric", "brisque", "-m", "tfp", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert set(row) == {"method", "window", "at", "niqe", "brisque"}
+    tfp = np.clip(read_dat(dat, start=130, stop=171).numpy().mean(0) / 0.6, 0, 1)  # window 41 on 150
+    assert row["niqe"] == pytest.approx(niqe(tfp), abs=1e-3)
+    assert row["brisque"] == pytest.approx(brisque(tfp), abs=1e-3)
+    nothing = CliRunner().invoke(main, ["eval", str(dat), "--at", "150"])
+    assert nothing.exit_code == 2 and "--metric niqe|brisque" in nothing.output

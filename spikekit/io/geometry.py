@@ -34,6 +34,8 @@ MIN_ALONG = 0.5
 """Column-to-column correlation above which the image is structured enough to judge its rows."""
 MIN_GAP = 0.5
 """Row-to-row correlation this far below column-to-column means the rows do not line up."""
+MIN_SIDE = 32
+"""Images smaller than this (either side) are not judged: too few pixels for the correlations."""
 
 
 def head_columns(file_width: int, head: int) -> np.ndarray:
@@ -123,10 +125,13 @@ def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes:
     frames read straddle the real frames' boundaries).
 
     Returns:
-        None when the image is consistent (or no size gives one: noise); else a dict with
+        None when the image is consistent (or no size gives one: noise; or it is smaller than
+        :data:`MIN_SIDE`); else a dict with
         ``rows``, ``cols`` (the two correlations), and ``likely`` ((h, w, head) of the size with
         the best row-to-row correlation whose image is consistent, or None) and ``likely_rows``.
     """
+    if min(height, width) < MIN_SIDE:
+        return None
     rows, cols = neighbour_correlations(_tfp(raw, height, width, head))
     sheared = cols > MIN_ALONG and rows < cols - MIN_GAP  # a wrong width or swapped sizes
     shapeless = max(rows, cols) < MIN_ALONG  # frames straddle frame boundaries (or noise)
@@ -137,7 +142,7 @@ def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes:
     options |= {(h, fw - LAYOUT_HEADS[fw], LAYOUT_HEADS[fw]) for h, _ in candidates for fw in HEAD_LAYOUTS}
     for h, w, hd in sorted(options):
         nb = ops.frame_bytes(h, w + hd)
-        if (h, w, hd) == (height, width, head) or nbytes % nb or raw.size < 2 * nb:
+        if (h, w, hd) == (height, width, head) or nbytes % nb or raw.size < 2 * nb or min(h, w) < MIN_SIDE:
             continue
         r, c = neighbour_correlations(_tfp(raw, h, w, hd))
         if min(r, c) > MIN_ALONG and r > rows + MIN_GAP and r > best_rows:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -147,12 +148,28 @@ def open_stream(path, height, width, no_flip, head=None, force=False, rate=None)
             stream.close()
             raise
     except GeometryError as exc:  # a wrong -H/-W: a usage error (exit status 2)
-        error = click.ClickException(str(exc))
+        error = click.ClickException(str(exc) + head_hint(path, height))
         error.exit_code = 2
         raise error from None
     for note in notes:
         click.echo(f"warning: {note}", err=True)
     return stream
+
+
+def head_hint(path, height=None) -> str:
+    """'; columns 400-415 hold the same bits ...' when the file fits a known head layout, else ''."""
+    import numpy as np
+
+    from .io import resolve_size
+    from .io.geometry import describe_head, detect_head
+
+    h = resolve_size(path, height, None)[0]
+    nbytes = os.path.getsize(path)
+    found = detect_head(np.fromfile(path, dtype=np.uint8, count=min(nbytes, 16 << 20)), h, nbytes)
+    if not found:
+        return ""
+    return (f"; {describe_head(*found)} of {found[0]}-column rows hold the same bits in every frame: "
+            f"read it with -H {h} -W {found[0] - found[1]} --head {found[1]}")
 
 
 def echo_json(obj) -> None:

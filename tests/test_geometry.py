@@ -94,6 +94,7 @@ def test_size_that_does_not_divide_while_a_common_one_does(camera416, tmp_path):
     code, out = _run("recon", camera416[0], "--at", 150, "-o", tmp_path / "a.png")
     assert code == 2
     assert "250x416 (301 frames; -W 400 --head 16" in out and "--force" in out
+    assert "columns 400-415 of 416-column rows hold the same bits in every frame" in out
     assert not (tmp_path / "a.png").exists()
     code, out = _run("recon", camera416[0], "--at", 150, "-o", tmp_path / "a.png", "--force")
     assert code == 0 and "leftover bytes are ignored" in out
@@ -113,6 +114,8 @@ def test_size_that_divides_but_shears_the_rows(camera416, tmp_path):
     code, out = _run("recon", camera416[1], "--at", 150, "-o", tmp_path / "a.png")
     assert code == 2
     assert "do not line up" in out and "-H 250 -W 400 --head 16" in out
+    code, out = _run("info", camera416[1])
+    assert code == 2 and "columns 400-415 of 416-column rows hold the same bits" in out
     code, out = _run("recon", camera416[1], "--at", 150, "-o", tmp_path / "a.png", "--force")
     assert code == 0 and "do not line up" in out
 

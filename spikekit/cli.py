@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -20,6 +21,7 @@ COMMANDS = {
     "view": "spikekit.recon.cli:view",
     "train": "ssml.cli:train",
     "export": "ssml.export:export",
+    "adapt": "ssml.adapt:adapt",
     "demo": "spikekit.demo:demo",
 }
 
@@ -70,16 +72,26 @@ def _thread_error(args) -> None:
                    f"{type(args.exc_value).__name__}: {args.exc_value}", err=True)
 
 
+def _echo_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def invoke(self, ctx):
         import signal
         import threading
+        import warnings
 
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         threading.excepthook = _thread_error
-        return super().invoke(ctx)
+        shown = warnings.showwarning
+        warnings.showwarning = _echo_warning  # library warnings as one "warning: ..." line
+        try:
+            return super().invoke(ctx)
+        finally:
+            warnings.showwarning = shown
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
@@ -124,6 +136,53 @@ def fail(exc: BaseException):
     else:
         message = str(exc)
     raise click.ClickException(message) from exc
+
+
+def open_stream(path, height, width, flip=None, head=None, force=False, rate=None):
+    """Open a SpikeStream and check its geometry (:func:`spikekit.io.geometry.check_stream`),
+    echoing warnings (leftover bytes, head columns, misaligned rows) to stderr.
+
+    Raises:
+        OSError, ValueError: as :class:`~spikekit.io.SpikeStream` and ``check_stream``.
+    """
+    import warnings
+
+    from .io import SpikeStream
+    from .io.geometry import GeometryError, check_stream
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stream = SpikeStream(path, height, width, flip=flip, rate=rate, head=head, force=force)
+        notes = [str(w.message) for w in caught]
+        try:
+            notes += check_stream(stream, force)
+        except GeometryError:
+            stream.close()
+            raise
+    except GeometryError as exc:  # a wrong -H/-W: a usage error (exit status 2)
+        error = click.ClickException(str(exc) + head_hint(path, height))
+        error.exit_code = 2
+        raise error from None
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    return stream
+
+
+def head_hint(path, height=None) -> str:
+    """'; columns 400-415 hold the same bits ...' when the file fits a known head layout, else ''."""
+    import numpy as np
+
+    from .io import resolve_size
+    from .io.geometry import describe_head, detect_head
+
+    h = resolve_size(path, height, None)[0]
+    nbytes = os.path.getsize(path)
+    found = detect_head(np.fromfile(path, dtype=np.uint8, count=min(nbytes, 16 << 20)), h, nbytes)
+    if not found:
+        return ""
+    return (f"; {describe_head(*found)} of {found[0]}-column rows hold the same bits in every frame: "
+            f"read it with -H {h} -W {found[0] - found[1]} --head {found[1]}")
 
 
 def echo_json(obj) -> None:

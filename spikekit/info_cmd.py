@@ -1,11 +1,9 @@
 """``spikekit info`` (stream statistics, build facts) and ``spikekit convert`` (npz -> dat)."""
 from __future__ import annotations
 
-import warnings
-
 import click
 
-from .cli import build_info, echo_json, fail, format_build_info
+from .cli import build_info, echo_json, fail, format_build_info, open_stream
 
 PREVIEW_FRAMES = 64
 PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
@@ -19,12 +17,19 @@ PROGRESS_FRAMES = 20000  # streams longer than this report progress while they a
 @click.option("--rate", type=float, default=None, help="Spike frames per second, Hz (default: sidecar, else 40000).")
 @click.option("--flip/--no-flip", default=None,
               help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")
+@click.option("--head", type=click.IntRange(min=0), default=None,
+              help="Head columns per row that are not pixels (16 for the 250 x 416 camera, read with "
+                   "-W 400; default: sidecar, else 0).")
+@click.option("--force", is_flag=True, help="Read with the given size even when it looks wrong.")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None,
               help="Write a TFP image of the first 64 spike frames (PNG).")
+@click.option("--scale", default="1/0.6", show_default=True,
+              help="Preview intensity per unit firing rate: a number, a fraction, or 'auto' (99.5th "
+                   "percentile -> white; for dark recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
-def info(file, height, width, rate, flip, preview, as_json, build, quiet):
+def info(file, height, width, rate, flip, head, force, preview, scale, as_json, build, quiet):
     """Summarise a .dat spike stream: frames, duration, firing rate, dead and hot pixels."""
     if build:
         facts = build_info()
@@ -33,22 +38,18 @@ def info(file, height, width, rate, flip, preview, as_json, build, quiet):
             return
     if file is None:
         raise click.UsageError("FILE is required (or use --build)")
-    from .io import SpikeStream
     from .stats import stream_stats
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            stream = SpikeStream(file, height, width, flip=flip, rate=rate)
-        except (OSError, ValueError) as exc:
-            fail(exc)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+    try:
+        stream = open_stream(file, height, width, flip, head, force, rate)
+    except (OSError, ValueError) as exc:
+        fail(exc)
     with stream:
         stats = stream_stats(stream, progress=not (as_json or quiet) and len(stream) > PROGRESS_FRAMES)
+        stats["head"] = stream.head
         if preview:
             try:
-                _write_preview(stream, preview)
+                _write_preview(stream, preview, scale)
             except (OSError, ValueError) as exc:  # missing, read-only or full folder; bad suffix
                 fail(exc)
     if as_json:
@@ -63,18 +64,23 @@ def info(file, height, width, rate, flip, preview, as_json, build, quiet):
                f"max {stats['frame_spikes_max']}\n"
                f"  dead pixels     {stats['dead_pixels']} (never fire)\n"
                f"  hot pixels      {stats['hot_pixels']} (fire in > 90% of frames)")
+    if stream.head:
+        from .io.geometry import describe_head
+
+        click.echo(f"  head columns    {describe_head(stream.width + stream.head, stream.head)} of each "
+                   f"{stream.width + stream.head}-column row, dropped")
     if preview:
         click.echo(f"  preview         {preview}")
 
 
-def _write_preview(stream, path) -> None:
+def _write_preview(stream, path, scale=PREVIEW_SCALE) -> None:
     import numpy as np
 
     from .io import write_image
     from .recon import tfp
 
     n = min(PREVIEW_FRAMES, len(stream))  # an even window has one more frame before its centre
-    image = tfp(stream.decode(0, n), window=n, at=n // 2, scale=PREVIEW_SCALE)
+    image = tfp(stream.decode(0, n), window=n, at=n // 2, scale=scale)
     write_image(path, np.round(image.numpy() * 255).astype(np.uint8))
 
 

@@ -2,7 +2,8 @@
 
 Conventions: images are float intensities in [0, 1] (data range 1); 8-bit ground truth is
 divided by 255 (16-bit by 65535). Used by ``spikekit eval``, the simulator tests, SSML
-validation and the demo.
+validation and the demo. The no-reference metrics (NIQE, BRISQUE: no ground truth needed) live
+in :mod:`spikekit.noref`.
 """
 from __future__ import annotations
 

@@ -222,8 +222,10 @@ def test_leftover_bytes_warn_or_raise(tmp_path):
 def test_size_mismatch_lists_sizes_that_divide(tmp_path):
     path = tmp_path / "square.dat"
     path.write_bytes(bytes(7813 * 8))  # eight 250 x 250 frames read as 250 x 400
+    with pytest.raises(ValueError, match=r"250x250 \(8 frames\).*--force"):
+        read_dat(path)  # a common size divides the file: the size is wrong, not the file short
     with pytest.warns(UserWarning, match=r"250x250 \(8 frames\)"):
-        read_dat(path)
+        assert read_dat(path, force=True).shape == (5, 250, 400)
 
 
 @pytest.mark.parametrize("start,stop", [(-1, None), (0, 0), (5, 3), (0, 302), (301, None)])

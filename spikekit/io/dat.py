@@ -27,7 +27,7 @@ DEFAULT_WIDTH = 400
 DEFAULT_RATE = 40000.0
 
 # Sensor sizes suggested when a file size does not fit the requested H x W.
-COMMON_SIZES = ((250, 400), (250, 250), (400, 250), (256, 256), (500, 800), (480, 640),
+COMMON_SIZES = ((250, 400), (250, 416), (250, 250), (400, 250), (256, 256), (500, 800), (480, 640),
                 (720, 1280), (1000, 1000), (1024, 1024))
 
 _WRITE_CHUNK = 1024  # spike frames packed per write call (bounds memory of write_dat)
@@ -79,21 +79,36 @@ def resolve_flip(path, flip: bool | None = None) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{path}.json: sidecar 'flip' must be true or false, got {value!r}")
     return value
+def dividing_sizes(nbytes: int) -> list[tuple[int, int]]:
+    """The common sensor sizes (h, w) whose frame size divides ``nbytes``."""
+    return [(h, w) for h, w in COMMON_SIZES
+            if nbytes >= ops.frame_bytes(h, w) and nbytes % ops.frame_bytes(h, w) == 0]
 
 
 def size_hint(nbytes: int) -> str:
     """Common sensor sizes whose frame size divides ``nbytes`` (for error messages)."""
-    fits = [f"{h}x{w} ({nbytes // ops.frame_bytes(h, w)} frames)" for h, w in COMMON_SIZES
-            if nbytes >= ops.frame_bytes(h, w) and nbytes % ops.frame_bytes(h, w) == 0]
+    from .geometry import LAYOUT_HEADS
+
+    def name(h, w):
+        head = LAYOUT_HEADS.get(w)
+        extra = f"; -W {w - head} --head {head} if it has head columns" if head else ""
+        return f"{h}x{w} ({nbytes // ops.frame_bytes(h, w)} frames{extra})"
+
+    fits = [name(h, w) for h, w in dividing_sizes(nbytes)]
     return ("; sizes that divide it: " + ", ".join(fits)) if fits else "; no common sensor size divides it"
 
 
-def count_frames(path, height: int, width: int, strict: bool = False) -> int:
-    """Number of whole spike frames in ``path`` for ``height`` x ``width``.
+def count_frames(path, height: int, width: int, strict: bool = False, force: bool = True) -> int:
+    """Number of whole spike frames in ``path`` for ``height`` x ``width`` (the file's row width).
+
+    A size that leaves bytes over is a truncated recording (a warning) when no common sensor
+    size divides the file either; when one does, the size is more likely wrong than the file
+    short, and ``force=False`` makes that an error.
 
     Raises:
         FileNotFoundError: missing file.
         ValueError: file shorter than one frame, or (``strict``) not a whole number of frames,
+            or (``force=False``) not a whole number of frames while a common size divides it,
             or the file starts with the signature of another format (PNG, JPEG, ZIP/npz, MP4, ...).
 
     Warns:
@@ -114,6 +129,10 @@ def count_frames(path, height: int, width: int, strict: bool = False) -> int:
                f"({nb} bytes each): {frames} frames and {leftover} leftover bytes{size_hint(size)}")
         if strict:
             raise ValueError(msg)
+        if not force and dividing_sizes(size):
+            from .geometry import GeometryError
+
+            raise GeometryError(msg + "; give the right -H/-W (or --force to read it anyway)")
         warnings.warn(msg + "; the leftover bytes are ignored", stacklevel=3)
     return frames
 
@@ -139,7 +158,7 @@ def _decode(packed: torch.Tensor, height: int, width: int, flip: bool, device) -
 
 def read_dat(path, height: int | None = None, width: int | None = None, *, start: int = 0,
              stop: int | None = None, flip: bool | None = None, strict: bool = False,
-             device="cpu") -> torch.Tensor:
+             device="cpu", remove_head: int | None = None, force: bool = False) -> torch.Tensor:
     """Read spike frames ``[start, stop)`` of a bit-packed ``.dat`` file.
 
     Args:
@@ -151,6 +170,12 @@ def read_dat(path, height: int | None = None, width: int | None = None, *, start
             sidecar's ``flip``, else True. The result has row 0 at the top.
         strict: raise instead of warning when the size is not a whole number of frames.
         device: where the result lives; on CUDA the packed bytes are decoded on the device.
+        remove_head: head columns in each file row that are not pixels (rows are W + N wide;
+            the layout of :data:`spikekit.io.geometry.HEAD_LAYOUTS`, e.g. 16 for the 250 x 416
+            camera, else the last N columns); ``None``: the sidecar's ``head``, else 0.
+        force: read a size that leaves bytes over even when a common sensor size divides the
+            file (else that is an error, see :func:`count_frames`); sizes from the sidecar are
+            always read.
 
     Returns:
         uint8 tensor (stop - start, H, W) of {0, 1}.
@@ -158,19 +183,13 @@ def read_dat(path, height: int | None = None, width: int | None = None, *, start
     Raises:
         FileNotFoundError: missing file.
         ValueError: H or W <= 0; file shorter than one frame (names the file, its byte size
-            and the bytes one frame needs); with ``strict``, leftover bytes; ``start``/``stop``
+            and the bytes one frame needs); with ``strict``, leftover bytes; a size that leaves
+            bytes over while a common size divides the file (unless ``force``); ``start``/``stop``
             outside the stream (names the valid range: a range past the end is an error, never
             a shorter result).
     """
-    height, width = resolve_size(path, height, width)
-    flip = resolve_flip(path, flip)
-    frames = count_frames(path, height, width, strict)
-    start, stop = _check_range(start, stop, frames, path)
-    nb = ops.frame_bytes(height, width)
-    with open(path, "rb") as f:
-        f.seek(start * nb)
-        raw = np.fromfile(f, dtype=np.uint8, count=(stop - start) * nb)
-    return _decode(torch.from_numpy(raw).view(stop - start, nb), height, width, flip, device)
+    with SpikeStream(path, height, width, flip, strict=strict, head=remove_head, force=force) as stream:
+        return stream.decode(start, stop, device)
 
 
 def _as_spike_tensor(spikes, name: str = "spikes") -> torch.Tensor:
@@ -240,25 +259,34 @@ class SpikeStream:
             ``flip``, else True.
         rate: spike frames per second (Hz); ``None`` takes the sidecar's ``rate``, else 40000.
         strict: raise instead of warning on leftover bytes.
+        head, force: as ``remove_head`` and ``force`` of :func:`read_dat`.
 
     Attributes:
-        path, height, width, flip, rate, frame_bytes, meta (the sidecar dict, possibly empty).
+        path, height, width (of the image), flip, rate, head, frame_bytes (in the file),
+        meta (the sidecar dict, possibly empty).
 
     Raises:
         FileNotFoundError / ValueError: as :func:`read_dat`.
     """
 
     def __init__(self, path, height: int | None = None, width: int | None = None, flip: bool | None = None,
-                 rate: float | None = None, strict: bool = False):
+                 rate: float | None = None, strict: bool = False, head: int | None = None,
+                 force: bool = False):
+        from .geometry import pixel_columns
+
         self.path = Path(path)
         self.height, self.width = resolve_size(self.path, height, width)
         self.meta = read_sidecar(self.path)
+        self.head = int(self.meta.get("head", 0) if head is None else head)
+        self._keep = pixel_columns(self.width + self.head, self.head) if self.head else None
+        sized_by_sidecar = (height is None and "height" in self.meta) and (width is None and "width" in self.meta)
         self.rate = float(rate if rate is not None else self.meta.get("rate", DEFAULT_RATE))
         if self.rate <= 0:
             raise ValueError(f"rate must be > 0 spike frames per second, got {self.rate}")
         self.flip = resolve_flip(self.path, flip)
-        self.frame_bytes = ops.frame_bytes(self.height, self.width)
-        self._frames = count_frames(self.path, self.height, self.width, strict)
+        self.frame_bytes = ops.frame_bytes(self.height, self.width + self.head)
+        self._frames = count_frames(self.path, self.height, self.width + self.head, strict,
+                                    force=force or sized_by_sidecar)
         with open(self.path, "rb") as f:
             self._mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         self._bytes = np.frombuffer(self._mmap, dtype=np.uint8, count=self._frames * self.frame_bytes)
@@ -272,16 +300,22 @@ class SpikeStream:
         return self._frames / self.rate
 
     def __repr__(self) -> str:
+        head = f", head={self.head}" if self.head else ""
         return (f"SpikeStream({str(self.path)!r}, frames={self._frames}, height={self.height}, "
-                f"width={self.width}, rate={self.rate:g})")
+                f"width={self.width}{head}, rate={self.rate:g})")
 
     def _range(self, a, b) -> tuple[int, int]:
         return _check_range(a, b, self._frames, self.path)
 
     def _packed_view(self, a: int, b: int) -> torch.Tensor:
-        """Zero-copy uint8 (b - a, frame_bytes) view of the mapped file (valid while open)."""
+        """uint8 (b - a, ceil(H*W/8)) packed frames: a zero-copy view of the mapped file (valid
+        while open), or, with head columns, the frames packed again without them."""
         nb = self.frame_bytes
-        return torch.from_numpy(self._bytes[a * nb:b * nb]).view(b - a, nb)
+        raw = torch.from_numpy(self._bytes[a * nb:b * nb]).view(b - a, nb)
+        if self._keep is None:
+            return raw
+        frames = ops.unpack_spikes(raw, self.height, self.width + self.head, False)
+        return ops.pack_spikes(frames[:, :, self._keep].contiguous(), False)
 
     def packed(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """Raw bytes of frames ``[start, stop)`` as a uint8 (n, ceil(H*W/8)) tensor (a copy).

@@ -7,11 +7,10 @@ recordings.
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import click
 
-from ..cli import fail
+from ..cli import fail, open_stream
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
@@ -39,18 +38,6 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _open_stream(path, height, width, flip):
-    """Open a SpikeStream, echoing its warnings (e.g. leftover bytes) to stderr."""
-    from ..io import SpikeStream
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        stream = SpikeStream(path, height, width, flip=flip)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
-    return stream
-
-
 def _parse_params(items) -> dict:
     """``--param NAME=VALUE`` pairs -> dict (numbers parsed; 'none' -> None)."""
     params = {}
@@ -71,7 +58,13 @@ def _parse_params(items) -> dict:
 
 
 def stream_options(f):
-    """-H/-W/--flip/--no-flip, shared by the three commands."""
+    """-H/-W/--head/--force/--flip/--no-flip, shared by the commands that read a .dat."""
+    f = click.option("--force", is_flag=True,
+                     help="Read with the given size even when it looks wrong (a common size divides the "
+                          "file and this one does not, or the rows of the image do not line up).")(f)
+    f = click.option("--head", type=click.IntRange(min=0), default=None,
+                     help="Head columns per row that are not pixels (16 for the 250 x 416 camera, read "
+                          "with -W 400; default: sidecar, else 0).")(f)
     f = click.option("--flip/--no-flip", default=None,
                      help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")(f)
     f = click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")(f)
@@ -120,7 +113,7 @@ def method_options(f):
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def recon(input, height, width, flip, method, window, at, stride, start, stop, max_interval, pad, scale,
+def recon(input, height, width, flip, head, force, method, window, at, stride, start, stop, max_interval, pad, scale,
           gamma, device, weights, params, threads, fps, output, quiet):
     """Reconstruct images from a .dat spike stream (streamed: any file length).
 
@@ -141,7 +134,7 @@ def recon(input, height, width, flip, method, window, at, stride, start, stop, m
     with _cli_errors():
         _set_threads(threads)
         kind = output_kind(output)
-        stream = _open_stream(input, height, width, flip)
+        stream = open_stream(input, height, width, flip, head, force)
         m = get_method(method)
         opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
                        params=_parse_params(params))
@@ -166,35 +159,43 @@ def recon(input, height, width, flip, method, window, at, stride, start, stop, m
 @click.command("eval")
 @click.argument("input", type=click.Path(dir_okay=False))
 @stream_options
-@click.option("--gt", "gts", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Ground-truth image (repeatable; pairs with --at in order).")
+@click.option("--gt", "gts", multiple=True, type=click.Path(dir_okay=False),
+              help="Ground-truth image (repeatable; pairs with --at in order): PSNR and SSIM.")
 @click.option("--at", "ats", multiple=True, required=True, type=int,
-              help="Spike-frame index of the matching --gt (repeatable).")
+              help="Spike-frame index to evaluate (repeatable; the matching --gt's index).")
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(["niqe", "brisque"]),
+              help="No-reference metric, no ground truth needed (repeatable; lower is better).")
 @click.option("-m", "--method", "methods", multiple=True, type=click.Choice(method_names()),
               help="Method (repeatable; default tfp).")
 @click.option("-w", "--window", "windows", multiple=True, type=int,
               help="TFP window (repeatable; default 41).")
 @method_options
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {method, window, at, psnr, ssim, gt}.")
-def evaluate(input, height, width, flip, gts, ats, methods, windows, max_interval, pad, scale, gamma,
-             device, weights, params, threads, as_json):
-    """PSNR/SSIM of reconstructions against ground-truth images (data range 1, GT / 255).
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of {method, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
+def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods, windows, max_interval, pad, scale,
+             gamma, device, weights, params, threads, as_json):
+    """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1, GT / 255),
+    and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
 
     \b
-    Example:
+    Examples:
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
+      spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
     """
     from ..cli import echo_json
     from ..metrics import load_gt, psnr, ssim
+    from ..noref import NO_REFERENCE
     from .base import reconstruct
     from .registry import get_method
 
-    if len(gts) != len(ats):
+    if gts and len(gts) != len(ats):
         raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
+    if not gts and not metrics:
+        raise click.UsageError("nothing to measure: give --gt (PSNR/SSIM) or --metric niqe|brisque")
     rows = []
     with _cli_errors():
         _set_threads(threads)
-        stream = _open_stream(input, height, width, flip)
+        stream = open_stream(input, height, width, flip, head, force)
         truths = [load_gt(path) for path in gts]
         for path, truth in zip(gts, truths):
             if truth.shape != (stream.height, stream.width):
@@ -208,17 +209,24 @@ def evaluate(input, height, width, flip, gts, ats, methods, windows, max_interva
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
                                          pad=pad, max_interval=max_interval, weights=weights,
                                          **({"window": window} if window else {}), **extra)
-                    for k, (path, at, truth) in enumerate(zip(gts, ats, truths)):
+                    for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
-                        rows.append({"method": name, "window": window, "at": at,
-                                     "psnr": psnr(image, truth), "ssim": ssim(image, truth), "gt": str(path)})
+                        row = {"method": name, "window": window, "at": at}
+                        if gts:
+                            row.update(psnr=psnr(image, truths[k]), ssim=ssim(image, truths[k]), gt=str(gts[k]))
+                        row.update({metric: NO_REFERENCE[metric](image) for metric in metrics})
+                        rows.append(row)
     if as_json:
         echo_json(rows)
         return
-    click.echo(f"{'method':<8} {'window':>6} {'at':>7} {'PSNR dB':>8} {'SSIM':>7}  gt")
+    columns = (["psnr", "ssim"] if gts else []) + list(metrics)
+    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "brisque": "BRISQUE"}
+    click.echo(f"{'method':<8} {'window':>6} {'at':>7} " + " ".join(f"{heads[c]:>8}" for c in columns)
+               + ("  gt" if gts else ""))
     for r in rows:
-        click.echo(f"{r['method']:<8} {r['window'] if r['window'] else '-':>6} {r['at']:>7} "
-                   f"{r['psnr']:>8.2f} {r['ssim']:>7.4f}  {r['gt']}")
+        values = " ".join(f"{r[c]:>8.4f}" if c == "ssim" else f"{r[c]:>8.2f}" for c in columns)
+        click.echo(f"{r['method']:<8} {r['window'] if r['window'] else '-':>6} {r['at']:>7} {values}"
+                   + (f"  {r['gt']}" if gts else ""))
 
 
 @click.command()
@@ -233,7 +241,7 @@ def evaluate(input, height, width, flip, gts, ats, methods, windows, max_interva
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def view(input, height, width, flip, start, stop, every, with_tfp, window, scale, fps, output, quiet):
+def view(input, height, width, flip, head, force, start, stop, every, with_tfp, window, scale, fps, output, quiet):
     """Write the raw spike frames (white = spike) as a video, optionally with TFP beside them.
 
     Without --stop it shows a limited number of frames from --start (see --stop) and says so.
@@ -249,7 +257,7 @@ def view(input, height, width, flip, start, stop, every, with_tfp, window, scale
     with _cli_errors():
         if output_kind(output) not in ("mp4", "gif"):
             raise ValueError(f"{output}: spikekit view writes .mp4 or .gif")
-        stream = _open_stream(input, height, width, flip)
+        stream = open_stream(input, height, width, flip, head, force)
         total = len(stream)
         clipped = stop is None and start + VIEW_FRAMES < total
         stop = min(total, start + VIEW_FRAMES) if stop is None else stop

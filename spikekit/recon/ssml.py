@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import functools
 import threading
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import ops
@@ -42,6 +44,14 @@ from .source import Source, plan_chunks
 HALF = 20
 """Frames on each side of the output index (41-frame windows)."""
 PRECISIONS = ("fp32", "bf16")
+TRAINED_RATE = (0.05, 0.6)
+"""Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
+streams 0.17-0.33, simulated scenes about 0.1-0.3), with a margin."""
+TRAINED_STRUCTURE = 0.5
+"""Neighbour correlation of a training window's TFP image: above this (noise is about 0)."""
+UPSIDE_DOWN = 0.5
+"""Correlation of row index with row brightness above which a scene looks upside down (every
+upright stream in ../shared/data is brighter at the top: -0.05 to -0.92)."""
 
 _cache: dict = {}
 _lock = threading.Lock()
@@ -101,6 +111,49 @@ def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
     return out.mul_(factor[:, None, None])
 
 
+def input_problems(window: torch.Tensor) -> dict:
+    """How a spike window differs from the shipped weights' training windows.
+
+    Args:
+        window: (41, H, W) spikes (0/1, any dtype).
+
+    Returns:
+        {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`),
+        ``structure`` (neighbouring pixels of its TFP barely correlated) and ``flip`` (brighter
+        at the bottom than upright scenes); empty when it looks like the training data.
+    """
+    from ..io.geometry import neighbour_correlations
+
+    image = window.float().mean(0).cpu().numpy()
+    rate, out = float(image.mean()), {}
+    lo, hi = TRAINED_RATE
+    if not lo <= rate <= hi:
+        out["rate"] = (f"mean firing rate {rate:.3f} per spike frame is outside that of the training "
+                       f"windows ({lo}-{hi}): try --scale auto, or `spikekit adapt` on this recording")
+    rows, cols = neighbour_correlations(image)
+    if max(rows, cols) < TRAINED_STRUCTURE:
+        out["structure"] = (f"neighbouring pixels of its TFP are barely correlated (rows {rows:.2f}, "
+                            f"columns {cols:.2f}; training windows above {TRAINED_STRUCTURE}): noise, "
+                            f"or a wrong -H/-W")
+    profile = image.mean(1)
+    if profile.std() > 0 and np.corrcoef(np.arange(len(profile)), profile)[0, 1] > UPSIDE_DOWN:
+        out["flip"] = ("it is brighter at the bottom than the upright training scenes: if the image is "
+                       "upside down, try --no-flip (or drop it)")
+    return out
+
+
+_warned: set = set()
+
+
+def warn_unfamiliar_input(windows: torch.Tensor, name: str) -> None:
+    """Warn (once per file and kind) when windows (B, 41, H, W) look unlike the training data."""
+    for window in windows:
+        for kind, message in input_problems(window).items():
+            if (name, kind) not in _warned:
+                _warned.add((name, kind))
+                warnings.warn(f"{name}: -m ssml input unlike its training data: {message}", stacklevel=2)
+
+
 def _decoded_chunks(source: Source, chunks):
     """(chunk, spikes (N, n, H, W)) for each chunk, decoded on the source's device."""
     if source.stream is None:
@@ -130,6 +183,7 @@ def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
                 starts = [c - HALF - chunk.start for c in part]
                 windows = torch.stack([spikes[i, s:s + 2 * HALF + 1] for s in starts]) > 0
                 windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
+                warn_unfamiliar_input(windows, source.name)
                 with torch.no_grad(), autocast:
                     raw = model(windows)[:, 0].float()
                 out[i] = anchor_brightness(raw, windows) if anchor else raw

@@ -1,0 +1,190 @@
+"""Frame geometry of headless ``.dat`` files: head columns, and sizes that cannot go silently wrong.
+
+A ``.dat`` file does not store its height and width, so a wrong size decodes to scrambled images
+without any error. Three checks catch it:
+
+- Head columns: some cameras write extra columns in every row that are not pixels (the 250 x 416
+  camera: columns 400-415; the 1024-wide model: 500-511 and 1000-1011, see :data:`HEAD_LAYOUTS`).
+  They hold the same bits in every frame, which is how :func:`detect_head` finds them;
+  ``head=N`` (``--head N``) drops them.
+- Row alignment (:func:`check_alignment`): in a TFP image of the first frames of a natural scene,
+  neighbouring pixels are alike both along a row and down a column. A wrong width shears the rows
+  (and a swapped H x W mixes rows), so the row-to-row correlation collapses while the
+  column-to-column one stays high; the size whose image is consistent is then named.
+- Sizes that do not divide the file: see :func:`spikekit.io.dat.count_frames`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import ops
+
+class GeometryError(ValueError):
+    """The frame size given for a ``.dat`` file is most likely wrong (the message names a better one)."""
+
+
+HEAD_LAYOUTS = {416: ((400, 416),), 1024: ((500, 512), (1000, 1012))}
+"""Row width in the file -> (start, stop) column ranges that are head columns, not pixels."""
+LAYOUT_HEADS = {fw: sum(b - a for a, b in layout) for fw, layout in HEAD_LAYOUTS.items()}
+"""Row width in the file -> number of head columns in it."""
+CHECK_FRAMES = 256
+"""Spike frames averaged into the TFP image the checks look at."""
+MIN_ALONG = 0.5
+"""Column-to-column correlation above which the image is structured enough to judge its rows."""
+MIN_GAP = 0.5
+"""Row-to-row correlation this far below column-to-column means the rows do not line up."""
+MIN_SIDE = 32
+"""Images smaller than this (either side) are not judged: too few pixels for the correlations."""
+
+
+def head_columns(file_width: int, head: int) -> np.ndarray:
+    """Indices of the head columns of a file row ``file_width`` wide with ``head`` of them.
+
+    The layout of :data:`HEAD_LAYOUTS` when it has ``head`` columns, else the last ``head``.
+
+    Raises:
+        ValueError: ``head`` negative or not less than ``file_width``.
+    """
+    if isinstance(head, bool) or int(head) != head or not 0 <= head < file_width:
+        raise ValueError(f"head must be a number of columns in [0, {file_width}), got {head!r}")
+    layout = HEAD_LAYOUTS.get(file_width, ())
+    cols = np.concatenate([np.arange(a, b) for a, b in layout]) if layout else np.zeros(0, int)
+    return cols if len(cols) == head else np.arange(file_width - head, file_width)
+
+
+def pixel_columns(file_width: int, head: int) -> torch.Tensor:
+    """int64 indices of the image columns of a file row (everything but the head columns)."""
+    keep = np.setdiff1d(np.arange(file_width), head_columns(file_width, head))
+    return torch.from_numpy(keep)
+
+
+def neighbour_correlations(image: np.ndarray) -> tuple[float, float]:
+    """(row-to-row, column-to-column) Pearson correlation of an image with itself shifted by one."""
+    def corr(a, b):
+        a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+        den = np.sqrt((a * a).sum() * (b * b).sum())
+        return float((a * b).sum() / den) if den > 0 else 0.0
+
+    return corr(image[1:], image[:-1]), corr(image[:, 1:], image[:, :-1])
+
+
+def _tfp(raw: np.ndarray, height: int, width: int, head: int = 0) -> np.ndarray:
+    """Mean of the first frames of the raw file bytes decoded as height x (width + head)."""
+    nb = ops.frame_bytes(height, width + head)
+    n = min(CHECK_FRAMES, raw.size // nb)
+    packed = torch.from_numpy(raw[:n * nb].copy()).view(n, nb)
+    frames = ops.unpack_spikes(packed, height, width + head, False)
+    if head:
+        frames = frames[:, :, pixel_columns(width + head, head)]
+    return frames.float().mean(0).numpy()
+
+
+def detect_head(raw: np.ndarray, height: int, nbytes: int) -> tuple[int, int] | None:
+    """A known head layout that fits the file: ``(file_width, head)`` or None.
+
+    Args:
+        raw: the file's first bytes (at least :data:`CHECK_FRAMES` frames' worth, or all).
+        height: frame height to try.  nbytes: the file's size in bytes.
+
+    A layout fits when its frame size divides the file and, over the first frames, every head
+    column holds the same bits in every frame while the pixel columns do not.
+    """
+    for file_width, head in LAYOUT_HEADS.items():
+        nb = ops.frame_bytes(height, file_width)
+        n = min(CHECK_FRAMES, raw.size // nb)
+        if nbytes % nb or n < 2:
+            continue
+        frames = ops.unpack_spikes(torch.from_numpy(raw[:n * nb].copy()).view(n, nb), height, file_width, False)
+        cols, keep = torch.from_numpy(head_columns(file_width, head)), pixel_columns(file_width, head)
+        constant = bool((frames[:, :, cols] == frames[:1, :, cols]).all())
+        moving = bool((frames[:, :, keep] != frames[:1, :, keep]).any())
+        if constant and moving:
+            return file_width, head
+    return None
+
+
+def describe_head(file_width: int, head: int) -> str:
+    """'columns 400-415' for the head columns of a layout (for messages)."""
+    cols = head_columns(file_width, head)
+    runs = np.split(cols, np.where(np.diff(cols) != 1)[0] + 1)
+    return "columns " + " and ".join(f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes: int,
+                    candidates) -> dict | None:
+    """Whether the rows of a short TFP line up for height x width; a report when they do not.
+
+    Args:
+        raw: the file's first bytes.  height, width, head: the size being read.
+        nbytes: file size.  candidates: (h, w) sizes to try instead (those that divide the file
+            are tried, and each with the head layouts of :data:`HEAD_LAYOUTS`).
+
+    Two signs of a wrong size: the column-to-column correlation is high and the row-to-row one
+    far lower (rows sheared), or both are low while another size gives a consistent image (the
+    frames read straddle the real frames' boundaries).
+
+    Returns:
+        None when the image is consistent (or no size gives one: noise; or it is smaller than
+        :data:`MIN_SIDE`); else a dict with
+        ``rows``, ``cols`` (the two correlations), and ``likely`` ((h, w, head) of the size with
+        the best row-to-row correlation whose image is consistent, or None) and ``likely_rows``.
+    """
+    if min(height, width) < MIN_SIDE:
+        return None
+    rows, cols = neighbour_correlations(_tfp(raw, height, width, head))
+    sheared = cols > MIN_ALONG and rows < cols - MIN_GAP  # a wrong width or swapped sizes
+    shapeless = max(rows, cols) < MIN_ALONG  # frames straddle frame boundaries (or noise)
+    if not (sheared or shapeless):
+        return None
+    best, best_rows = None, -1.0
+    options = {(h, w, 0) for h, w in candidates}
+    options |= {(h, fw - LAYOUT_HEADS[fw], LAYOUT_HEADS[fw]) for h, _ in candidates for fw in HEAD_LAYOUTS}
+    for h, w, hd in sorted(options):
+        nb = ops.frame_bytes(h, w + hd)
+        if (h, w, hd) == (height, width, head) or nbytes % nb or raw.size < 2 * nb or min(h, w) < MIN_SIDE:
+            continue
+        r, c = neighbour_correlations(_tfp(raw, h, w, hd))
+        if min(r, c) > MIN_ALONG and r > rows + MIN_GAP and r > best_rows:
+            best, best_rows = (h, w, hd), r
+    if shapeless and best is None:
+        return None  # no size gives an image: noise, not a wrong size
+    return {"rows": rows, "cols": cols, "likely": best, "likely_rows": best_rows}
+
+
+def check_stream(stream, force: bool = False) -> list[str]:
+    """Check the geometry of an open :class:`~spikekit.io.SpikeStream`; returns warnings.
+
+    Reads the file's first :data:`CHECK_FRAMES` frames (at most 16 MiB). Warns when the stream
+    is read with head columns left in (constant columns of a known layout). Raises when the rows
+    of a short TFP do not line up and another size that divides the file gives a consistent image
+    (with ``force``, or when no size does, that is a warning instead).
+
+    Raises:
+        GeometryError: naming the file, both correlations and the likely size.
+    """
+    from .dat import COMMON_SIZES
+
+    nbytes = stream.path.stat().st_size
+    raw = np.fromfile(stream.path, dtype=np.uint8, count=min(nbytes, 16 << 20))
+    h, w, head = stream.height, stream.width, stream.head
+    notes = []
+    found = detect_head(raw, h, nbytes) if not head else None
+    if found and found[0] == w:
+        notes.append(f"{stream.path}: {describe_head(*found)} hold the same bits in every frame: head "
+                     f"columns of a {h} x {found[0]} camera, not pixels; -W {found[0] - found[1]} "
+                     f"--head {found[1]} drops them")
+    report = check_alignment(raw, h, w, head, nbytes, set(COMMON_SIZES) | {(w, h)})
+    if report is None:
+        return notes
+    what = (f"{stream.path}: the rows of the {h} x {w} image do not line up (TFP row-to-row "
+            f"correlation {report['rows']:.2f} against {report['cols']:.2f} column-to-column)")
+    if report["likely"] is None:
+        return notes + [what + "; check -H/-W"]
+    lh, lw, lhead = report["likely"]
+    size = f"-H {lh} -W {lw}" + (f" --head {lhead}" if lhead else "")
+    named = f"{lh} x {lw}" + (f" with {lhead} head columns" if lhead else "")
+    what += f"; the size is likely {named} (row-to-row {report['likely_rows']:.2f}): {size}"
+    if force:
+        return notes + [what + "; read as given (--force)"]
+    raise GeometryError(what + " (or --force to read it as given)")

@@ -1,0 +1,171 @@
+"""``spikekit adapt``: fine-tune the shipped SSML weights on one's own recording(s).
+
+The paper's point (Chen et al., IJCAI 2022) is that SSML trains on the user's own recording,
+where no ground truth exists. ``adapt`` runs the same self-supervised loss as ``spikekit train``
+(MSE(BSN, tfp7) + 0.01 MSE(NBSN, BSN)) from the shipped weights (``--init default``) on random
+windows of the given recordings only, with a short recipe (:data:`RECIPE`) sized to finish in
+about 10 minutes on 2 CPU cores, and reports the no-reference NIQE (:func:`spikekit.noref.niqe`,
+lower is better) of TFP, TFI and SSML on frames of each recording before and after.
+
+The recordings are read with the geometry checks of ``spikekit recon`` (``-H/-W/--head/--no-flip``),
+and the frames used for training are written once into ``RUN/data/`` with their sidecar, so the
+training loader reads them with the right size whatever the original file's layout.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+RECIPE = {"steps": 200, "batch": 4, "crop": 40, "lr": 1e-4, "amp": "bf16", "sim_fraction": 0.0,
+          "log_every": 10, "ckpt_every": 0, "ckpt_minutes": 0.0, "val_every": 0}
+"""TrainConfig values of the adaptation run (steps, lr and amp can be changed on the command line).
+Sized so that the whole command (NIQE before, training, NIQE after) stays within 10 minutes on a
+2-core CPU with AVX-512 BF16; docs/real_recordings.md has the measured timings."""
+TRAIN_FRAMES = 2000
+"""Spike frames of each recording used for training (from its start)."""
+EVAL_FRAMES = 3
+"""Frames of each recording whose NIQE is reported (evenly spaced)."""
+METHODS = ("tfp", "tfi", "ssml")
+
+
+def adapt_config(dats, out, **values):
+    """The :class:`~ssml.config.TrainConfig` of an adaptation run: :data:`RECIPE` from the shipped
+    weights on ``dats`` only, with ``values`` (TrainConfig fields) overriding it.
+
+    Raises:
+        ValueError: a bad value (names the field).
+    """
+    from .config import TrainConfig
+
+    fields = {**RECIPE, **values, "init": "default", "dat": [str(d) for d in dats], "out": str(out)}
+    return TrainConfig.from_dict({**TrainConfig().to_dict(), **fields}).validate()
+
+
+def eval_centres(frames: int, count: int = EVAL_FRAMES) -> list[int]:
+    """``count`` evenly spaced centres where a 41-frame window fits a ``frames``-frame stream."""
+    lo, hi = 20, frames - 21
+    if hi < lo:
+        raise ValueError(f"a recording needs at least 41 spike frames, got {frames}")
+    return sorted({int(round(c)) for c in np.linspace(lo, hi, count + 2)[1:-1]})
+
+
+def niqe_of_methods(stream, centres, methods=METHODS, weights=None, scale="auto") -> dict:
+    """Mean NIQE over ``centres`` of each method's images of ``stream`` ({method: NIQE}).
+
+    TFP uses a 41-frame window; ``weights`` are SSML's (None: the shipped ones); ``scale`` is
+    applied to every method alike (``auto`` by default: real recordings are often dark).
+    """
+    from spikekit.noref import niqe
+    from spikekit.recon import get_method, reconstruct
+
+    out = {}
+    for name in methods:
+        extra = {"window": 41} if name == "tfp" else ({"weights": weights} if name == "ssml" else {})
+        images = reconstruct(get_method(name), stream, at=list(centres), scale=scale, **extra)
+        out[name] = float(np.mean([niqe(image.numpy()) for image in images]))
+    return out
+
+
+def _copy_paths(streams, folder: Path) -> list[Path]:
+    """RUN/data/<name>.dat for each stream (``_1``, ``_2``... when names repeat)."""
+    paths = []
+    for stream in streams:
+        path, k = folder / f"{stream.path.stem}.dat", 1
+        while path in paths:
+            path, k = folder / f"{stream.path.stem}_{k}.dat", k + 1
+        paths.append(path)
+    return paths
+
+
+def _write_copy(stream, path: Path, frames: int) -> None:
+    """The first ``frames`` spike frames of ``stream`` as ``path`` (+ sidecar with the size)."""
+    from spikekit.io import write_dat
+
+    n = min(frames, len(stream))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_dat(path, stream.decode(0, n), sidecar={"source": str(stream.path), "rate": stream.rate,
+                                                  "frames_from_source": n})
+
+
+@click.command("adapt")
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Run folder to create (last.pt, config.yaml, log.csv, adapt.json, data/).")
+@click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")
+@click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")
+@click.option("--head", type=click.IntRange(min=0), default=None,
+              help="Head columns per row that are not pixels (16 for the 250 x 416 camera, with -W 400).")
+@click.option("--flip/--no-flip", default=None,
+              help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")
+@click.option("--force", is_flag=True, help="Read with the given size even when it looks wrong.")
+@click.option("--steps", type=click.IntRange(min=1), default=RECIPE["steps"], show_default=True,
+              help="Optimiser steps (about 2 s each on one loaded CPU core with bf16).")
+@click.option("--lr", type=float, default=RECIPE["lr"], show_default=True, help="Adam learning rate (cosine decay).")
+@click.option("--amp", type=click.Choice(["none", "bf16"]), default=RECIPE["amp"], show_default=True,
+              help="bf16 autocast (CPUs with AVX-512 BF16, GPUs).")
+@click.option("--frames", type=click.IntRange(min=41), default=TRAIN_FRAMES, show_default=True,
+              help="Spike frames of each recording to train on (from its start).")
+@click.option("--eval-frames", type=click.IntRange(min=1), default=EVAL_FRAMES, show_default=True,
+              help="Frames of each recording whose NIQE is reported before and after.")
+@click.option("--scale", default="auto", show_default=True,
+              help="Intensity scale of the images NIQE is measured on (as recon --scale).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="torch CPU threads (0: torch's default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the before/after table as JSON.")
+def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, frames, eval_frames,
+          scale, device, threads, as_json):
+    """Adapt SSML to your camera: fine-tune the shipped weights on your own recording(s),
+    self-supervised (no ground truth), and print the NIQE of TFP, TFI and SSML before and after.
+
+    \b
+    Example:
+      spikekit adapt rec.dat -o runs/mycam              # under 10 minutes on a 2-core CPU
+      spikekit recon rec.dat -m ssml --weights runs/mycam --scale auto -o frame.png
+    """
+    from spikekit.cli import echo_json, fail, open_stream
+    from spikekit.io import atomic_output
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise click.UsageError(f"{out}: the run folder exists and is not empty; choose a new -o "
+                               f"(or continue it with spikekit train --resume {out})")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        streams = [open_stream(path, height, width, flip, head, force) for path in recordings]
+        centres = [eval_centres(len(s), eval_frames) for s in streams]
+        copies = _copy_paths(streams, out / "data")
+        config = adapt_config(copies, out, steps=steps, lr=lr, amp=amp, device=device, threads=threads)
+        before = [niqe_of_methods(s, c, scale=scale) for s, c in zip(streams, centres)]
+        for stream, path in zip(streams, copies):
+            _write_copy(stream, path, frames)
+        from .train import train
+
+        summary = train(config)
+        after = [niqe_of_methods(s, c, methods=("ssml",), weights=str(out), scale=scale)
+                 for s, c in zip(streams, centres)]
+    except (OSError, ValueError, RuntimeError) as exc:
+        fail(exc)
+    rows = [{"recording": str(s.path), "frames": c, "before": b, "after": {**b, **a}}
+            for s, c, b, a in zip(streams, centres, before, after)]
+    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out)}
+    with atomic_output(out / "adapt.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    for s in streams:
+        s.close()
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"NIQE (lower is better), mean over spike frames of each recording, scale {scale}:")
+    click.echo(f"{'recording':<40} {'method':<6} {'before':>7} {'after':>7}")
+    for r in rows:
+        for m in METHODS:
+            click.echo(f"{Path(r['recording']).name[:40]:<40} {m:<6} {r['before'][m]:>7.2f} {r['after'][m]:>7.2f}")
+    click.echo(f"{summary['step']} steps in {summary['elapsed_s']:.0f} s; use the weights with "
+               f"-m ssml --weights {out}", err=True)

@@ -1,0 +1,151 @@
+"""Frame geometry: head columns, wrong or swapped sizes, sizes that do not divide the file.
+
+Fixtures are built from the shared REDS stream 200_part1 (250 x 400, 301 frames): 16 constant
+columns appended to every row make a 250 x 416 camera recording; 300 frames of it (3,900,000
+bytes) also divide into 250 x 400 frames, so only the image can tell the size is wrong.
+"""
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from spikekit import ops
+from spikekit.cli import main
+from spikekit.io import read_dat, SpikeStream
+from spikekit.io.geometry import GeometryError, check_stream, head_columns
+
+SRC = "reds301/spike/200_part1_key_id151.dat"
+
+
+def _with_head(spikes: torch.Tensor, layout) -> torch.Tensor:
+    """Insert constant random columns at the ``layout`` column ranges of the file row."""
+    t, h, w = spikes.shape
+    width = w + sum(b - a for a, b in layout)
+    pattern = torch.from_numpy(np.random.default_rng(1).integers(0, 2, (h, width), dtype=np.uint8))
+    out = pattern.expand(t, h, width).clone()
+    keep = np.setdiff1d(np.arange(width), np.concatenate([np.arange(a, b) for a, b in layout]))
+    out[:, :, torch.from_numpy(keep)] = spikes
+    return out
+
+
+@pytest.fixture(scope="module")
+def stored(shared_data):
+    """200_part1 in file order (rows bottom-up), uint8 (301, 250, 400)."""
+    return read_dat(shared_data / SRC, flip=False)
+
+
+@pytest.fixture(scope="module")
+def camera416(stored, tmp_path_factory):
+    """250 x 416 recordings with head columns 400-415: (301-frame file, 300-frame file)."""
+    folder = tmp_path_factory.mktemp("head")
+    wide = _with_head(stored, ((400, 416),))
+    paths = []
+    for frames in (301, 300):
+        path = folder / f"cam416_{frames}.dat"
+        path.write_bytes(ops.pack_spikes(wide[:frames].contiguous(), False).numpy().tobytes())
+        paths.append(path)
+    return paths
+
+
+def _run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def test_head_layouts():
+    assert list(head_columns(416, 16)) == list(range(400, 416))
+    assert list(head_columns(1024, 24)) == list(range(500, 512)) + list(range(1000, 1012))
+    assert list(head_columns(300, 4)) == [296, 297, 298, 299]  # unknown layout: the last columns
+    with pytest.raises(ValueError, match="head must be"):
+        head_columns(416, 416)
+
+
+def test_remove_head_gives_the_original_stream(stored, camera416, shared_data):
+    full = read_dat(shared_data / SRC)
+    assert torch.equal(read_dat(camera416[0], 250, 400, remove_head=16), full)
+    with SpikeStream(camera416[0], 250, 400, head=16) as stream:  # packed path (kernels)
+        assert len(stream) == 301
+        packed = stream.packed(10, 20)
+        assert torch.equal(ops.unpack_spikes(packed, 250, 400, True), full[10:20])
+
+
+def test_remove_head_1024_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    spikes = torch.from_numpy(rng.integers(0, 2, (3, 8, 1000), dtype=np.uint8))
+    wide = _with_head(spikes, ((500, 512), (1000, 1012)))
+    path = tmp_path / "w1024.dat"
+    path.write_bytes(ops.pack_spikes(wide, True).numpy().tobytes())
+    assert torch.equal(read_dat(path, 8, 1000, remove_head=24), spikes)
+
+
+def test_head_columns_recognised(camera416, tmp_path):
+    code, out = _run("info", camera416[1], "-W", "416")
+    assert code == 0
+    assert "columns 400-415 hold the same bits in every frame" in out and "-W 400 --head 16" in out
+    code, out = _run("info", camera416[1], "-W", "400", "--head", "16", "--json")
+    assert code == 0 and '"width": 400' in out and '"head": 16' in out
+
+
+def test_size_that_does_not_divide_while_a_common_one_does(camera416, tmp_path):
+    # 301 frames of 13,000 bytes do not divide into 250 x 400 frames, but into 250 x 416 ones.
+    code, out = _run("recon", camera416[0], "--at", 150, "-o", tmp_path / "a.png")
+    assert code == 2
+    assert "250x416 (301 frames; -W 400 --head 16" in out and "--force" in out
+    assert "columns 400-415 of 416-column rows hold the same bits in every frame" in out
+    assert not (tmp_path / "a.png").exists()
+    code, out = _run("recon", camera416[0], "--at", 150, "-o", tmp_path / "a.png", "--force")
+    assert code == 0 and "leftover bytes are ignored" in out
+    code, out = _run("recon", camera416[0], "-W", 400, "--head", 16, "--at", 150, "-o", tmp_path / "b.png")
+    assert code == 0, out
+
+
+def test_truncated_recording_is_still_a_warning(shared_data, tmp_path):
+    path = tmp_path / "cut.dat"
+    data = (shared_data / SRC).read_bytes()
+    path.write_bytes(data[:12500 * 100 + 77])  # no common size divides 1,250,077 bytes
+    code, out = _run("recon", path, "--at", 50, "-o", tmp_path / "c.png")
+    assert code == 0 and "77 leftover bytes" in out and "no common sensor size divides it" in out
+
+
+def test_size_that_divides_but_shears_the_rows(camera416, tmp_path):
+    code, out = _run("recon", camera416[1], "--at", 150, "-o", tmp_path / "a.png")
+    assert code == 2
+    assert "do not line up" in out and "-H 250 -W 400 --head 16" in out
+    code, out = _run("info", camera416[1])
+    assert code == 2 and "columns 400-415 of 416-column rows hold the same bits" in out
+    code, out = _run("recon", camera416[1], "--at", 150, "-o", tmp_path / "a.png", "--force")
+    assert code == 0 and "do not line up" in out
+
+
+def test_swapped_size(shared_data, tmp_path):
+    code, out = _run("eval", shared_data / SRC, "-H", 400, "-W", 250, "--at", 150, "--metric", "niqe")
+    assert code == 2
+    assert "rows of the 400 x 250 image do not line up" in out and "likely 250 x 400" in out
+    with SpikeStream(shared_data / SRC, 400, 250) as stream, pytest.raises(GeometryError, match="likely 250 x 400"):
+        check_stream(stream)
+
+
+def test_right_sizes_and_noise_pass(shared_data, tmp_path):
+    with SpikeStream(shared_data / SRC) as stream:
+        assert check_stream(stream) == []
+    noise = tmp_path / "noise.dat"  # no structure at any size: nothing to report
+    rng = np.random.default_rng(0)
+    noise.write_bytes(rng.integers(0, 256, 12500 * 50, dtype=np.uint8).tobytes())
+    with SpikeStream(noise) as stream:
+        assert check_stream(stream) == []
+
+
+def test_preview_scale_auto(shared_data, tmp_path):
+    from spikekit.io import npz_to_dat
+
+    dat = npz_to_dat(shared_data / "real/uhsr_caltech_4144_helicopter.npz", tmp_path / "heli.dat")
+    assert _run("info", dat, "--preview", tmp_path / "fixed.png")[0] == 0
+    assert _run("info", dat, "--preview", tmp_path / "auto.png", "--scale", "auto")[0] == 0
+    fixed, auto = iio.imread(tmp_path / "fixed.png"), iio.imread(tmp_path / "auto.png")
+    assert fixed.mean() < 30  # a dark recording (mean rate 0.03): black at the REDS scale
+    assert auto.mean() > 3 * fixed.mean() and np.percentile(auto, 99.5) >= 250
+    code, out = _run("info", dat, "--preview", tmp_path / "x.png", "--scale", "dark")
+    assert code == 1 and "scale must be" in out

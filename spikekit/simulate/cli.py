@@ -1,13 +1,14 @@
 """``spikekit simulate``: a video (file, image folder, .npy array) to a ``.dat`` spike stream."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from pathlib import Path
 
 import click
 
-from ..cli import echo_json, fail
+from ..cli import collection_errors, echo_json, report_collection
 
 CONFIRM_BYTES = 2 * 1024 ** 3
 """Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""
@@ -24,6 +25,21 @@ def _megabytes(nbytes: int) -> str:
         if nbytes >= size:
             return f"{nbytes / size:.1f} {unit}"
     return f"{nbytes} B"
+
+
+@contextlib.contextmanager
+def _reported():
+    """Expected errors as one-line click errors (exit 2 for an output folder that is not this
+    run's); the simulator's warnings echoed to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            yield
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            collection_errors(exc)
+        finally:
+            for w in caught:
+                click.echo(f"warning: {w.message}", err=True)
 
 
 def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
@@ -48,8 +64,9 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 
 @click.command()
 @click.argument("video", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output .dat file (its sidecar is OUTPUT.json).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output .dat file (its sidecar is OUTPUT.json); with a folder VIDEO, a folder without "
+                   "a suffix converts the collection (docs/collections.md).")
 @click.option("--rate", type=float, default=40000.0, show_default=True, help="Spike frames per second (Hz).")
 @click.option("--fps", type=float, default=None, help="Video frames per second (default: from the file).")
 @click.option("--steps-per-frame", type=int, default=None,
@@ -84,6 +101,11 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
     """Simulate a spiking camera watching VIDEO (a video file, a folder of images, or a .npy array).
 
     \b
+    Collections: `spikekit simulate SRC_DIR -o OUT_DIR` converts every video and every folder of
+    images under SRC_DIR (one .dat each, manifest.jsonl, resumable; under torchrun the ranks
+    share the inputs). Input seeds derive from --seed and the input's relative path.
+
+    \b
     Per pixel and spike frame n:  A += gain * I(t_n) (+ dark current, + shot noise);
     when A >= threshold a spike is read out and the threshold is subtracted.
     I(t) is linearly interpolated between video frames. Same seed, same bits (CPU or CUDA).
@@ -104,25 +126,41 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
         model = NoiseModel.off()
     source = video
     quiet = quiet or as_json
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            if video.suffix.lower() == ".npy" and video.is_file():
-                source = np.load(video, mmap_mode="r")
-                source = source[None] if source.ndim == 2 else source  # one image: a static scene
-            summary = simulate_to_file(source, output, rate=rate, fps=fps, steps_per_frame=steps_per_frame,
-                                       gain=gain, threshold=threshold, noise=model, seed=seed, device=device,
-                                       size=size, channels="bgr" if bgr else "rgb", gt_dir=gt_dir,
-                                       gt_every=gt_every, gt_format=gt_format, chunk=chunk, progress=not quiet,
-                                       on_start=lambda planned: _announce(planned, output, yes, quiet))
-        except (OSError, ValueError, TypeError, RuntimeError) as exc:
-            fail(exc)
-        finally:
-            for w in caught:
-                click.echo(f"warning: {w.message}", err=True)
+    if video.is_dir() and (output.is_dir() or not output.suffix):
+        _simulate_collection(video, output, model, seed=seed, gt_dir=gt_dir, device=device, chunk=chunk,
+                             quiet=quiet, as_json=as_json,
+                             parameters=dict(rate=rate, fps=fps, steps_per_frame=steps_per_frame, gain=gain,
+                                             threshold=threshold, noise=model.to_dict(), size=size,
+                                             channels="bgr" if bgr else "rgb", gt_every=gt_every,
+                                             gt_format=gt_format))
+        return
+    if output.is_dir():
+        raise click.BadParameter(f"{output} is a folder; give a .dat file (a folder output needs a folder "
+                                 "of videos as input)", param_hint="-o/--output")
+    with _reported():
+        if video.suffix.lower() == ".npy" and video.is_file():
+            source = np.load(video, mmap_mode="r")
+            source = source[None] if source.ndim == 2 else source  # one image: a static scene
+        summary = simulate_to_file(source, output, rate=rate, fps=fps, steps_per_frame=steps_per_frame,
+                                   gain=gain, threshold=threshold, noise=model, seed=seed, device=device,
+                                   size=size, channels="bgr" if bgr else "rgb", gt_dir=gt_dir,
+                                   gt_every=gt_every, gt_format=gt_format, chunk=chunk, progress=not quiet,
+                                   on_start=lambda planned: _announce(planned, output, yes, quiet))
     if as_json:
         echo_json(summary)
         return
     click.echo(f"wrote {summary['output']}: {summary['frames']} spike frames of {summary['height']} x "
                f"{summary['width']} ({summary['video_frames']} video frames x {summary['steps_per_frame']}), "
                f"mean firing rate {summary['mean_firing_rate']:.4f} per spike frame, {summary['seconds']:.1f} s")
+
+
+def _simulate_collection(src: Path, out_dir: Path, model, *, parameters: dict, seed: int, gt_dir, device,
+                         chunk: int, quiet: bool, as_json: bool) -> None:
+    """The collection form of ``spikekit simulate`` (:mod:`spikekit.simulate.collection`)."""
+    from .collection import simulate_collection
+
+    with _reported():
+        summary = simulate_collection(src, out_dir, parameters=parameters, seed=seed, gt_dir=gt_dir,
+                                      device=device, chunk=chunk, quiet=quiet)
+    report_collection(summary, out_dir, "converted", as_json)
+

@@ -198,3 +198,34 @@ def test_two_torchrun_processes_write_the_same_bytes_as_one(src, converted, tmp_
     assert cli("recon", converted, "-o", alone, "--stride", 10, "-q").exit_code == 0
     for row in records(alone):
         assert (rec / row["output"]).read_bytes() == (alone / row["output"]).read_bytes()
+
+
+def test_training_windows_are_slices_of_the_stream_with_their_centre_gt(src, tmp_path):
+    out, window, every = tmp_path / "out", 21, 10
+    r = cli("simulate", src, "-o", out, "--steps-per-frame", STEPS, "--windows", window, "--gt-every", every, "-q")
+    assert r.exit_code == 0, r.output
+    rows = records(out)
+    for row in rows:
+        name = row["output"][:-len(".dat")]
+        data = (out / row["output"]).read_bytes()
+        nb = len(data) // row["frames"]  # 32 x 32 pixels: 128 bytes per frame
+        assert nb == 128
+        gt = tmp_path / "gt" / name  # the same input alone, with GT every `every` spike frames
+        simulate_to_file(str(src / row["input"]), tmp_path / "alone.dat", steps_per_frame=STEPS, seed=row["seed"],
+                         gt_dir=gt, gt_every=every)
+        centres = [n for n in range(row["frames"]) if n % every == 0 and n >= window // 2
+                   and n - window // 2 + window <= row["frames"]]
+        assert row["windows"] == len(centres) > 0
+        inputs, gts = out / "windows" / "input" / name, out / "windows" / "gt" / name
+        assert sorted(p.name for p in inputs.glob("*.dat")) == [f"{n:08d}.dat" for n in centres]
+        assert sorted(p.name for p in gts.iterdir()) == [f"{n:08d}.png" for n in centres]
+        for n in centres:
+            sample = inputs / f"{n:08d}.dat"
+            first = n - window // 2
+            assert sample.read_bytes() == data[first * nb:(first + window) * nb]
+            assert len(SpikeStream(sample)) == window and json.loads(sample.with_suffix(".dat.json").read_text())[
+                "centre"] == n
+            assert (gts / f"{n:08d}.png").read_bytes() == (gt / f"{n:08d}.png").read_bytes()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # the staged GT is gone
+    r = cli("simulate", src / "000", "-o", tmp_path / "x.dat", "--steps-per-frame", STEPS, "--windows", 21)
+    assert r.exit_code == 2 and "--windows" in r.output

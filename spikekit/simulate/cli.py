@@ -89,6 +89,9 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
               help="Write ground-truth intensity images here, named {index:08d}.png by spike-frame index.")
 @click.option("--gt-every", type=int, default=None, help="GT every N spike frames (default: each video frame).")
 @click.option("--gt-format", type=click.Choice(["png", "npy", "both"]), default="png", show_default=True)
+@click.option("--windows", type=click.IntRange(min=1), default=None,
+              help="Collections: also write Spk2ImgNet-style samples, N spike frames centred on each GT "
+                   "index (--gt-every), with their GT, under OUT_DIR/windows/ (docs/collections.md).")
 @click.option("--chunk", type=int, default=1024, show_default=True, help="Spike frames per kernel call and write.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (frames, mean firing rate, seconds).")
@@ -96,7 +99,7 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 @click.option("-y", "--yes", is_flag=True,
               help="Write even when the output will exceed 2 GB (otherwise asked on a terminal).")
 def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, threshold_sigma, dark_rate,
-             electrons, no_shot, no_random_init, seed, size, bgr, gt_dir, gt_every, gt_format, chunk, device,
+             electrons, no_shot, no_random_init, seed, size, bgr, gt_dir, gt_every, gt_format, windows, chunk, device,
              as_json, quiet, yes):
     """Simulate a spiking camera watching VIDEO (a video file, a folder of images, or a .npy array).
 
@@ -127,13 +130,16 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
     source = video
     quiet = quiet or as_json
     if video.is_dir() and (output.is_dir() or not output.suffix):
-        _simulate_collection(video, output, model, seed=seed, gt_dir=gt_dir, device=device, chunk=chunk,
+        _simulate_collection(video, output, seed=seed, gt_dir=gt_dir, windows=windows, device=device, chunk=chunk,
                              quiet=quiet, as_json=as_json,
                              parameters=dict(rate=rate, fps=fps, steps_per_frame=steps_per_frame, gain=gain,
                                              threshold=threshold, noise=model.to_dict(), size=size,
                                              channels="bgr" if bgr else "rgb", gt_every=gt_every,
                                              gt_format=gt_format))
         return
+    if windows is not None:
+        raise click.BadParameter("training windows are cut from collections: give a folder of videos or "
+                                 "frame folders and an output folder", param_hint="--windows")
     if output.is_dir():
         raise click.BadParameter(f"{output} is a folder; give a .dat file (a folder output needs a folder "
                                  "of videos as input)", param_hint="-o/--output")
@@ -154,13 +160,13 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
                f"mean firing rate {summary['mean_firing_rate']:.4f} per spike frame, {summary['seconds']:.1f} s")
 
 
-def _simulate_collection(src: Path, out_dir: Path, model, *, parameters: dict, seed: int, gt_dir, device,
+def _simulate_collection(src: Path, out_dir: Path, *, parameters: dict, seed: int, gt_dir, windows, device,
                          chunk: int, quiet: bool, as_json: bool) -> None:
     """The collection form of ``spikekit simulate`` (:mod:`spikekit.simulate.collection`)."""
     from .collection import simulate_collection
 
     with _reported():
         summary = simulate_collection(src, out_dir, parameters=parameters, seed=seed, gt_dir=gt_dir,
-                                      device=device, chunk=chunk, quiet=quiet)
+                                      windows=windows, device=device, chunk=chunk, quiet=quiet)
     report_collection(summary, out_dir, "converted", as_json)
 

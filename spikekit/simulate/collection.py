@@ -4,16 +4,23 @@ Inputs, found under ``SRC_DIR`` in sorted order: every video file (:data:`VIDEO_
 depth, and every folder that directly holds images (one frame sequence, e.g. the REDS layout
 ``train_sharp/000/00000000.png``; its subfolders are not searched). Input ``a/clip.mp4`` writes
 ``OUT_DIR/a/clip.dat`` (+ ``.dat.json`` sidecar), frame folder ``000`` writes ``OUT_DIR/000.dat``;
-ground truth, when asked for, goes to ``GT_DIR/<input without suffix>/``. Resuming, seeds, sharding
+ground truth, when asked for, goes to ``GT_DIR/<input without suffix>/``; ``--windows W`` adds
+training samples under ``OUT_DIR/windows/`` (:mod:`spikekit.simulate.windows`). Resuming, seeds, sharding
 and the manifest: :mod:`spikekit.collection`.
 """
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from ..collection import Item, run_collection
 from .run import simulate_to_file
 from .source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from .windows import export_windows
+
+WINDOWS = "windows"
+"""Folder of the Spk2ImgNet-style samples inside the output folder (``--windows``)."""
 
 
 def _holds_images(folder: Path) -> bool:
@@ -60,8 +67,8 @@ def find_inputs(src: Path) -> list[Item]:
     return sorted(items, key=lambda it: it.rel)
 
 
-def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=None, device="cpu",
-                        chunk: int = 1024, quiet: bool = False) -> dict:
+def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=None, windows: int | None = None,
+                        device="cpu", chunk: int = 1024, quiet: bool = False) -> dict:
     """Convert every input under ``src`` into ``out_dir`` (this rank's share under torchrun).
 
     Args:
@@ -71,6 +78,9 @@ def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=Non
             size, channels, gt_every, gt_format); recorded in the manifest with ``seed`` and ``gt_dir``.
         seed: the run seed; input ``rel`` is simulated with ``input_seed(seed, rel)``.
         gt_dir: ground-truth root, or None for none.
+        windows: W, also export Spk2ImgNet-style samples of W spike frames centred on every
+            ground-truth index into ``out_dir/windows/{input,gt}/<name>/``
+            (:mod:`spikekit.simulate.windows`); the record's ``windows`` counts them.
         device: ``cpu`` or ``cuda[:N]`` (a bare ``cuda`` is ``cuda:LOCAL_RANK`` under torchrun);
             chunk: spike frames per kernel call. Neither changes the bits.
         quiet: no progress.
@@ -88,12 +98,21 @@ def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=Non
     kwargs = dict(parameters)
     kwargs["noise"] = NoiseModel(**kwargs["noise"])
     device = Ranks.from_env().device(device)
-    recorded = {**parameters, "seed": seed, "gt_dir": None if gt_dir is None else str(gt_dir)}
+    recorded = {**parameters, "seed": seed, "gt_dir": None if gt_dir is None else str(gt_dir), "windows": windows}
 
     def work(item: Item, output: Path, item_seed: int) -> dict:
-        gt = None if gt_dir is None else Path(gt_dir) / str(PurePosixPath(item.output).with_suffix(""))
-        return simulate_to_file(str(item.source), output, seed=item_seed, gt_dir=gt, device=device, chunk=chunk,
-                                **kwargs)
+        name = str(PurePosixPath(item.output).with_suffix(""))
+        with contextlib.ExitStack() as stack:
+            gt = None if gt_dir is None else Path(gt_dir) / name
+            if gt is None and windows:  # the samples' GT only: staged beside the outputs, then removed
+                gt = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".gt-", dir=output.parent)))
+            summary = simulate_to_file(str(item.source), output, seed=item_seed, gt_dir=gt, device=device,
+                                       chunk=chunk, **kwargs)
+            if not windows:
+                return {"frames": summary["frames"]}
+            every = kwargs["gt_every"] or summary["steps_per_frame"]
+            count = export_windows(output, gt, Path(out_dir) / WINDOWS, name, windows, every)
+            return {"frames": summary["frames"], "windows": count}
 
     return run_collection(items, out_dir, recorded, work, seed=seed, desc="simulate", quiet=quiet)
 

@@ -256,7 +256,8 @@ def run_collection(items: list[Item], out_dir, parameters: dict, work: Callable[
         parameters: JSON-able options that shape the outputs (recorded with ``command``: ``desc``;
             a resumed run must match).
         work: ``work(item, output_path, seed)`` writes ``out_dir / item.output`` atomically and
-            returns a dict with at least ``frames`` (all of it goes into the record).
+            returns a dict with at least ``frames`` (all of it goes into the record; without
+            ``sha256`` the output file is read back to hash it).
         seed: the run seed (each input gets :func:`input_seed`), or None for seedless work.
         desc: the command (``"simulate"``, ``"recon"``): progress prefix and manifest ``command``.
         quiet: no progress lines.
@@ -294,7 +295,8 @@ def run_collection(items: list[Item], out_dir, parameters: dict, work: Callable[
                 item_seed = None if seed is None else input_seed(seed, item.rel)
                 result = work(item, path, item_seed)
                 record = {"input": item.rel, "output": item.output, "parameters": parameters, "seed": item_seed,
-                          **result, "sha256": sha256_file(path), "seconds": round(time.perf_counter() - t0, 3)}
+                          "sha256": result.get("sha256") or sha256_file(path), **result,
+                          "seconds": round(time.perf_counter() - t0, 3)}
                 manifest.append(record)
                 new.append(record)
                 bar.update(1)

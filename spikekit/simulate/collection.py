@@ -11,6 +11,7 @@ and the manifest: :mod:`spikekit.collection`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import tempfile
 from pathlib import Path, PurePosixPath
 
@@ -106,13 +107,14 @@ def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=Non
             gt = None if gt_dir is None else Path(gt_dir) / name
             if gt is None and windows:  # the samples' GT only: staged beside the outputs, then removed
                 gt = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".gt-", dir=output.parent)))
+            digest = hashlib.sha256()
             summary = simulate_to_file(str(item.source), output, seed=item_seed, gt_dir=gt, device=device,
-                                       chunk=chunk, **kwargs)
-            if not windows:
-                return {"frames": summary["frames"]}
-            every = kwargs["gt_every"] or summary["steps_per_frame"]
-            count = export_windows(output, gt, Path(out_dir) / WINDOWS, name, windows, every)
-            return {"frames": summary["frames"], "windows": count}
+                                       chunk=chunk, digest=digest, **kwargs)
+            result = {"frames": summary["frames"], "sha256": digest.hexdigest()}
+            if windows:
+                every = kwargs["gt_every"] or summary["steps_per_frame"]
+                result["windows"] = export_windows(output, gt, Path(out_dir) / WINDOWS, name, windows, every)
+            return result
 
     return run_collection(items, out_dir, recorded, work, seed=seed, desc="simulate", quiet=quiet)
 

@@ -220,7 +220,7 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
                      steps_per_frame: int | None = None, gain: float = DEFAULT_GAIN,
                      threshold: float = DEFAULT_THRESHOLD, noise="on", seed: int = 0, device="cpu", size=None,
                      channels: str = "rgb", gt_dir=None, gt_every: int | None = None, gt_format: str = "png",
-                     chunk: int = DEFAULT_CHUNK, progress: bool = False, on_start=None) -> dict:
+                     chunk: int = DEFAULT_CHUNK, progress: bool = False, on_start=None, digest=None) -> dict:
     """Simulate ``video`` straight into a ``.dat`` file plus its JSON sidecar, chunk by chunk.
 
     Memory stays bounded by one chunk of packed spike frames (``chunk`` x ceil(H*W/8) bytes)
@@ -241,6 +241,8 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
         progress: report progress over video frames (:func:`spikekit.progress.progress`).
         on_start: optional ``on_start(planned)`` called with :meth:`_Run.planned`'s dict before
             anything is written (the CLI prints the expected size; raising there aborts cleanly).
+        digest: optional hash object (e.g. ``hashlib.sha256()``) updated with the ``.dat`` bytes
+            as they are written, so a caller gets the file's hash without reading it back.
 
     Returns:
         Summary dict: output, frames (spike frames written), video_frames, height, width,
@@ -280,7 +282,10 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
         for n0, k, start, delta, alpha, packed in run.chunks(buffer_for):
             sim = run.sim
             data = packed.cpu() if packed.device.type != "cpu" else packed
-            f.write(memoryview(data.numpy()).cast("B"))
+            view = memoryview(data.numpy()).cast("B")
+            f.write(view)
+            if digest is not None:
+                digest.update(view)
             total_spikes += int(ops.spike_counts(data, sim.height, sim.width)[1].sum())
             frames += packed.shape[0]
             if gt_tmp is not None:

@@ -179,9 +179,23 @@ def simulate(video, *, rate: float = DEFAULT_RATE, fps: float | None = None, ste
     run = _Run(video, rate=rate, fps=fps, steps_per_frame=steps_per_frame, gain=gain, threshold=threshold,
                noise=noise, seed=seed, device=device, size=size, channels=channels, packed=packed,
                chunk=1 << 30)
-    parts = []
-    for *_, spikes in run.chunks(lambda n0, n, sim: None):
-        parts.append(spikes)
+    total = run.source.length * run.steps if run.source.length is not None else None
+    result = {}
+
+    def buffer_for(n0, n, sim):
+        # A source of known length (array, folder) fills one preallocated tensor in place: no
+        # concatenation of the chunks afterwards. (1, N, ...) slices along N stay contiguous.
+        if total is None:
+            return None
+        if "all" not in result:
+            shape = (1, total, ops.frame_bytes(sim.height, sim.width)) if packed else (1, total, sim.height, sim.width)
+            result["all"] = (empty_hugepage(shape) if run.device.type == "cpu"
+                             else torch.empty(shape, dtype=torch.uint8, device=run.device))
+        return result["all"][:, n0:n0 + n]
+
+    parts = [spikes for *_, spikes in run.chunks(buffer_for)]
+    if total is not None:
+        return result["all"][0]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 

@@ -229,3 +229,10 @@ def test_training_windows_are_slices_of_the_stream_with_their_centre_gt(src, tmp
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # the staged GT is gone
     r = cli("simulate", src / "000", "-o", tmp_path / "x.dat", "--steps-per-frame", STEPS, "--windows", 21)
     assert r.exit_code == 2 and "--windows" in r.output
+
+
+def test_folder_inputs_with_file_outputs_are_refused_with_a_hint(src, tmp_path):
+    r = cli("simulate", src, "-o", tmp_path / "all.dat", "--steps-per-frame", STEPS)
+    assert r.exit_code == 2 and "give an output folder" in r.output and not (tmp_path / "all.dat").exists()
+    r = cli("recon", src, "-o", tmp_path / "all.mp4")
+    assert r.exit_code == 2 and "the output is a folder" in r.output and not (tmp_path / "all.mp4").exists()

@@ -193,6 +193,10 @@ def recon(input, height, width, flip, method, window, at, stride, start, stop, m
         from ..cli import report_collection
         from .collection import recon_collection
 
+        if Path(output).suffix and not Path(output).is_dir():
+            raise click.BadParameter(f"{output}: with a folder INPUT the output is a folder (a path without a "
+                                     "suffix); --format picks the file type per input", param_hint="-o/--output")
+
         with _cli_errors():
             _set_threads(threads)
             summary = recon_collection(Path(input), Path(output), options=options, suffix="." + fmt,

@@ -116,6 +116,7 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
     """
     import numpy as np
 
+    from .collection import holds_images
     from .model import NoiseModel
     from .run import simulate_to_file
 
@@ -137,6 +138,9 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
                                              channels="bgr" if bgr else "rgb", gt_every=gt_every,
                                              gt_format=gt_format))
         return
+    if video.is_dir() and not holds_images(video):
+        raise click.BadParameter(f"{video} holds no images itself; to convert the videos and frame folders "
+                                 "in it, give an output folder (a path without a suffix)", param_hint="-o/--output")
     if windows is not None:
         raise click.BadParameter("training windows are cut from collections: give a folder of videos or "
                                  "frame folders and an output folder", param_hint="--windows")

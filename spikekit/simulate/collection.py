@@ -24,7 +24,8 @@ WINDOWS = "windows"
 """Folder of the Spk2ImgNet-style samples inside the output folder (``--windows``)."""
 
 
-def _holds_images(folder: Path) -> bool:
+def holds_images(folder: Path) -> bool:
+    """Whether ``folder`` directly holds image files (:data:`IMAGE_SUFFIXES`): one frame sequence."""
     return any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
 
 
@@ -39,7 +40,7 @@ def find_inputs(src: Path) -> list[Item]:
     src = Path(src)
     if not src.is_dir():
         raise FileNotFoundError(f"{src}: source folder not found")
-    if _holds_images(src):
+    if holds_images(src):
         raise ValueError(f"{src}: the folder holds images itself, so it is one video: give -o NAME.dat "
                          "(a collection is a folder of videos or of frame folders)")
     found, stack = [], [src]
@@ -49,7 +50,7 @@ def find_inputs(src: Path) -> list[Item]:
             if p.name.startswith("."):
                 continue
             if p.is_dir():
-                if _holds_images(p):
+                if holds_images(p):
                     found.append(p)
                 else:
                     stack.append(p)
@@ -119,4 +120,4 @@ def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=Non
     return run_collection(items, out_dir, recorded, work, seed=seed, desc="simulate", quiet=quiet)
 
 
-__all__ = ["find_inputs", "simulate_collection"]
+__all__ = ["find_inputs", "holds_images", "simulate_collection"]

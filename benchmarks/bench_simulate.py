@@ -11,6 +11,10 @@ Output buffers are allocated once per run on both sides. ``speedup`` is wall-clo
 threads (2 here); ``speedup_per_core`` compares process CPU seconds with one thread each, which
 other jobs on a shared machine do not distort.
 
+The public ``spikekit.simulate()`` (decoding, interpolation and all, 4 video frames x 100 steps,
+noise off) is compared with the fastest simple NumPy loop (:func:`fast_numpy_video`: interpolate,
+add, compare, subtract, ``np.packbits``).
+
 Peak RSS: ``simulate_to_file`` of a synthetic 250x400 video in a fresh process, 1 s at 40 kHz
 (40,000 spike frames, 500 MB) by default, the 10-second case (400,000 spike frames, 5 GB, written
 under a temporary folder and deleted) with ``--full-rss``.
@@ -125,6 +129,59 @@ def bench_case(noise: bool, packed: bool, mode: str, frames: int, repeats: int, 
     return row
 
 
+def fast_numpy_video(video: np.ndarray, steps: int, packed: bool) -> np.ndarray:
+    """Noise-free integrate-and-fire of a float32 (T, H, W) video in whole-frame NumPy steps:
+    interpolate, add, compare, subtract, ``np.packbits`` (rows bottom-up, as in a ``.dat``)."""
+    frames, (h, w) = video.shape[0] * steps, video.shape[1:]
+    out = np.empty((frames, (h * w + 7) // 8) if packed else (frames, h, w), np.uint8)
+    acc, q, spike = np.zeros((h, w), np.float32), np.empty((h, w), np.float32), np.empty((h, w), bool)
+    a = (np.arange(steps) / steps).astype(np.float32)
+    for k in range(video.shape[0]):
+        start = video[k]
+        delta = video[k + 1] - start if k + 1 < video.shape[0] else np.zeros_like(start)
+        for j in range(steps):
+            np.multiply(delta, a[j], out=q)
+            q += start
+            q *= np.float32(GAIN)
+            acc += q
+            np.greater_equal(acc, np.float32(1.0), out=spike)
+            np.subtract(acc, spike, out=acc)
+            n = k * steps + j
+            out[n] = np.packbits(spike[::-1], axis=None, bitorder="little") if packed else spike
+    return out
+
+
+def bench_public(packed: bool, repeats: int, device: str, video_frames: int = 4, steps: int = 100) -> dict:
+    """The public ``spikekit.simulate()`` (noise off) on a float32 (4, 250, 400) array, 100 spike
+    frames per video frame, against :func:`fast_numpy_video`."""
+    import spikekit
+
+    video = np.random.default_rng(2).random((video_frames, H, W), dtype=np.float32)
+
+    def ours():
+        spikekit.simulate(video, steps_per_frame=steps, noise="off", packed=packed, device=device)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    def ref():
+        fast_numpy_video(video, steps, packed)
+
+    frames = video_frames * steps
+    t_ref, t_ours = median_time(ref, repeats), median_time(ours, repeats)
+    row = {"case": f"public simulate() {'packed' if packed else 'unpacked'} noise off", "frames": frames,
+           "numpy_fps": frames / t_ref, "spikekit_fps": frames / t_ours, "speedup": t_ref / t_ours,
+           "target": 10 if packed else 4}
+    if device == "cpu":
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            row["speedup_per_core"] = (median_time(ref, repeats, clock=time.process_time)
+                                        / median_time(ours, repeats, clock=time.process_time))
+        finally:
+            torch.set_num_threads(threads)
+    return row
+
+
 RSS_CODE = """
 import json, sys, time
 import numpy as np
@@ -162,6 +219,7 @@ def main():
         for noise in (False, True):
             rows.append(bench_case(noise, packed, "interp", frames, repeats, args.device))
     rows.append(bench_case(True, False, "frames", min(frames, 256), repeats, args.device))  # 100 MB of intensities
+    rows += [bench_public(packed, repeats, args.device) for packed in (True, False)]
     print(f"{H}x{W}, {torch.get_num_threads()} threads, device {args.device}")
     print_table(rows, ["case", "frames", "numpy_fps", "spikekit_fps", "speedup", "target", "speedup_per_core"])
     seconds = 10.0 if args.full_rss else (0.25 if args.quick else 1.0)

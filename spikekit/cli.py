@@ -190,5 +190,29 @@ def echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=None, default=float))
 
 
+def collection_errors(exc: BaseException):
+    """``fail(exc)``, except that a :class:`spikekit.collection.CollectionError` (the output folder
+    is not this run's) is a usage error of ``-o/--output`` (exit status 2)."""
+    from .collection import CollectionError
+
+    if isinstance(exc, CollectionError):
+        raise click.BadParameter(str(exc), param_hint="-o/--output") from exc
+    fail(exc)
+
+
+def report_collection(summary: dict, out_dir, verb: str, as_json: bool) -> None:
+    """Print, on rank 0 only, what a collection run did (:func:`spikekit.collection.run_collection`'s
+    summary): one line on stderr, or with ``as_json`` the summary (merged manifest included) on stdout."""
+    if summary["rank"] != 0:
+        return
+    if as_json:
+        echo_json(summary)
+        return
+    ranks = f" by {summary['world']} processes" if summary["world"] > 1 else ""
+    click.echo(f"{out_dir}: {summary['inputs']} inputs, {summary['done']} {verb} now{ranks}, "
+               f"{summary['skipped']} already done; manifest {summary['manifest']}, "
+               f"{summary['seconds']:.1f} s", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

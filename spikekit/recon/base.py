@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from .._memory import empty_hugepage
 from .padding import check_pad, run_padded, valid_centres
 from .source import Source, select_centres
 
@@ -193,9 +194,15 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
                                      stop=stop, what=method.describe(opts), name=source.name)
     order = np.argsort(centres, kind="stable")
     sorted_centres = [centres[i] for i in order]
-    parts = [images for _, images in iter_images(method, source, sorted_centres, opts, scale=scale,
-                                                 gamma=gamma, pad=pad)]
-    out = torch.cat(parts, dim=1)
+    out, done = None, 0
+    for _, images in iter_images(method, source, sorted_centres, opts, scale=scale, gamma=gamma, pad=pad):
+        if out is None:  # one result tensor filled batch by batch (a torch.cat of the batches at the
+            # end would hold everything twice and fault in fresh pages: most of a stride-1 TFP's time)
+            shape = (images.shape[0], len(centres), *images.shape[2:])
+            out = (empty_hugepage(shape, images.dtype) if images.device.type == "cpu"
+                   else torch.empty(shape, dtype=images.dtype, device=images.device))
+        out[:, done:done + images.shape[1]] = images
+        done += images.shape[1]
     if not np.array_equal(order, np.arange(len(order))):  # back to the caller's order
         inverse = torch.from_numpy(np.argsort(order)).to(out.device)
         out = out.index_select(1, inverse)

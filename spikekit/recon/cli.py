@@ -10,22 +10,25 @@ import contextlib
 
 import click
 
-from ..cli import fail, open_stream
+from ..cli import collection_errors, fail, open_stream
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
 """Default --stride for video/folder/.npy outputs when neither --at nor --stride is given."""
+COLLECTION_FORMATS = ("npy", "mp4", "gif")
+"""Per-input output types of ``spikekit recon IN_DIR -o OUT_DIR`` (one file each, hashed in the manifest)."""
 VIEW_FRAMES = 1000
 """Default number of spike frames ``spikekit view`` shows (from --start)."""
 
 
 @contextlib.contextmanager
 def _cli_errors():
-    """Turn expected errors into one-line click errors (never a traceback)."""
+    """Turn expected errors into one-line click errors (never a traceback); an output folder
+    that is not this collection run's is a usage error (exit 2)."""
     try:
         yield
     except (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError, ImportError) as exc:
-        fail(exc)
+        collection_errors(exc)
 
 
 def _set_threads(threads: int) -> None:
@@ -96,8 +99,55 @@ def method_options(f):
     return f
 
 
+def recon_file(input, output, *, height=None, width=None, flip=None, head=None, force=False, method="tfp",
+               window=41, at=(), stride=None,
+               start=None, stop=None, max_interval=20, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
+               weights=None, params=(), fps=25.0, quiet=False) -> int:
+    """Reconstruct the ``.dat`` file ``input`` into ``output`` (the body of ``spikekit recon``).
+
+    Args: the options of ``spikekit recon`` (``params``: ``NAME=VALUE`` strings).
+
+    Returns:
+        The number of images written.
+
+    Raises:
+        OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError, ImportError: bad
+        input, options or output (the CLI turns them into one-line errors).
+    """
+    from ..progress import progress
+
+    from .base import Options, iter_images
+    from .padding import valid_centres
+    from .registry import get_method
+    from .source import Source, select_centres
+    from .writers import open_writer, output_kind
+
+    kind = output_kind(output)
+    stream = open_stream(input, height, width, flip, head, force)
+    m = get_method(method)
+    opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
+                   params=_parse_params(params))
+    if not at and stride is None and (kind != "png" or start is not None or stop is not None):
+        stride = MULTI_FRAME_STRIDE
+    centres, _ = select_centres(len(stream), valid_centres(m, len(stream), opts, pad),
+                                at=list(at) or None, stride=stride, start=start, stop=stop,
+                                what=m.describe(opts), name=str(stream.path))
+    centres = sorted(centres)
+    source = Source(stream, device)
+    bar = progress(len(centres), "recon", "image", quiet=quiet)
+    with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
+        for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma, pad=pad):
+            writer.write(idx, images[0].cpu().numpy())
+            bar.update(len(idx))
+    bar.close()
+    if not quiet:
+        count = f"{len(centres)} image" + ("s" if len(centres) != 1 else "")
+        click.echo(f"wrote {count} ({m.describe(opts)}) to {output}", err=True)
+    return len(centres)
+
+
 @click.command()
-@click.argument("input", type=click.Path(dir_okay=False))
+@click.argument("input", type=click.Path())
 @stream_options
 @click.option("-m", "--method", type=click.Choice(method_names()), default="tfp", show_default=True,
               help="Reconstruction method.")
@@ -111,10 +161,14 @@ def method_options(f):
 @method_options
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of .mp4/.gif.")
 @click.option("-o", "--output", required=True, type=click.Path(),
-              help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32).")
+              help="OUT.png (one image), a folder (numbered PNGs), OUT.mp4, OUT.gif or OUT.npy (float32); "
+                   "with a folder INPUT, the output folder.")
+@click.option("--format", "fmt", type=click.Choice(COLLECTION_FORMATS), default="npy", show_default=True,
+              help="With a folder INPUT: the file written per .dat (OUT_DIR/<name>.npy, .mp4 or .gif).")
+@click.option("--json", "as_json", is_flag=True, help="With a folder INPUT: print the summary and manifest as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def recon(input, height, width, flip, head, force, method, window, at, stride, start, stop, max_interval, pad, scale,
-          gamma, device, weights, params, threads, fps, output, quiet):
+          gamma, device, weights, params, threads, fps, output, fmt, as_json, quiet):
     """Reconstruct images from a .dat spike stream (streamed: any file length).
 
     \b
@@ -122,38 +176,31 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
       spikekit recon rec.dat -m tfp -w 41 --at 150 -o frame.png
       spikekit recon rec.dat -m tfi --stride 100 -o video.mp4
       spikekit recon rec.dat -m tfstp --start 1000 --stop 5000 --stride 20 -o frames/
+      spikekit recon recordings/ -m tfp --stride 20 -o recon/      # every .dat below, manifest.jsonl
     """
-    from ..progress import progress
+    from pathlib import Path
 
-    from .base import Options, iter_images
-    from .padding import valid_centres
-    from .registry import get_method
-    from .source import Source, select_centres
-    from .writers import open_writer, output_kind
+    options = dict(height=height, width=width, flip=flip, head=head, force=force, method=method, window=window, at=list(at),
+                   stride=stride, start=start, stop=stop, max_interval=max_interval, pad=pad, scale=scale,
+                   gamma=gamma, weights=weights, params=list(params), fps=fps)
+    if Path(input).is_dir():
+        from ..cli import report_collection
+        from .collection import recon_collection
 
+        if Path(output).suffix and not Path(output).is_dir():
+            raise click.BadParameter(f"{output}: with a folder INPUT the output is a folder (a path without a "
+                                     "suffix); --format picks the file type per input", param_hint="-o/--output")
+
+        with _cli_errors():
+            _set_threads(threads)
+            summary = recon_collection(Path(input), Path(output), options=options, suffix="." + fmt,
+                                       device=device, quiet=quiet or as_json)
+        if not quiet or as_json:
+            report_collection(summary, output, "reconstructed", as_json)
+        return
     with _cli_errors():
         _set_threads(threads)
-        kind = output_kind(output)
-        stream = open_stream(input, height, width, flip, head, force)
-        m = get_method(method)
-        opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
-                       params=_parse_params(params))
-        if not at and stride is None and (kind != "png" or start is not None or stop is not None):
-            stride = MULTI_FRAME_STRIDE
-        centres, _ = select_centres(len(stream), valid_centres(m, len(stream), opts, pad),
-                                    at=list(at) or None, stride=stride, start=start, stop=stop,
-                                    what=m.describe(opts), name=str(stream.path))
-        centres = sorted(centres)
-        source = Source(stream, device)
-        bar = progress(len(centres), "recon", "image", quiet=quiet)
-        with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
-            for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma, pad=pad):
-                writer.write(idx, images[0].cpu().numpy())
-                bar.update(len(idx))
-        bar.close()
-    if not quiet:
-        count = f"{len(centres)} image" + ("s" if len(centres) != 1 else "")
-        click.echo(f"wrote {count} ({m.describe(opts)}) to {output}", err=True)
+        recon_file(input, output, device=device, quiet=quiet, **options)
 
 
 @click.command("eval")

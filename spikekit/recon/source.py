@@ -158,7 +158,8 @@ def run_packed(source: Source, centres: Sequence[int], before: int, after: int, 
     """
     for chunk, packed in source.iter_packed(plan_chunks(centres, before, after, source.frames)):
         local = chunk.local()
-        yield chunk.centres, torch.stack([kernel(p, local) for p in packed])
+        images = [kernel(p, local) for p in packed]
+        yield chunk.centres, images[0][None] if len(images) == 1 else torch.stack(images)
 
 
 def select_centres(frames: int, valid: tuple[int, int], *, at=None, stride=None, start=None,

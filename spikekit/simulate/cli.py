@@ -1,13 +1,14 @@
 """``spikekit simulate``: a video (file, image folder, .npy array) to a ``.dat`` spike stream."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from pathlib import Path
 
 import click
 
-from ..cli import echo_json, fail
+from ..cli import collection_errors, echo_json, report_collection
 
 CONFIRM_BYTES = 2 * 1024 ** 3
 """Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""
@@ -24,6 +25,21 @@ def _megabytes(nbytes: int) -> str:
         if nbytes >= size:
             return f"{nbytes / size:.1f} {unit}"
     return f"{nbytes} B"
+
+
+@contextlib.contextmanager
+def _reported():
+    """Expected errors as one-line click errors (exit 2 for an output folder that is not this
+    run's); the simulator's warnings echoed to stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            yield
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            collection_errors(exc)
+        finally:
+            for w in caught:
+                click.echo(f"warning: {w.message}", err=True)
 
 
 def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
@@ -48,8 +64,9 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 
 @click.command()
 @click.argument("video", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output .dat file (its sidecar is OUTPUT.json).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output .dat file (its sidecar is OUTPUT.json); with a folder VIDEO, a folder without "
+                   "a suffix converts the collection (docs/collections.md).")
 @click.option("--rate", type=float, default=40000.0, show_default=True, help="Spike frames per second (Hz).")
 @click.option("--fps", type=float, default=None, help="Video frames per second (default: from the file).")
 @click.option("--steps-per-frame", type=int, default=None,
@@ -72,6 +89,9 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
               help="Write ground-truth intensity images here, named {index:08d}.png by spike-frame index.")
 @click.option("--gt-every", type=int, default=None, help="GT every N spike frames (default: each video frame).")
 @click.option("--gt-format", type=click.Choice(["png", "npy", "both"]), default="png", show_default=True)
+@click.option("--windows", type=click.IntRange(min=1), default=None,
+              help="Collections: also write Spk2ImgNet-style samples, N spike frames centred on each GT "
+                   "index (--gt-every), with their GT, under OUT_DIR/windows/ (docs/collections.md).")
 @click.option("--chunk", type=int, default=1024, show_default=True, help="Spike frames per kernel call and write.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (frames, mean firing rate, seconds).")
@@ -79,9 +99,14 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 @click.option("-y", "--yes", is_flag=True,
               help="Write even when the output will exceed 2 GB (otherwise asked on a terminal).")
 def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, threshold_sigma, dark_rate,
-             electrons, no_shot, no_random_init, seed, size, bgr, gt_dir, gt_every, gt_format, chunk, device,
+             electrons, no_shot, no_random_init, seed, size, bgr, gt_dir, gt_every, gt_format, windows, chunk, device,
              as_json, quiet, yes):
     """Simulate a spiking camera watching VIDEO (a video file, a folder of images, or a .npy array).
+
+    \b
+    Collections: `spikekit simulate SRC_DIR -o OUT_DIR` converts every video and every folder of
+    images under SRC_DIR (one .dat each, manifest.jsonl, resumable; under torchrun the ranks
+    share the inputs). Input seeds derive from --seed and the input's relative path.
 
     \b
     Per pixel and spike frame n:  A += gain * I(t_n) (+ dark current, + shot noise);
@@ -91,6 +116,7 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
     """
     import numpy as np
 
+    from .collection import holds_images
     from .model import NoiseModel
     from .run import simulate_to_file
 
@@ -104,25 +130,47 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
         model = NoiseModel.off()
     source = video
     quiet = quiet or as_json
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            if video.suffix.lower() == ".npy" and video.is_file():
-                source = np.load(video, mmap_mode="r")
-                source = source[None] if source.ndim == 2 else source  # one image: a static scene
-            summary = simulate_to_file(source, output, rate=rate, fps=fps, steps_per_frame=steps_per_frame,
-                                       gain=gain, threshold=threshold, noise=model, seed=seed, device=device,
-                                       size=size, channels="bgr" if bgr else "rgb", gt_dir=gt_dir,
-                                       gt_every=gt_every, gt_format=gt_format, chunk=chunk, progress=not quiet,
-                                       on_start=lambda planned: _announce(planned, output, yes, quiet))
-        except (OSError, ValueError, TypeError, RuntimeError) as exc:
-            fail(exc)
-        finally:
-            for w in caught:
-                click.echo(f"warning: {w.message}", err=True)
+    if video.is_dir() and (output.is_dir() or not output.suffix):
+        _simulate_collection(video, output, seed=seed, gt_dir=gt_dir, windows=windows, device=device, chunk=chunk,
+                             quiet=quiet, as_json=as_json,
+                             parameters=dict(rate=rate, fps=fps, steps_per_frame=steps_per_frame, gain=gain,
+                                             threshold=threshold, noise=model.to_dict(), size=size,
+                                             channels="bgr" if bgr else "rgb", gt_every=gt_every,
+                                             gt_format=gt_format))
+        return
+    if video.is_dir() and not holds_images(video):
+        raise click.BadParameter(f"{video} holds no images itself; to convert the videos and frame folders "
+                                 "in it, give an output folder (a path without a suffix)", param_hint="-o/--output")
+    if windows is not None:
+        raise click.BadParameter("training windows are cut from collections: give a folder of videos or "
+                                 "frame folders and an output folder", param_hint="--windows")
+    if output.is_dir():
+        raise click.BadParameter(f"{output} is a folder; give a .dat file (a folder output needs a folder "
+                                 "of videos as input)", param_hint="-o/--output")
+    with _reported():
+        if video.suffix.lower() == ".npy" and video.is_file():
+            source = np.load(video, mmap_mode="r")
+            source = source[None] if source.ndim == 2 else source  # one image: a static scene
+        summary = simulate_to_file(source, output, rate=rate, fps=fps, steps_per_frame=steps_per_frame,
+                                   gain=gain, threshold=threshold, noise=model, seed=seed, device=device,
+                                   size=size, channels="bgr" if bgr else "rgb", gt_dir=gt_dir,
+                                   gt_every=gt_every, gt_format=gt_format, chunk=chunk, progress=not quiet,
+                                   on_start=lambda planned: _announce(planned, output, yes, quiet))
     if as_json:
         echo_json(summary)
         return
     click.echo(f"wrote {summary['output']}: {summary['frames']} spike frames of {summary['height']} x "
                f"{summary['width']} ({summary['video_frames']} video frames x {summary['steps_per_frame']}), "
                f"mean firing rate {summary['mean_firing_rate']:.4f} per spike frame, {summary['seconds']:.1f} s")
+
+
+def _simulate_collection(src: Path, out_dir: Path, *, parameters: dict, seed: int, gt_dir, windows, device,
+                         chunk: int, quiet: bool, as_json: bool) -> None:
+    """The collection form of ``spikekit simulate`` (:mod:`spikekit.simulate.collection`)."""
+    from .collection import simulate_collection
+
+    with _reported():
+        summary = simulate_collection(src, out_dir, parameters=parameters, seed=seed, gt_dir=gt_dir,
+                                      windows=windows, device=device, chunk=chunk, quiet=quiet)
+    report_collection(summary, out_dir, "converted", as_json)
+

@@ -179,9 +179,23 @@ def simulate(video, *, rate: float = DEFAULT_RATE, fps: float | None = None, ste
     run = _Run(video, rate=rate, fps=fps, steps_per_frame=steps_per_frame, gain=gain, threshold=threshold,
                noise=noise, seed=seed, device=device, size=size, channels=channels, packed=packed,
                chunk=1 << 30)
-    parts = []
-    for *_, spikes in run.chunks(lambda n0, n, sim: None):
-        parts.append(spikes)
+    total = run.source.length * run.steps if run.source.length is not None else None
+    result = {}
+
+    def buffer_for(n0, n, sim):
+        # A source of known length (array, folder) fills one preallocated tensor in place: no
+        # concatenation of the chunks afterwards. (1, N, ...) slices along N stay contiguous.
+        if total is None:
+            return None
+        if "all" not in result:
+            shape = (1, total, ops.frame_bytes(sim.height, sim.width)) if packed else (1, total, sim.height, sim.width)
+            result["all"] = (empty_hugepage(shape) if run.device.type == "cpu"
+                             else torch.empty(shape, dtype=torch.uint8, device=run.device))
+        return result["all"][:, n0:n0 + n]
+
+    parts = [spikes for *_, spikes in run.chunks(buffer_for)]
+    if total is not None:
+        return result["all"][0]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
@@ -220,7 +234,7 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
                      steps_per_frame: int | None = None, gain: float = DEFAULT_GAIN,
                      threshold: float = DEFAULT_THRESHOLD, noise="on", seed: int = 0, device="cpu", size=None,
                      channels: str = "rgb", gt_dir=None, gt_every: int | None = None, gt_format: str = "png",
-                     chunk: int = DEFAULT_CHUNK, progress: bool = False, on_start=None) -> dict:
+                     chunk: int = DEFAULT_CHUNK, progress: bool = False, on_start=None, digest=None) -> dict:
     """Simulate ``video`` straight into a ``.dat`` file plus its JSON sidecar, chunk by chunk.
 
     Memory stays bounded by one chunk of packed spike frames (``chunk`` x ceil(H*W/8) bytes)
@@ -241,6 +255,8 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
         progress: report progress over video frames (:func:`spikekit.progress.progress`).
         on_start: optional ``on_start(planned)`` called with :meth:`_Run.planned`'s dict before
             anything is written (the CLI prints the expected size; raising there aborts cleanly).
+        digest: optional hash object (e.g. ``hashlib.sha256()``) updated with the ``.dat`` bytes
+            as they are written, so a caller gets the file's hash without reading it back.
 
     Returns:
         Summary dict: output, frames (spike frames written), video_frames, height, width,
@@ -280,7 +296,10 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
         for n0, k, start, delta, alpha, packed in run.chunks(buffer_for):
             sim = run.sim
             data = packed.cpu() if packed.device.type != "cpu" else packed
-            f.write(memoryview(data.numpy()).cast("B"))
+            view = memoryview(data.numpy()).cast("B")
+            f.write(view)
+            if digest is not None:
+                digest.update(view)
             total_spikes += int(ops.spike_counts(data, sim.height, sim.width)[1].sum())
             frames += packed.shape[0]
             if gt_tmp is not None:

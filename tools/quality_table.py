@@ -36,6 +36,7 @@ CLASSIC = [("TFP w=7", "tfp", {"window": 7}), ("TFP w=21", "tfp", {"window": 21}
 BEST = "best classic (per case)"
 MARKERS = ("<!-- quality-table -->", "<!-- /quality-table -->")
 AXES = [("speed", list(SPEEDS)), ("light", list(LIGHTS)), ("noise", list(NOISES))]
+REAL_FRAMES = (60, 100, 139)
 
 
 def parse_model(text: str) -> tuple[str, str, dict]:
@@ -56,15 +57,51 @@ def score(method, options, cases) -> list[dict]:
             image = reconstruct(method, spikes, at=case.index, pad="reflect", **options).cpu().numpy()
             seconds = time.perf_counter() - started
         out.append({"case": case.name, **case.cell, "psnr": psnr(image, case.gt),
-                    "ssim": ssim(image, case.gt), "seconds": seconds, "pixels": int(image.size)})
+                    "ssim": ssim(image, case.gt), "edges": edge_fidelity(image, case.gt),
+                    "seconds": seconds, "pixels": int(image.size)})
     return out
+
+
+def edge_fidelity(image: np.ndarray, gt: np.ndarray) -> float:
+    """How much of the ground truth's edges an image keeps: sum(g_img . g_gt) / sum(g_gt . g_gt)
+    over Sobel gradients (1: as sharp as the GT; below 1: blurrier). Noise that is uncorrelated
+    with the GT's edges averages out of the numerator, so a noisy image does not score as sharp."""
+    from scipy import ndimage
+
+    g = [np.stack([ndimage.sobel(x.astype(np.float64), axis=a) for a in (0, 1)]) for x in (image, gt)]
+    return float((g[0] * g[1]).sum() / max((g[1] * g[1]).sum(), 1e-12))
+
+
+def real_images(method, options, frames=REAL_FRAMES) -> dict:
+    """One method's images (float32 (len(frames), H, W), ``--scale auto``: the recordings are
+    dark) of each real recording in ../shared/data/real: {name: images}."""
+    from spikekit import read_npz
+
+    return {path.stem: reconstruct(method, read_npz(path), at=list(frames), scale="auto", pad="reflect",
+                                   **options).cpu().numpy()
+            for path in sorted((DATA / "real").glob("*.npz"))}
+
+
+def write_real_panels(rows: list[dict], folder: Path) -> list[Path]:
+    """bench_out/real_<name>.png: each method's images of a real recording side by side (one
+    column per method in table order, one row per frame), to look at beside the NIQE column."""
+    from spikekit.io import write_image
+
+    written = []
+    for name in rows[0].get("real", {}):
+        grid = np.concatenate([np.concatenate([r["real"][name][i] for r in rows if "real" in r], 1)
+                               for i in range(len(REAL_FRAMES))], 0)
+        path = folder / f"real_{name}.png"
+        write_image(path, np.round(grid.clip(0, 1) * 255).astype(np.uint8))
+        written.append(path)
+    return written
 
 
 def best_row(rows: list[dict]) -> list[dict]:
     """Per case, the best PSNR (and the best SSIM) of the classic methods."""
     classic = [r["scores"] for r in rows if r["classic"]]
     return [{**cases[0], "psnr": max(c["psnr"] for c in cases), "ssim": max(c["ssim"] for c in cases),
-             "seconds": float("nan")} for cases in zip(*classic)]
+             "edges": max(c["edges"] for c in cases), "seconds": float("nan")} for cases in zip(*classic)]
 
 
 def mean(scores, key="psnr", **where) -> float:
@@ -93,6 +130,17 @@ def tables(result: dict) -> str:
             t = r["test"]
             lines.append(f"| {r['label']} | " + " | ".join(cell(t, **{axis: value}) for axis, values in AXES
                                                          for value in values) + f" | **{cell(t)}** |")
+        lines += ["", "Dark scenes and real recordings: edge fidelity on the test grid's dark cells (mean "
+                  "firing rate 0.02; the image's Sobel gradients projected on the GT's, 1 = as sharp as the "
+                  "GT, lower = blurrier) and NIQE of the real recording(s) in `../shared/data/real` (no GT; "
+                  f"lower is better; frames {', '.join(map(str, REAL_FRAMES))}, `--scale auto`; the images are "
+                  "in `bench_out/real_*.png`, one column per method):", "",
+                  "| method | edge fidelity, dark | edge fidelity, all | " + " | ".join(
+                      f"NIQE {n}" for n in result["real"]) + " |", "|---|---|---|" + "---|" * len(result["real"])]
+        for r in result["rows"]:
+            niqe = [f"{r['niqe'][n]:.2f}" if n in r.get("niqe", {}) else "" for n in result["real"]]
+            lines.append(f"| {r['label']} | {mean(r['test'], 'edges', light='dark'):.3f} | "
+                         f"{mean(r['test'], 'edges'):.3f} | " + " | ".join(niqe) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -127,6 +175,11 @@ def main():
         row = {"label": label, "method": name, "options": {k: v for k, v in options.items() if v is not None},
                "classic": (label, name, options) in CLASSIC,
                "validation": score(method, options, validation), "test": score(method, options, test)}
+        if test:
+            from spikekit.noref import niqe
+
+            row["real"] = real_images(method, options)
+            row["niqe"] = {k: float(np.mean([niqe(x) for x in v])) for k, v in row["real"].items()}
         full = [s["seconds"] for s in row["validation"] if s["pixels"] == 250 * 400]
         row["seconds_per_frame"] = float(np.median(full)) if full else None
         rows.append(row)
@@ -137,11 +190,16 @@ def main():
                                    "validation": best_row([r | {"scores": r["validation"]} for r in rows]),
                                    "test": best_row([r | {"scores": r["test"]} for r in rows]) if test else [],
                                    "seconds_per_frame": None})
-    result = {"validation_cases": [c.name for c in validation], "test_cases": len(test), "rows": rows}
+    result = {"validation_cases": [c.name for c in validation], "test_cases": len(test), "rows": rows,
+              "real": sorted(p.stem for p in (DATA / "real").glob("*.npz"))}
     text = tables(result)
     print("\n" + text)
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+    panels = write_real_panels([r for r in rows if "real" in r], Path(args.json_out).parent)
+    for r in rows:
+        r.pop("real", None)
     Path(args.json_out).write_text(json.dumps(result, indent=1) + "\n")
+    print("columns of " + ", ".join(map(str, panels)) + ": " + ", ".join(r["label"] for r in rows if "niqe" in r))
     for card in args.card:
         write_card(card, text)
 

@@ -118,15 +118,21 @@ def bench_case(noise: bool, packed: bool, mode: str, frames: int, repeats: int, 
     row = {"case": f"{'packed' if packed else 'unpacked'} noise {'on' if noise else 'off'} {mode}",
            "frames": frames, "numpy_fps": frames / t_ref, "spikekit_fps": frames / t_ours,
            "speedup": t_ref / t_ours, "target": 10 if packed else 3}
-    if dev.type == "cpu":  # CPU seconds with one thread each: insensitive to other jobs on the machine
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            row["speedup_per_core"] = (median_time(ref, repeats, clock=time.process_time)
-                                        / median_time(ours, repeats, clock=time.process_time))
-        finally:
-            torch.set_num_threads(threads)
+    if dev.type == "cpu":
+        row["speedup_per_core"] = speedup_per_core(ref, ours, repeats)
     return row
+
+
+def speedup_per_core(ref, ours, repeats: int) -> float:
+    """CPU seconds of ``ref`` over those of ``ours`` with one torch thread each: a ratio that other
+    jobs on the machine do not move (unlike wall time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return (median_time(ref, repeats, clock=time.process_time)
+                / median_time(ours, repeats, clock=time.process_time))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def fast_numpy_video(video: np.ndarray, steps: int, packed: bool) -> np.ndarray:
@@ -172,13 +178,7 @@ def bench_public(packed: bool, repeats: int, device: str, video_frames: int = 4,
            "numpy_fps": frames / t_ref, "spikekit_fps": frames / t_ours, "speedup": t_ref / t_ours,
            "target": 10 if packed else 4}
     if device == "cpu":
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            row["speedup_per_core"] = (median_time(ref, repeats, clock=time.process_time)
-                                        / median_time(ours, repeats, clock=time.process_time))
-        finally:
-            torch.set_num_threads(threads)
+        row["speedup_per_core"] = speedup_per_core(ref, ours, repeats)
     return row
 
 

@@ -305,8 +305,8 @@ class Trainer:
         lite = self.cfg.model == "lite"
         start = load_model(None if init == "default" else init, lite=lite)  # variant read from the keys
         if isinstance(start, LiteNet) != lite:
-            raise ValueError(f"{init}: these are {'ssml-lite' if isinstance(start, LiteNet) else 'SSML'} "
-                             f"weights; train with --set model={'lite' if isinstance(start, LiteNet) else 'ssml'} "
+            what, model = ("ssml-lite", "lite") if isinstance(start, LiteNet) else ("SSML", "ssml")
+            raise ValueError(f"{init}: these are {what} weights; train with --set model={model} "
                              "to start from them")
         if not lite and start.nla != self.cfg.nla:
             have, flag = ("with", "--nla") if start.nla else ("without", "--no-nla")

@@ -121,15 +121,13 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     path = weights_path(path, LITE_WEIGHTS if lite else DEFAULT_WEIGHTS)
     state = _read(path)
     if is_lite(state):
-        model = LiteNet()
-        _check(path, model, state, strict)
-        model.load_state_dict(state, strict=strict)
-        return model.to(device).eval()
-    nbsn_only = not any(k.startswith(("bsn.", "nbsn.")) for k in state)
-    if nla is None:
-        nla = any(k.startswith("nla." if nbsn_only else "nbsn.nla.") for k in state)
-    model = SSML(nla=nla)
-    target = model.nbsn if nbsn_only else model
+        model = target = LiteNet()
+    else:
+        nbsn_only = not any(k.startswith(("bsn.", "nbsn.")) for k in state)
+        if nla is None:
+            nla = any(k.startswith("nla." if nbsn_only else "nbsn.nla.") for k in state)
+        model = SSML(nla=nla)
+        target = model.nbsn if nbsn_only else model
     _check(path, target, state, strict)
     target.load_state_dict(state, strict=strict)
     return model.to(device).eval()

@@ -97,9 +97,9 @@ def write_real_panels(rows: list[dict], folder: Path) -> list[Path]:
     return written
 
 
-def best_row(rows: list[dict]) -> list[dict]:
-    """Per case, the best PSNR (and the best SSIM) of the classic methods."""
-    classic = [r["scores"] for r in rows if r["classic"]]
+def best_row(rows: list[dict], key: str) -> list[dict]:
+    """Per case of ``row[key]``, the best PSNR (and the best SSIM, edge fidelity) of the classic rows."""
+    classic = [r[key] for r in rows if r["classic"]]
     return [{**cases[0], "psnr": max(c["psnr"] for c in cases), "ssim": max(c["ssim"] for c in cases),
              "edges": max(c["edges"] for c in cases), "seconds": float("nan")} for cases in zip(*classic)]
 
@@ -170,10 +170,11 @@ def main():
     validation = validation_cases(DATA)
     test = [] if args.no_test else test_grid(DATA)
     rows = []
-    for label, name, options in ([] if args.no_classic else CLASSIC) + models:
+    runs = [(True, c) for c in ([] if args.no_classic else CLASSIC)] + [(False, m) for m in models]
+    for classic, (label, name, options) in runs:
         method = get_method(name)
         row = {"label": label, "method": name, "options": {k: v for k, v in options.items() if v is not None},
-               "classic": (label, name, options) in CLASSIC,
+               "classic": classic,
                "validation": score(method, options, validation), "test": score(method, options, test)}
         if test:
             from spikekit.noref import niqe
@@ -187,8 +188,7 @@ def main():
               + (f", test {mean(row['test']):.2f} dB" if test else ""), flush=True)
     if not args.no_classic:
         rows.insert(len(CLASSIC), {"label": BEST, "method": None, "options": {}, "classic": False,
-                                   "validation": best_row([r | {"scores": r["validation"]} for r in rows]),
-                                   "test": best_row([r | {"scores": r["test"]} for r in rows]) if test else [],
+                                   "validation": best_row(rows, "validation"), "test": best_row(rows, "test"),
                                    "seconds_per_frame": None})
     result = {"validation_cases": [c.name for c in validation], "test_cases": len(test), "rows": rows,
               "real": sorted(p.stem for p in (DATA / "real").glob("*.npz"))}

@@ -145,13 +145,14 @@ def input_problems(window: torch.Tensor) -> dict:
 _warned: set = set()
 
 
-def warn_unfamiliar_input(windows: torch.Tensor, name: str) -> None:
-    """Warn (once per file and kind) when windows (B, 41, H, W) look unlike the training data."""
+def warn_unfamiliar_input(windows: torch.Tensor, name: str, method: str = "ssml") -> None:
+    """Warn (once per file and kind) when windows (B, 41, H, W) look unlike the training data
+    of ``-m method``."""
     for window in windows:
         for kind, message in input_problems(window).items():
             if (name, kind) not in _warned:
                 _warned.add((name, kind))
-                warnings.warn(f"{name}: -m ssml input unlike its training data: {message}", stacklevel=2)
+                warnings.warn(f"{name}: -m {method} input unlike its training data: {message}", stacklevel=2)
 
 
 def _decoded_chunks(source: Source, chunks):
@@ -183,7 +184,7 @@ def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
                 starts = [c - HALF - chunk.start for c in part]
                 windows = torch.stack([spikes[i, s:s + 2 * HALF + 1] for s in starts]) > 0
                 windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
-                warn_unfamiliar_input(windows, source.name)
+                warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
                 with torch.no_grad(), autocast:
                     raw = model(windows)[:, 0].float()
                 out[i] = anchor_brightness(raw, windows) if anchor else raw

@@ -17,10 +17,11 @@ import click
 import numpy as np
 import torch
 
+from .io import DEFAULT_RATE  # spike frames per second (Hz) of the demo stream
+
 HEIGHT, WIDTH = 192, 256        # sensor size of the demo scene (pixels)
 VIDEO_FRAMES = 10               # rendered key frames of the trajectory
 STEPS = 40                      # spike frames per key frame (linear interpolation between them)
-RATE = 40000.0                  # spike frames per second (Hz)
 SPEED = (0.06, 0.015)           # translation, pixels per spike frame (x, y)
 SPIN = 0.02                     # rotation over the clip, radians
 EVAL_EVERY = STEPS              # GT / evaluation every key frame (where I_n is the key frame)
@@ -78,7 +79,7 @@ def simulate_scene(out_dir: Path, seed: int = 0) -> dict:
     from .simulate.run import simulate_to_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    return simulate_to_file(render_scene(), out_dir / "scene.dat", rate=RATE, steps_per_frame=STEPS, noise="on",
+    return simulate_to_file(render_scene(), out_dir / "scene.dat", rate=DEFAULT_RATE, steps_per_frame=STEPS, noise="on",
                             seed=seed, gt_dir=out_dir / "gt", gt_every=EVAL_EVERY, gt_format="npy")
 
 
@@ -93,7 +94,7 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
     click.echo(f"scene: skimage 'camera' photo moving {SPEED[0]:g}, {SPEED[1]:g} px per spike frame, "
                f"{HEIGHT}x{WIDTH}, {VIDEO_FRAMES} key frames x {STEPS} spike frames")
     summary = simulate_scene(out_dir, seed)
-    click.echo(f"simulated {summary['frames']} spike frames at {RATE:g} Hz (noise on, seed {seed}), "
+    click.echo(f"simulated {summary['frames']} spike frames at {DEFAULT_RATE:g} Hz (noise on, seed {seed}), "
                f"mean firing rate {summary['mean_firing_rate']:.3f} -> {out_dir / 'scene.dat'} (+ .json)")
     stream = SpikeStream(out_dir / "scene.dat")
     gt = {int(p.stem): np.load(p) for p in sorted((out_dir / "gt").glob("*.npy"))}

@@ -15,11 +15,10 @@ from pathlib import Path
 import yaml
 
 from spikekit.io import atomic_output
+from spikekit.simulate.model import DEFAULT_GAIN
 
+from .losses import PSEUDO_LABELS
 from .video import TRAIN_SPAN
-
-WINDOW = 41
-"""Spike frames per training sample (the network's input window); output is frame 20."""
 
 # Free still photographs that ship inside scikit-image (no download needed).
 DEFAULT_IMAGES = (
@@ -46,6 +45,15 @@ def _typed(key: str, value, kind: type):
 
 MODELS = ("ssml", "lite")
 OBJECTIVES = ("self", "supervised", "hybrid")
+AMP_MODES = ("none", "bf16")
+"""``TrainConfig.amp``: float32, or bfloat16 autocast."""
+NOISE_LEVELS = ("off", "on", "strong")
+"""Simulator noise levels of simulated samples (:func:`ssml.data.noise_model` builds each)."""
+
+
+def _choices(names) -> str:
+    """``'a' or 'b'`` for the error messages of :meth:`TrainConfig.validate`."""
+    return " or ".join(f"'{n}'" for n in names)
 
 
 @dataclass
@@ -155,7 +163,7 @@ class TrainConfig:
     noise: list = field(default_factory=lambda: ["on", "off", "strong"])
     """Simulator noise levels the simulated samples cycle through (``off``, ``on``, ``strong``;
     see :func:`ssml.data.noise_model`)."""
-    gain: float = 0.6
+    gain: float = DEFAULT_GAIN
     """Simulator gain g: firing probability per spike frame is about g * intensity."""
     sim_lead: int = 0
     """Extra spike frames simulated before each window (discarded) to settle the accumulators."""
@@ -193,8 +201,8 @@ class TrainConfig:
         need(self.crop >= 8, "crop", "a crop size of at least 8 pixels")
         need(self.lr > 0 and self.lr_min >= 0, "lr", "lr > 0 and lr_min >= 0")
         need(self.adam_eps > 0, "adam_eps", "a positive epsilon")
-        need(self.pseudo_label in ("tfp7", "tfi12"), "pseudo_label", "'tfp7' or 'tfi12'")
-        need(self.amp in ("none", "bf16"), "amp", "'none' or 'bf16'")
+        need(self.pseudo_label in PSEUDO_LABELS, "pseudo_label", _choices(PSEUDO_LABELS))
+        need(self.amp in AMP_MODES, "amp", _choices(AMP_MODES))
         need(0.0 <= self.sim_fraction <= 1.0, "sim_fraction", "a share in [0, 1]")
         need(self.sim_fraction > 0 or self.dat, "sim_fraction",
              "> 0 when no dat file is given (there would be no data)")
@@ -203,8 +211,8 @@ class TrainConfig:
         need(len(self.zoom) == 2 and 0 < self.zoom[0] <= self.zoom[1], "zoom", "[min, max] > 0")
         need(len(self.brightness) == 2 and 0 < self.brightness[0] <= self.brightness[1] <= 1,
              "brightness", "[min, max] within (0, 1]")
-        need(all(n in ("off", "on", "strong") for n in self.noise) and self.noise, "noise",
-             "a non-empty list of 'off'/'on'/'strong'")
+        need(all(n in NOISE_LEVELS for n in self.noise) and self.noise, "noise",
+             "a non-empty list of " + "/".join(f"'{n}'" for n in NOISE_LEVELS))
         need(self.images or not self.sim_count, "images", "at least one source image")
         need(self.model in MODELS, "model", f"one of {MODELS}")
         need(self.objective in OBJECTIVES, "objective", f"one of {OBJECTIVES}")

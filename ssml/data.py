@@ -28,7 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import WINDOW, TrainConfig
+from .config import NOISE_LEVELS, TrainConfig
+from .networks import WINDOW
 
 
 def d4_maps(crop: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,9 +145,6 @@ class DatWindows:
         rows = (col(y0) + self._rows[k].unsqueeze(1)) * col(w)
         idx = col(base) + (col(t0) + tt) * col(h * w) + rows + col(x0) + self._cols[k].unsqueeze(1)
         return self._flat[idx].float()
-
-
-NOISE_LEVELS = ("off", "on", "strong")
 
 
 def noise_model(level: str):

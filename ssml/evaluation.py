@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from .config import NOISE_LEVELS, TrainConfig
+
 VALIDATION = [("200_part1 @150", "reds301/spike/200_part1_key_id151.dat", "reds301/gt/200_part1_key_id151.png", 150)] + [
     (f"000_part1 @{k - 1}", "reds41/spike/000_part1_key_id21.dat", f"reds41/gt/000_part1_key_id{k}.png", k - 1)
     for k in (7, 14, 21, 28, 35)]
@@ -40,7 +42,8 @@ TEST_IMAGES = ("colorwheel", "logo", "shepp_logan_phantom", "checkerboard", "mic
 """``skimage.data`` photographs for the test objects: none is in the training defaults."""
 SPEEDS = {"slow": 0.02, "medium": 0.08, "fast": 0.2}
 LIGHTS = {"bright": 0.3, "dim": 0.08, "dark": 0.02}
-NOISES = ("off", "on", "strong")
+NOISES = NOISE_LEVELS
+"""The grid's noise axis: every level the training simulator knows."""
 SCENES_PER_CELL = 2
 TEST_SIZE = 160
 TEST_FRAMES = 121
@@ -87,7 +90,6 @@ def test_grid(data: Path, device="cpu", cells: int | None = None) -> list[Case]:
     Raises:
         FileNotFoundError: a video is missing.
     """
-    from .config import TrainConfig
     from .data import SceneSimulator
     from .video import TEST_SPAN, VideoClips
 

@@ -33,7 +33,8 @@ import torch
 import torch.distributed as dist
 
 from spikekit import ops
-from .config import WINDOW, TrainConfig
+from .config import TrainConfig
+from .networks import WINDOW
 
 CHECKPOINT = "last.pt"
 """File name of the rolling checkpoint inside ``config.out``."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..cli import collection_errors, echo_json, report_collection
+from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD
 
 CONFIRM_BYTES = 2 * 1024 ** 3
 """Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""
@@ -67,13 +68,13 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Output .dat file (its sidecar is OUTPUT.json); with a folder VIDEO, a folder without "
                    "a suffix converts the collection (docs/collections.md).")
-@click.option("--rate", type=float, default=40000.0, show_default=True, help="Spike frames per second (Hz).")
+@click.option("--rate", type=float, default=DEFAULT_RATE, show_default=True, help="Spike frames per second (Hz).")
 @click.option("--fps", type=float, default=None, help="Video frames per second (default: from the file).")
 @click.option("--steps-per-frame", type=int, default=None,
               help="Spike frames per video frame (default: round(rate / fps)).")
-@click.option("--gain", type=float, default=0.6, show_default=True,
+@click.option("--gain", type=float, default=DEFAULT_GAIN, show_default=True,
               help="Charge per spike frame at intensity 1, in thresholds (firing prob. = gain x intensity).")
-@click.option("--threshold", type=float, default=1.0, show_default=True, help="Firing threshold theta.")
+@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Firing threshold theta.")
 @click.option("--noise", type=click.Choice(["on", "off"]), default="on", show_default=True,
               help="off: deterministic integrate-and-fire, accumulator starting at 0.")
 @click.option("--threshold-sigma", type=float, default=None, help="Relative per-pixel threshold spread (default 0.02).")

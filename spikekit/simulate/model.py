@@ -47,8 +47,8 @@ import torch
 
 from .. import ops
 from .._memory import empty_hugepage
+from ..io.dat import DEFAULT_RATE  # the readout rate a stream's sidecar defaults to
 
-DEFAULT_RATE = 40000.0
 DEFAULT_GAIN = 0.6
 DEFAULT_THRESHOLD = 1.0
 

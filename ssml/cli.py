@@ -14,6 +14,7 @@ import click
 import yaml
 from click.core import ParameterSource
 
+from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
 from .config import TrainConfig
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
@@ -35,10 +36,6 @@ def _parse_set(items) -> dict:
                                      param_hint="--set")
         out[key.strip().replace("-", "_")] = yaml.safe_load(value)
     return out
-
-
-# Files whose presence makes a folder a training run (``--out`` refuses to replace them).
-RUN_FILES = ("last.pt", "config.yaml", "log.csv")
 
 
 def _absolute_paths(values: dict) -> dict:
@@ -69,8 +66,6 @@ def check_out(config: TrainConfig, resume, overwrite: bool) -> None:
     """
     out = Path(config.out)
     if resume is not None:
-        from .train import resolve_checkpoint
-
         resumed = resolve_checkpoint(resume).parent
         same = out.exists() and resumed.exists() and os.path.samefile(out, resumed)
     else:
@@ -92,8 +87,6 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
     Raises:
         click.ClickException: unreadable config/checkpoint, unknown keys, bad values.
     """
-    from .train import load_checkpoint_config
-
     try:
         if params["resume"]:
             base = load_checkpoint_config(params["resume"])
@@ -115,8 +108,6 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
         if not params["resume"]:  # a --config's relative paths are relative to the current folder
             values = _absolute_paths(values)
         elif "out" not in explicit:  # a resumed run stays in its folder, wherever that is now
-            from .train import resolve_checkpoint
-
             values["out"] = os.path.abspath(resolve_checkpoint(params["resume"]).parent)
         changed = [k for k, v in explicit.items() if k in values and values[k] != v]
         if params["resume"] and set(changed) - _OPERATIONAL:

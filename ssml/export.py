@@ -29,13 +29,12 @@ def export_weights(source, output) -> dict:
     """
     from spikekit.io import save_torch
 
+    from .checkpoint import checkpoint_step
     from .weights_io import load_model, weights_path
 
     path = weights_path(source)
     model = load_model(path)
-    # the step only: memory-mapped, so the tensors are not read a second time
-    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    step = int(ckpt["step"]) if isinstance(ckpt, dict) and "step" in ckpt else None
+    step = checkpoint_step(path)  # memory-mapped: the tensors are not read a second time
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     output = Path(output)
     save_torch(output, state)

@@ -10,7 +10,7 @@ Run it as ``spikekit train ...``, ``python -m ssml.train ...`` or, on several GP
 ``torchrun --nproc_per_node=N -m ssml.train ...`` (DDP; each rank draws its own batches from a
 generator seeded with ``seed + 1000003 * rank``; rank 0 writes checkpoints and logs).
 
-Checkpoints (``<out>/last.pt``, written atomically) hold the model, optimiser and scheduler
+Checkpoints (``<out>/last.pt``, written atomically by :mod:`ssml.checkpoint`) hold the model, optimiser and scheduler
 states, every rank's RNG states (torch, NumPy, Python, CUDA, and the data generator), the step,
 the config and the spikekit version; they are written every ``ckpt_every`` steps, every
 ``ckpt_minutes`` minutes, at the end, and on Ctrl-C (SIGINT) or SIGTERM. ``resume`` continues the
@@ -33,11 +33,9 @@ import torch
 import torch.distributed as dist
 
 from spikekit import ops
+from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .networks import WINDOW
-
-CHECKPOINT = "last.pt"
-"""File name of the rolling checkpoint inside ``config.out``."""
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -51,31 +49,6 @@ def cosine_factor(step: int, cfg: TrainConfig) -> float:
     progress = min(1.0, (step - cfg.lr_warmup) / span)
     floor = cfg.lr_min / cfg.lr
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def _rng_state(data) -> dict:
-    """This process's RNG states in a ``torch.load(weights_only=True)``-safe form."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
-             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
-             "data": data.state_dict()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict, data) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(_as_tuple(state["python"]))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    data.load_state_dict(state["data"])
-
-
-def _as_tuple(x):
-    return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
@@ -247,7 +220,7 @@ class Trainer:
     # checkpoints ---------------------------------------------------------------------------
     def checkpoint(self) -> dict:
         """The checkpoint dict (every rank's RNG states gathered onto each rank)."""
-        rng = _rng_state(self.data)
+        rng = rng_state(self.data)
         states = [None] * self.world
         if self.world > 1:
             dist.all_gather_object(states, rng)
@@ -265,11 +238,8 @@ class Trainer:
         ckpt = self.checkpoint()  # collective under DDP: every rank calls it
         if not self.is_main:
             return None
-        from spikekit.io import save_torch
-
-        path = save_torch(self.out / CHECKPOINT, ckpt)
-        if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
-            save_torch(self.out / f"step_{self.step:07d}.pt", ckpt)
+        keep = bool(self.cfg.keep_every) and self.step % self.cfg.keep_every == 0
+        path = save_checkpoint(self.out, ckpt, keep)
         self.cfg.dump(self.out / "config.yaml")
         return path
 
@@ -291,7 +261,7 @@ class Trainer:
             warnings.warn(f"{path}: saved by {len(states)} process(es), resumed with {self.world}: "
                           "ranks without a saved state start fresh data streams (not bit-exact)")
         if self.rank < len(states):
-            _set_rng_state(states[self.rank], self.data)
+            set_rng_state(states[self.rank], self.data)
 
     def _init_model(self, init: str):
         """The SSML model of ``config.init`` (checked before anything is written).
@@ -502,52 +472,6 @@ def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
     return x[..., top:top + size, left:left + size]
-
-
-def resolve_checkpoint(resume) -> Path:
-    """A checkpoint file, or ``<folder>/last.pt`` for a run folder.
-
-    Raises:
-        FileNotFoundError: neither exists (names what was looked for).
-    """
-    path = Path(resume)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (give a checkpoint file or a run folder "
-                                f"with {CHECKPOINT})")
-    return path
-
-
-_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "rng", "step", "config")
-
-
-def read_checkpoint(path) -> dict:
-    """Load a training checkpoint onto the CPU (RNG states must stay there), ``weights_only``.
-
-    Raises:
-        ValueError: the file is not a readable checkpoint (truncated, corrupt, a bare weights
-            file): one line naming the file and the first missing entry or the loader's error.
-    """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"{path}: not a readable training checkpoint ({reason})") from None
-    missing = [k for k in _CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
-    if missing:
-        raise ValueError(f"{path}: not a training checkpoint (no {missing[0]!r} entry; a weights file "
-                         "starts a new run with --init instead)")
-    return ckpt
-
-
-def load_checkpoint_config(resume) -> TrainConfig:
-    """The config stored in a checkpoint (file or run folder).
-
-    Raises:
-        FileNotFoundError: no checkpoint there.  ValueError: not a readable checkpoint.
-    """
-    return TrainConfig.from_dict(read_checkpoint(resolve_checkpoint(resume))["config"])
 
 
 def _distributed() -> tuple[int, int, int]:

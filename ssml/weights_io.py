@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint import checkpoint_file
 from .lite import LiteNet
 from .networks import SSML
 
@@ -83,12 +84,10 @@ def weights_path(path: str | Path | None = None, default: Path = DEFAULT_WEIGHTS
                 f"SSML weights not found: {path} (the shipped default weights are missing; "
                 "pass a weights file or training run, e.g. --weights runs/ssml/last.pt, or train one "
                 "with `spikekit train`)")
-    path = Path(path)
-    if path.is_dir() and (path / "last.pt").is_file():  # a training run folder
-        path = path / "last.pt"
-    if not path.is_file():
+    found = checkpoint_file(path)  # a training run folder: its last.pt
+    if not found.is_file():
         raise FileNotFoundError(f"SSML weights not found: {path}")
-    return path
+    return found
 
 
 def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",

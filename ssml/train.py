@@ -6,11 +6,12 @@ pseudo-label Y (``tfp7``: mean of spike frames 17..23, or ``tfi12``) computed ba
 cosine learning-rate schedule over ``config.steps``. Ground truth (simulated scenes, ``--val``
 cases) is used only for the logged PSNR/SSIM, never in the loss.
 
-Run it as ``spikekit train ...``, ``python -m ssml.train ...`` or, on several GPUs/nodes,
-``torchrun --nproc_per_node=N -m ssml.train ...`` (DDP; each rank draws its own batches from a
-generator seeded with ``seed + 1000003 * rank``; rank 0 writes checkpoints and logs).
+Run it as ``spikekit train ...``, ``python -m ssml ...`` (:mod:`ssml.__main__`; ``python -m
+ssml.train`` is the same) or, on several GPUs/nodes, ``torchrun --nproc_per_node=N -m ssml ...``
+(DDP; each rank draws its own batches from a generator seeded with ``seed + 1000003 * rank``;
+rank 0 writes checkpoints and logs).
 
-Checkpoints (``<out>/last.pt``, written atomically by :mod:`ssml.checkpoint`) hold the model, optimiser and scheduler
+Checkpoints (``<out>/last.pt``, :mod:`ssml.checkpoint`) hold the model, optimiser and scheduler
 states, every rank's RNG states (torch, NumPy, Python, CUDA, and the data generator), the step,
 the config and the spikekit version; they are written every ``ckpt_every`` steps, every
 ``ckpt_minutes`` minutes, at the end, and on Ctrl-C (SIGINT) or SIGTERM. ``resume`` continues the
@@ -35,7 +36,7 @@ import torch.distributed as dist
 from spikekit import ops
 from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .networks import WINDOW
+from .validation import Validator
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -66,51 +67,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def parse_val(case: str) -> tuple[Path, Path, int]:
-    """``DAT:GT_PNG:INDEX`` -> (dat, gt, index).
-
-    Checked here, before any training step: the form, both files, that INDEX leaves room for the
-    41-frame window inside the stream, and that the GT image has the stream's H x W.
-
-    Raises:
-        ValueError: any of these fails (names the case and what was expected).
-    """
-    from spikekit.io import SpikeStream
-    from spikekit.metrics import load_gt
-
-    parts = str(case).rsplit(":", 2)
-    if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
-        raise ValueError(f"validation case {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
-    dat, gt, index = Path(parts[0]), Path(parts[1]), int(parts[2])
-    for p in (dat, gt):
-        if not p.is_file():
-            raise ValueError(f"validation case {case!r}: file not found: {p}")
-    with SpikeStream(dat) as stream:
-        frames, size = len(stream), (stream.height, stream.width)
-    half = WINDOW // 2
-    if not half <= index <= frames - 1 - half:
-        raise ValueError(f"validation case {case!r}: index {index} needs spike frames [{index - half}, "
-                         f"{index + half + 1}) inside the {frames}-frame stream; valid: {half} .. {frames - 1 - half}")
-    if tuple(load_gt(gt).shape) != size:
-        raise ValueError(f"validation case {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
-                         f"but the stream is {size[0]}x{size[1]}")
-    return dat, gt, index
-
-
-def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
-    """Mean PSNR (dB) and SSIM over a batch, data range 1 (:mod:`spikekit.metrics`).
-
-    Args:
-        pred, gt: float (B, 1, H, W) intensities; ``pred`` is clipped to [0, 1] first.
-    """
-    from spikekit.metrics import psnr, ssim
-
-    p = pred.detach().float().clamp(0, 1).cpu()
-    g = gt.detach().float().cpu()
-    return (float(np.mean([psnr(a, b) for a, b in zip(p, g)])),
-            float(np.mean([ssim(a, b) for a, b in zip(p, g)])))
 
 
 class ScalarLog:
@@ -181,41 +137,62 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, resume=None):
         self.cfg = config.validate()
-        self.rank, self.world, local = _distributed()
-        self.device = _device(config.device, local, self.world)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        self._setup_process()
         start = self._init_model(config.init) if resume is None and config.init else None
         seed_everything(config.seed + 1000003 * self.rank)
-        self.out = Path(config.out)
-        self.is_main = self.rank == 0
-        if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-
+        self._open_run_folder()
         from .data import TrainData
 
         self.data = TrainData(config, self.device, self.rank)
-        self.model = build_model(config).to(self.device)
-        self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.model.to(memory_format=self.fmt)
-        self.optimizer = make_optimizer(self.model, config.lr, config.adam_eps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: cosine_factor(s, self.cfg))
+        self._build_model(start)
+        self._build_optimizer()
         self.step, self.elapsed = 0, 0.0
         if resume is not None:
             self._load(resume)
-        elif start is not None:
-            self.model.load_state_dict(start.state_dict())
-            self.model.to(memory_format=self.fmt)
-        # The module the loss trains: the NBSN alone for a supervised SSML run, else the model.
-        trained = self.model.nbsn if config.model == "ssml" and config.objective == "supervised" else self.model
-        self.net = trained
-        if self.world > 1:
-            self.net = torch.nn.parallel.DistributedDataParallel(
-                trained, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=config.bsn_warmup > 0)
-        self.val_cases = [parse_val(v) for v in config.val]
-        self._val_sim = None
+        self.net = self._trained_module()
+        self.validator = Validator(config, self.device, self.fmt,
+                                   images=self.data.sim.images if self.data.sim is not None else None)
         self._stop = False
+
+    # set-up --------------------------------------------------------------------------------
+    def _setup_process(self) -> None:
+        """Rank, world size and device of this process (initialises DDP under torchrun); threads."""
+        self.rank, self.world, local = _distributed()
+        self.device = _device(self.cfg.device, local, self.world)
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        self.is_main = self.rank == 0
+
+    def _open_run_folder(self) -> None:
+        """``config.out``, created by rank 0."""
+        self.out = Path(self.cfg.out)
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+
+    def _build_model(self, start=None) -> None:
+        """A fresh model of ``config.model`` on the device in its memory format, with the weights
+        of ``start`` (the model of ``config.init``) when given."""
+        self.model = build_model(self.cfg).to(self.device)
+        self.fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        if start is not None:
+            self.model.load_state_dict(start.state_dict())
+        self.model.to(memory_format=self.fmt)
+
+    def _build_optimizer(self) -> None:
+        """Adam (:func:`make_optimizer`) and the warm-up + cosine schedule (:func:`cosine_factor`)."""
+        self.optimizer = make_optimizer(self.model, self.cfg.lr, self.cfg.adam_eps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: cosine_factor(s, self.cfg))
+
+    def _trained_module(self) -> torch.nn.Module:
+        """The module the loss trains: the NBSN alone for a supervised SSML run, else the model;
+        wrapped in DistributedDataParallel when there are several processes."""
+        cfg = self.cfg
+        trained = self.model.nbsn if cfg.model == "ssml" and cfg.objective == "supervised" else self.model
+        if self.world == 1:
+            return trained
+        return torch.nn.parallel.DistributedDataParallel(
+            trained, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            find_unused_parameters=cfg.bsn_warmup > 0)
 
     # checkpoints ---------------------------------------------------------------------------
     def checkpoint(self) -> dict:
@@ -334,47 +311,9 @@ class Trainer:
         return out  # tensors stay on the device: read (synchronise) only when logging
 
     # validation ----------------------------------------------------------------------------
-    @torch.no_grad()
     def validate(self) -> dict:
-        """PSNR/SSIM of the NBSN (eval mode, float32) on the simulated validation scenes
-        (exact GT, output scaled by 1/gain) and on each ``--val`` case (scaled by ``val_scale``)."""
-        from spikekit.io import SpikeStream
-        from spikekit.metrics import load_gt
-
-        self.model.eval()
-        out = {}
-        try:
-            if self.cfg.val_sim:
-                spikes, gt = self._simulated_validation()
-                preds = torch.cat([self.model(s[None].contiguous(memory_format=self.fmt)) for s in spikes])
-                out["val/sim_psnr"], out["val/sim_ssim"] = image_metrics(preds / self.cfg.gain, gt)
-                tfp = spikes[:, WINDOW // 2 - 10:WINDOW // 2 + 11].mean(1, keepdim=True) / self.cfg.gain
-                out["val/sim_tfp21_psnr"] = image_metrics(tfp, gt)[0]  # reference: TFP, 21 frames
-            for dat, gt_path, index in self.val_cases:
-                stream = SpikeStream(dat)  # parse_val checked the window and the GT size
-                a = index - WINDOW // 2
-                spikes = stream.decode(a, a + WINDOW, device=self.device).float()[None]
-                gt = torch.from_numpy(load_gt(gt_path))[None, None].to(self.device)
-                if self.cfg.val_crop:
-                    spikes, gt = _centre_crop(spikes, self.cfg.val_crop), _centre_crop(gt, self.cfg.val_crop)
-                pred = self.model(spikes.contiguous(memory_format=self.fmt)) * self.cfg.val_scale
-                name = Path(dat).name.split("_key")[0].removesuffix(".dat")
-                out[f"val/{name}_psnr"], out[f"val/{name}_ssim"] = image_metrics(pred, gt)
-        finally:
-            self.model.train()
-        return out
-
-    def _simulated_validation(self):
-        """Fixed simulated scenes (64 x 64, seed ``config.seed + 7919``) with their exact GT."""
-        if self._val_sim is None:
-            from .data import SceneSimulator
-
-            sim = SceneSimulator(self.cfg, self.cfg.val_sim, crop=64, device=self.device,
-                                 images=self.data.sim.images if self.data.sim is not None else None)
-            gen = torch.Generator(device=self.device)
-            gen.manual_seed(self.cfg.seed + 7919)
-            self._val_sim = sim.sample(gen, self.cfg.seed + 7919)
-        return self._val_sim
+        """The validation metrics of the model now (:class:`ssml.validation.Validator`)."""
+        return self.validator(self.model)
 
     # the loop ------------------------------------------------------------------------------
     def run(self, callback=None, quiet: bool = False) -> dict:
@@ -416,7 +355,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{values['loss/total']:.3g}", lr=f"{values['lr']:.2g}")
                     last = values
                 if cfg.val_every and self.is_main and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                    if cfg.val_sim or self.val_cases:
+                    if self.validator:
                         scores = self.validate()
                         log.scalars(self.step, scores)
                         bar.write(f"step {self.step}: validation PSNR " + ", ".join(
@@ -468,12 +407,6 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
     return SSML(nla=config.nla)
 
 
-def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    return x[..., top:top + size, left:left + size]
-
-
 def _distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank); initialises the process group under torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -507,7 +440,7 @@ def train(config: TrainConfig, resume=None, callback=None, quiet: bool = False) 
             dist.destroy_process_group()
 
 
-if __name__ == "__main__":  # python -m ssml.train / torchrun -m ssml.train
-    from .cli import train as _cli
+if __name__ == "__main__":  # python -m ssml.train: the same program as python -m ssml (ssml/__main__.py)
+    import runpy
 
-    _cli(prog_name="python -m ssml.train")
+    runpy.run_module("ssml", run_name="__main__")

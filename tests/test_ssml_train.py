@@ -237,7 +237,7 @@ def test_bsn_warmup_leaves_the_nbsn_untouched(tmp_path):
 def test_ddp_gloo_two_processes(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "ssml.train", "-o", str(out), "--steps", "2", "--batch", "1", "--crop", "16", "--no-nla",
+           "-m", "ssml", "-o", str(out), "--steps", "2", "--batch", "1", "--crop", "16", "--no-nla",
            "--val-every", "0", "--ckpt-minutes", "0", "--set", "images=[camera]", "--set", "image_size=64",
            "--set", "val_sim=0", "--threads", "1"]
     env = dict(os.environ, OMP_NUM_THREADS="1",
@@ -397,7 +397,7 @@ def test_init_starts_a_fresh_run_from_weights(tmp_path):
     (150, "reds41/gt/000_part1_key_id21.png", None),
 ])
 def test_validation_cases_are_checked_before_training(tmp_path, shared_data, index, gt, message):
-    from ssml.train import parse_val
+    from ssml.validation import parse_val
 
     dat = shared_data / SPIKE.format("200_part1")
     case = f"{dat}:{shared_data / gt}:{index}"
@@ -412,7 +412,7 @@ def test_validation_gt_size_must_match_the_stream(tmp_path, shared_data):
     import imageio.v3 as iio
     import numpy as np
 
-    from ssml.train import parse_val
+    from ssml.validation import parse_val
 
     gt = tmp_path / "small.png"
     iio.imwrite(gt, np.zeros((250, 250), np.uint8))

@@ -1,0 +1,161 @@
+"""Validation during training: the ``--val`` cases, the fixed simulated scenes and their metrics.
+
+A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
+
+* ``val_sim`` simulated scenes, 64 x 64, drawn once from seed ``config.seed + 7919`` with their
+  exact ground truth: PSNR/SSIM of the model's output / ``gain``, and of TFP over 21 spike frames
+  as a reference (``val/sim_tfp21_psnr``);
+* each ``--val DAT:GT_PNG:INDEX`` case (:func:`parse_val`): the 41-frame window centred on INDEX,
+  the output scaled by ``val_scale``, optionally a centred ``val_crop``.
+
+Ground truth is used here only, never in a loss. The cases of the evaluation protocol (runs are
+chosen by them) are listed in :mod:`ssml.evaluation`; they may need reflect padding at a stream's
+end, which a training-time case may not (its window must lie inside the stream).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .networks import WINDOW
+
+SIM_SEED_OFFSET = 7919
+"""The simulated validation scenes use seed ``config.seed + SIM_SEED_OFFSET`` (apart from training's)."""
+SIM_CROP = 64
+"""Side of the simulated validation scenes, pixels."""
+
+
+def parse_val(case: str) -> tuple[Path, Path, int]:
+    """``DAT:GT_PNG:INDEX`` -> (dat, gt, index).
+
+    Checked here, before any training step: the form, both files, that INDEX leaves room for the
+    41-frame window inside the stream, and that the GT image has the stream's H x W.
+
+    Raises:
+        ValueError: any of these fails (names the case and what was expected).
+    """
+    from spikekit.io import SpikeStream
+    from spikekit.metrics import load_gt
+
+    parts = str(case).rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
+        raise ValueError(f"validation case {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
+    dat, gt, index = Path(parts[0]), Path(parts[1]), int(parts[2])
+    for p in (dat, gt):
+        if not p.is_file():
+            raise ValueError(f"validation case {case!r}: file not found: {p}")
+    with SpikeStream(dat) as stream:
+        frames, size = len(stream), (stream.height, stream.width)
+    half = WINDOW // 2
+    if not half <= index <= frames - 1 - half:
+        raise ValueError(f"validation case {case!r}: index {index} needs spike frames [{index - half}, "
+                         f"{index + half + 1}) inside the {frames}-frame stream; valid: {half} .. {frames - 1 - half}")
+    if tuple(load_gt(gt).shape) != size:
+        raise ValueError(f"validation case {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
+                         f"but the stream is {size[0]}x{size[1]}")
+    return dat, gt, index
+
+
+def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
+    """Mean PSNR (dB) and SSIM over a batch, data range 1 (:mod:`spikekit.metrics`).
+
+    Args:
+        pred, gt: float (B, 1, H, W) intensities; ``pred`` is clipped to [0, 1] first.
+    """
+    from spikekit.metrics import psnr, ssim
+
+    p = pred.detach().float().clamp(0, 1).cpu()
+    g = gt.detach().float().cpu()
+    return (float(np.mean([psnr(a, b) for a, b in zip(p, g)])),
+            float(np.mean([ssim(a, b) for a, b in zip(p, g)])))
+
+
+def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The centred ``size`` x ``size`` crop of the last two dimensions (the whole of a smaller side)."""
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return x[..., top:top + size, left:left + size]
+
+
+class Validator:
+    """The validation of one run (see the module docstring).
+
+    Args:
+        config: the run's :class:`~ssml.config.TrainConfig` (``val``, ``val_sim``, ``val_crop``,
+            ``val_scale``, ``gain``, ``seed``).
+        device: where the model runs.
+        memory_format: the model's input memory format (``torch.channels_last`` or contiguous).
+        images: source photographs already on the device for the simulated scenes (None: loaded
+            from ``config.images`` when first needed).
+
+    Raises:
+        ValueError: a bad ``--val`` case (:func:`parse_val`), when constructed.
+    """
+
+    def __init__(self, config, device, memory_format=torch.contiguous_format, images=None):
+        self.cfg, self.device, self.fmt, self._images = config, device, memory_format, images
+        self.cases = [parse_val(v) for v in config.val]
+        self._sim = None
+
+    def __bool__(self) -> bool:
+        """Whether there is anything to validate on."""
+        return bool(self.cfg.val_sim or self.cases)
+
+    @torch.no_grad()
+    def __call__(self, model: torch.nn.Module) -> dict:
+        """PSNR/SSIM of ``model`` (eval mode, float32; train mode restored) on the simulated
+        scenes (exact GT, output scaled by 1/gain) and on each ``--val`` case (scaled by
+        ``val_scale``): ``{"val/sim_psnr", "val/sim_ssim", "val/sim_tfp21_psnr",
+        "val/<name>_psnr", "val/<name>_ssim"}`` (floats; <name> is the ``.dat`` name up to ``_key``)."""
+        model.eval()
+        out = {}
+        try:
+            if self.cfg.val_sim:
+                out.update(self._simulated(model))
+            for dat, gt_path, index in self.cases:
+                name = Path(dat).name.split("_key")[0].removesuffix(".dat")
+                out[f"val/{name}_psnr"], out[f"val/{name}_ssim"] = self._case(model, dat, gt_path, index)
+        finally:
+            model.train()
+        return out
+
+    def _simulated(self, model) -> dict:
+        """Metrics on the fixed simulated scenes, and TFP over 21 frames as a reference."""
+        spikes, gt = self.simulated_scenes()
+        preds = torch.cat([model(s[None].contiguous(memory_format=self.fmt)) for s in spikes])
+        out = {}
+        out["val/sim_psnr"], out["val/sim_ssim"] = image_metrics(preds / self.cfg.gain, gt)
+        m = WINDOW // 2
+        tfp = spikes[:, m - 10:m + 11].mean(1, keepdim=True) / self.cfg.gain
+        out["val/sim_tfp21_psnr"] = image_metrics(tfp, gt)[0]
+        return out
+
+    def _case(self, model, dat, gt_path, index) -> tuple[float, float]:
+        """PSNR and SSIM of one ``--val`` case (:func:`parse_val` checked the window and the GT size)."""
+        from spikekit.io import SpikeStream
+        from spikekit.metrics import load_gt
+
+        a = index - WINDOW // 2
+        with SpikeStream(dat) as stream:
+            spikes = stream.decode(a, a + WINDOW, device=self.device).float()[None]
+        gt = torch.from_numpy(load_gt(gt_path))[None, None].to(self.device)
+        if self.cfg.val_crop:
+            spikes, gt = centre_crop(spikes, self.cfg.val_crop), centre_crop(gt, self.cfg.val_crop)
+        pred = model(spikes.contiguous(memory_format=self.fmt)) * self.cfg.val_scale
+        return image_metrics(pred, gt)
+
+    def simulated_scenes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fixed simulated scenes (``val_sim`` of them, :data:`SIM_CROP` pixels a side, seed
+        ``config.seed + SIM_SEED_OFFSET``), made once: (spikes float32 (n, 41, c, c), gt float32
+        (n, 1, c, c))."""
+        if self._sim is None:
+            from .data import SceneSimulator
+
+            seed = self.cfg.seed + SIM_SEED_OFFSET
+            sim = SceneSimulator(self.cfg, self.cfg.val_sim, crop=SIM_CROP, device=self.device, images=self._images)
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(seed)
+            self._sim = sim.sample(gen, seed)
+        return self._sim

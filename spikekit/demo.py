@@ -9,7 +9,6 @@ and ``compare.png`` / ``compare.mp4`` show GT, raw spikes and each method side b
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -24,6 +23,8 @@ VIDEO_FRAMES = 10               # rendered key frames of the trajectory
 STEPS = 40                      # spike frames per key frame (linear interpolation between them)
 SPEED = (0.06, 0.015)           # translation, pixels per spike frame (x, y)
 SPIN = 0.02                     # rotation over the clip, radians
+ZOOM = 1.6                      # photo pixels per output pixel
+START = (-38.4, 0.0)            # the view's centre at key frame 0 from the photo's centre, photo pixels
 EVAL_EVERY = STEPS              # GT / evaluation every key frame (where I_n is the key frame)
 TFP_WINDOWS = (7, 21, 41)
 
@@ -32,27 +33,24 @@ def render_scene(height: int = HEIGHT, width: int = WIDTH, frames: int = VIDEO_F
                  steps: int = STEPS) -> torch.Tensor:
     """Key frames of the demo scene: float32 (frames, H, W) intensities in [0.02, 0.98].
 
-    Key frame k is the photograph translated by ``k * steps * SPEED`` pixels and rotated by
-    ``SPIN * k / (frames - 1)`` radians about the centre, sampled bilinearly (grid_sample)
-    from a 2x larger view of the photo, so every frame is an exact function of time.
+    Key frame k shows the photograph moved by ``k * steps * SPEED`` pixels and rotated by
+    ``SPIN * k / (frames - 1)`` radians about the view's centre, :data:`ZOOM` photo pixels per
+    output pixel, sampled bilinearly (:class:`spikekit.simulate.scene.AffineView`), so every
+    frame is an exact function of time.
     """
     from skimage import data
 
+    from .simulate.scene import AffineView, rotation
+
     photo = torch.from_numpy(data.camera().astype(np.float32) / 255.0)[None, None]  # 512 x 512
-    out = []
-    for k in range(frames):
-        angle = SPIN * k / max(frames - 1, 1)
-        dx, dy = (s * k * steps for s in SPEED)
-        cos, sin = math.cos(angle), math.sin(angle)
-        # Output pixel grid in photo pixels: a width x height view, 1.6 photo pixels each.
-        sx, sy = 1.6 * width / photo.shape[-1], 1.6 * height / photo.shape[-2]
-        theta = torch.tensor([[[cos * sx, -sin * sy, 2 * dx / photo.shape[-1] - 0.15],
-                               [sin * sx, cos * sy, 2 * dy / photo.shape[-2]]]], dtype=torch.float32)
-        grid = torch.nn.functional.affine_grid(theta, (1, 1, height, width), align_corners=False)
-        frame = torch.nn.functional.grid_sample(photo, grid, mode="bilinear", padding_mode="reflection",
-                                                align_corners=False)[0, 0]
-        out.append(0.02 + 0.96 * frame)
-    return torch.stack(out).contiguous()
+    ph, pw = photo.shape[-2:]
+    k = torch.arange(frames, dtype=torch.float32)
+    angle = SPIN * k / max(frames - 1, 1)
+    lin = rotation(angle, torch.full_like(angle, ZOOM))[None]  # (1, frames, 2, 2)
+    centre = ((pw - 1) / 2 + START[0], (ph - 1) / 2 + START[1])  # photo pixel seen at key frame 0
+    shift = torch.stack([centre[0] + SPEED[0] * steps * k, centre[1] + SPEED[1] * steps * k], -1)[None]
+    frame = AffineView(height, width, ph, pw).sample(photo, lin, shift)[0]
+    return (0.02 + 0.96 * frame).contiguous()
 
 
 def _panel(image: np.ndarray, label: str) -> np.ndarray:

@@ -10,7 +10,8 @@ Two sources, mixed per batch by :class:`TrainData`:
 * :class:`SceneSimulator`: moving scenes made on the device. Grayscale photographs are held on the
   device; each sample gets a random smooth trajectory (translation with acceleration, rotation,
   zoom; optionally a second, independently moving elliptical object that occludes the first),
-  rendered for all spike frames at once (one ``grid_sample`` call per layer), turned into spikes by
+  rendered for all spike frames at once (one ``grid_sample`` call per layer, through the renderer
+  the demo uses too, :class:`spikekit.simulate.scene.AffineView`), turned into spikes by
   :class:`spikekit.simulate.Simulator` on the same device, with the exact intensity of the centre
   frame kept as ground truth (for validation metrics only; it never enters the loss).
 
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from spikekit.simulate.scene import AffineView, rotation
 
 from .config import NOISE_LEVELS, TrainConfig
 from .networks import WINDOW
@@ -254,13 +257,8 @@ class SceneSimulator:
             from .video import VideoClips
 
             self.videos = VideoClips(config.videos, config.video_height, config.video_span, self.device)
-        c = self.crop
-        grid = torch.arange(c, device=self.device, dtype=torch.float32) - (c - 1) / 2
-        uy, ux = torch.meshgrid(grid, grid, indexing="ij")  # output offsets from the crop centre
-        self._ux, self._uy = ux, uy
-        self._uh = torch.stack([ux, uy, torch.ones_like(ux)], -1).view(c * c, 3)
         size = self.images.shape[-1]
-        self._norm_offset = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1 / size - 1, 1 / size - 1]], device=self.device)
+        self._view = AffineView(self.crop, self.crop, size, size, self.device)
         self._tau = torch.arange(self.frames, device=self.device, dtype=torch.float32) - (self.frames - 1 - (WINDOW - 1) // 2)
         self._sims = {}  # (noise level, samples) -> Simulator
 
@@ -287,12 +285,6 @@ class SceneSimulator:
         z0 = _log_uniform(gen, n, cfg.zoom[0], cfg.zoom[1], dev)
         return theta, z0, _uniform(gen, 2 * n, 0.3 * size, 0.7 * size, dev).view(n, 2)
 
-    @staticmethod
-    def _rotation(theta: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
-        """zoom * R(theta) as (..., 2, 2) matrices."""
-        cos, sin = theta.cos() * zoom, theta.sin() * zoom
-        return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
-
     def _background(self, gen, n) -> tuple[torch.Tensor, torch.Tensor]:
         """Scene motion: source pixel = lin @ u + shift per spike frame; lin (n, T, 2, 2), shift (n, T, 2)."""
         cfg, dev, tau = self.cfg, self.device, self._tau.view(1, -1)
@@ -301,20 +293,9 @@ class SceneSimulator:
         acc = v.flip(-1) * _uniform(gen, 2 * n, -1, 1, dev).view(n, 2) / 40
         omega = _uniform(gen, n, -1, 1, dev) * cfg.rotation / (self.crop / 2)
         zeta = _uniform(gen, n, -1, 1, dev) * cfg.zoom_rate
-        lin = self._rotation(theta[:, None] + omega[:, None] * tau, z0[:, None] * torch.exp(zeta[:, None] * tau))
+        lin = rotation(theta[:, None] + omega[:, None] * tau, z0[:, None] * torch.exp(zeta[:, None] * tau))
         t = tau[..., None]
         return lin, p0[:, None] + v[:, None] * t + 0.5 * acc[:, None] * t * t
-
-    def _grid(self, lin: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """``grid_sample`` grid (n, T * c, c, 2) of the per-frame affine maps: the output offsets
-        [ux, uy, 1] times (n, T, 3, 2) normalised matrices (two fused multiply-adds)."""
-        n, size = lin.shape[0], self.images.shape[-1]
-        lin = lin.expand(n, self.frames, 2, 2)
-        mat = torch.cat([lin.transpose(-1, -2), shift.expand(n, self.frames, 2).unsqueeze(-2)], -2)
-        mat = mat * (2 / size) + self._norm_offset  # align_corners=False: x_n = (2 x + 1) / S - 1
-        grid = torch.addcmul(mat[:, :, None, 2], self._uh[:, 0, None], mat[:, :, None, 0])
-        grid.addcmul_(self._uh[:, 1, None], mat[:, :, None, 1])
-        return grid.view(n, self.frames * self.crop, self.crop, 2)
 
     def _render(self, gen, n) -> torch.Tensor:
         """Intensities float32 (n, frames, c, c) in [0, 1]: the first ``n - round(n *
@@ -333,16 +314,15 @@ class SceneSimulator:
         bright = draw(gen, n, lo, hi, dev).view(n, 1, 1, 1)
         return (scene * bright).clamp_(0, 1)
 
-    def _sample_images(self, gen, grid) -> torch.Tensor:
-        """Random source photographs resampled on ``grid`` (n, T * c, c, 2): (n, T, c, c)."""
-        n, c, T = grid.shape[0], self.crop, self.frames
-        pick = torch.randint(0, self.images.shape[0], (n,), generator=gen, device=self.device)
-        return F.grid_sample(self.images[pick], grid, mode="bilinear", padding_mode="reflection",
-                             align_corners=False).view(n, T, c, c)
+    def _sample_images(self, gen, lin, shift) -> torch.Tensor:
+        """Random source photographs seen through the per-frame maps ``lin`` (n, T or 1, 2, 2),
+        ``shift`` (n, T, 2) (:class:`spikekit.simulate.scene.AffineView`): (n, T, c, c)."""
+        pick = torch.randint(0, self.images.shape[0], (shift.shape[0],), generator=gen, device=self.device)
+        return self._view.sample(self.images[pick], lin, shift)
 
     def _photo_background(self, gen, n) -> torch.Tensor:
         """A photograph under the smooth random motion of :meth:`_background`: (n, T, c, c)."""
-        return self._sample_images(gen, self._grid(*self._background(gen, n)))
+        return self._sample_images(gen, *self._background(gen, n))
 
     def _video_background(self, gen, n) -> torch.Tensor:
         """Video clips with their own motion (``video_rate`` video frames per spike frame), a
@@ -363,11 +343,11 @@ class SceneSimulator:
         centre = (_uniform(gen, 2 * n, -0.25, 0.25, dev).view(n, 1, 2) * c
                   + self._velocity(gen, n).view(n, 1, 2) * self._tau.view(1, -1, 1))  # (n, T, 2)
         theta, z0, p0 = self._placement(gen, n)
-        lin = self._rotation(theta, z0)[:, None]  # (n, 1, 2, 2)
-        obj = self._sample_images(gen, self._grid(lin, p0[:, None] - (lin @ centre.unsqueeze(-1)).squeeze(-1)))
+        lin = rotation(theta, z0)[:, None]  # (n, 1, 2, 2)
+        obj = self._sample_images(gen, lin, p0[:, None] - (lin @ centre.unsqueeze(-1)).squeeze(-1))
         radii = _uniform(gen, 2 * n, 0.2 * c, 0.5 * c, dev).view(n, 2)
-        dx = (self._ux - centre[..., 0, None, None]) / radii[:, 0, None, None, None]
-        dy = (self._uy - centre[..., 1, None, None]) / radii[:, 1, None, None, None]
+        dx = (self._view.ux - centre[..., 0, None, None]) / radii[:, 0, None, None, None]
+        dy = (self._view.uy - centre[..., 1, None, None]) / radii[:, 1, None, None, None]
         edge = radii.amin(-1).view(n, 1, 1, 1)
         mask = ((1 - torch.sqrt(dx * dx + dy * dy)) * edge + 0.5).clamp_(0, 1)  # ~1 pixel antialiased edge
         present = (torch.rand(n, generator=gen, device=dev) < cfg.object_prob).float().view(n, 1, 1, 1)

@@ -102,18 +102,19 @@ def test_noise_levels():
         noise_model("loud")
 
 
-def test_scene_grid_maps_output_pixels_to_source_pixels(tmp_path):
-    """Zoom 1, no rotation: the rendered crop is the source block at the given centre, exactly;
-    a 90-degree rotation turns it."""
+def test_scene_view_maps_output_pixels_to_source_pixels(tmp_path):
+    """The simulator's view (spikekit.simulate.scene): zoom 1, no rotation, the rendered crop is
+    the source block at the given centre in every frame, exactly; a 90-degree rotation turns it."""
+    from spikekit.simulate.scene import rotation
+
     sim = SceneSimulator(tiny(tmp_path, crop=8), 1, images=torch.rand(1, 1, 32, 32))
     eye = torch.eye(2).view(1, 1, 2, 2)
-    shift = torch.tensor([12 + 3.5, 5 + 3.5]).view(1, 1, 2)  # x, y of the crop centre
-    grid = sim._grid(eye, shift)
-    out = torch.nn.functional.grid_sample(sim.images, grid, align_corners=False).view(41, 8, 8)
+    shift = torch.tensor([12 + 3.5, 5 + 3.5]).view(1, 1, 2).expand(1, 41, 2)  # x, y of the crop centre
+    out = sim._view.sample(sim.images, eye, shift).view(41, 8, 8)
     block = sim.images[0, 0, 5:13, 12:20]
     assert torch.allclose(out[0], block, atol=1e-5) and torch.allclose(out[40], block, atol=1e-5)
-    rot = SceneSimulator._rotation(torch.tensor([torch.pi / 2]), torch.tensor([1.0])).view(1, 1, 2, 2)
-    out = torch.nn.functional.grid_sample(sim.images, sim._grid(rot, shift), align_corners=False)
+    rot = rotation(torch.tensor([torch.pi / 2]), torch.tensor([1.0])).view(1, 1, 2, 2)
+    out = sim._view.sample(sim.images, rot, shift)
     # source x = cx - uy, y = cy + ux: out[i, j] = block[j, 7 - i]
     assert torch.allclose(out.view(41, 8, 8)[0], torch.rot90(block, 1), atol=1e-4)
 

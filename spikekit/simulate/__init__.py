@@ -8,7 +8,9 @@
 * :class:`NoiseModel` - the noise terms.
 
 The camera model with its equations: :mod:`spikekit.simulate.model`; timing and interpolation:
-:mod:`spikekit.simulate.run`; input decoding and luminance: :mod:`spikekit.simulate.source`.
+:mod:`spikekit.simulate.run`; input decoding and luminance: :mod:`spikekit.simulate.source`;
+still images moved by per-frame affine maps (the demo's and the training scenes):
+:mod:`spikekit.simulate.scene`.
 
 ``spikekit.simulate`` at the package top is the function :func:`simulate`; it also carries
 ``Simulator``, ``NoiseModel`` and ``simulate_to_file`` as attributes, so

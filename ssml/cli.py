@@ -1,4 +1,4 @@
-"""``spikekit train`` (and ``python -m ssml.train``): train the SSML network.
+"""``spikekit train`` (and ``python -m ssml``): train the SSML network.
 
 Settings come, later ones winning, from the :class:`~ssml.config.TrainConfig` defaults, a YAML
 ``--config`` (or, with ``--resume``, the checkpoint's own config), ``--set KEY=VALUE`` and the
@@ -15,16 +15,67 @@ import yaml
 from click.core import ParameterSource
 
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
-from .config import TrainConfig
+from .config import AMP_MODES, TrainConfig
+from .losses import PSEUDO_LABELS
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
 _OPERATIONAL = {"out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every",
                 "val", "val_every", "val_crop", "val_sim", "val_scale", "steps"}
 
-# click parameter name -> config field (the options that map one-to-one).
-_FIELDS = ("out", "steps", "batch", "crop", "lr", "seed", "dat", "sim_fraction", "val", "amp",
-           "channels_last", "nla", "pseudo_label", "device", "threads", "ckpt_every", "ckpt_minutes",
-           "val_every", "bsn_warmup", "init")
+# The TrainConfig fields that are options of their own (in --help order; the rest go through
+# --set): each option's name, default and type come from the field, these add the help text and
+# what a field cannot say (short flag, path checks, repeatable, choices, metavar).
+_OPTIONS = {
+    "out": dict(decls=("-o",), type=click.Path(file_okay=False),
+                help="Run folder: last.pt, config.yaml, log.csv, tb/."),
+    "steps": dict(help="Optimiser steps of the whole run."),
+    "batch": dict(help="Samples per step (per process)."),
+    "crop": dict(help="Crop size in pixels."),
+    "lr": dict(help="Adam learning rate (cosine decay)."),
+    "seed": dict(help="Seed of every RNG."),
+    "dat": dict(type=click.Path(dir_okay=False),
+                help="Training .dat spike stream (repeatable). None: simulated scenes only."),
+    "sim_fraction": dict(help="Share of each batch simulated on the device (with --dat)."),
+    "val": dict(metavar="DAT:GT_PNG:INDEX",
+                help="Validation case (GT only for PSNR/SSIM, never in the loss; repeatable)."),
+    "amp": dict(type=click.Choice(AMP_MODES), help="bf16 autocast (CPU AVX-512 BF16 / GPU)."),
+    "channels_last": dict(help="NHWC memory format."),
+    "nla": dict(help="NBSN with non-local attention (paper's best) or plain concat."),
+    "pseudo_label": dict(type=click.Choice(PSEUDO_LABELS), help="BSN target."),
+    "bsn_warmup": dict(help="Steps training the BSN alone."),
+    "init": dict(metavar="WEIGHTS", help="Start a new run from these weights (file, checkpoint, run folder, or "
+                                         "'default' for the shipped ones) with a fresh optimiser and schedule."),
+    "device": dict(help="cpu, cuda, cuda:N."),
+    "threads": dict(help="torch threads (0: default)."),
+    "ckpt_every": dict(help="Checkpoint every N steps."),
+    "ckpt_minutes": dict(help="Checkpoint every M minutes."),
+    "val_every": dict(help="Validate every N steps."),
+}
+
+
+def _config_option(name: str, default, decls=(), **attrs):
+    """The click option of TrainConfig field ``name``: ``--name-with-dashes`` (a bool field:
+    ``--name/--no-name``; a list field: repeatable), default and type from the field."""
+    flag = name.replace("_", "-")
+    if isinstance(default, bool):
+        decls = (*decls, f"--{flag}/--no-{flag}")
+    else:
+        decls = (*decls, f"--{flag}")
+    if isinstance(default, list):
+        attrs["multiple"] = True
+    else:
+        attrs.setdefault("type", type(default))
+        attrs["default"] = default
+        attrs["show_default"] = default != ""
+    return click.option(*decls, name, **attrs)
+
+
+def config_options(command):
+    """Add the options of :data:`_OPTIONS` to a click command, in that order."""
+    defaults = TrainConfig()
+    for name, attrs in reversed(_OPTIONS.items()):
+        command = _config_option(name, getattr(defaults, name), **attrs)(command)
+    return command
 
 
 def _parse_set(items) -> dict:
@@ -99,7 +150,7 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
             base = TrainConfig()
         values = base.to_dict()
         explicit = _parse_set(params["set_values"])
-        for name in _FIELDS:
+        for name in _OPTIONS:
             source = ctx.get_parameter_source(name)
             if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
                 value = params[name]
@@ -141,36 +192,7 @@ def dry_run(config: TrainConfig, as_json: bool) -> None:
 @click.command("train")
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="YAML config (TrainConfig keys).")
 @click.option("--resume", type=click.Path(), help="Continue from a checkpoint file or a run folder (its last.pt).")
-@click.option("-o", "--out", type=click.Path(file_okay=False), default="runs/ssml", show_default=True,
-              help="Run folder: last.pt, config.yaml, log.csv, tb/.")
-@click.option("--steps", type=int, default=10000, show_default=True, help="Optimiser steps of the whole run.")
-@click.option("--batch", type=int, default=4, show_default=True, help="Samples per step (per process).")
-@click.option("--crop", type=int, default=40, show_default=True, help="Crop size in pixels.")
-@click.option("--lr", type=float, default=3e-4, show_default=True, help="Adam learning rate (cosine decay).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every RNG.")
-@click.option("--dat", multiple=True, type=click.Path(dir_okay=False),
-              help="Training .dat spike stream (repeatable). None: simulated scenes only.")
-@click.option("--sim-fraction", type=float, default=0.5, show_default=True,
-              help="Share of each batch simulated on the device (with --dat).")
-@click.option("--val", multiple=True, metavar="DAT:GT_PNG:INDEX",
-              help="Validation case (GT only for PSNR/SSIM, never in the loss; repeatable).")
-@click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True,
-              help="bf16 autocast (CPU AVX-512 BF16 / GPU).")
-@click.option("--channels-last/--no-channels-last", default=True, show_default=True,
-              help="NHWC memory format.")
-@click.option("--nla/--no-nla", default=True, show_default=True,
-              help="NBSN with non-local attention (paper's best) or plain concat.")
-@click.option("--pseudo-label", type=click.Choice(["tfp7", "tfi12"]), default="tfp7", show_default=True,
-              help="BSN target.")
-@click.option("--bsn-warmup", type=int, default=0, show_default=True, help="Steps training the BSN alone.")
-@click.option("--init", type=str, default="", metavar="WEIGHTS",
-              help="Start a new run from these weights (file, checkpoint, run folder, or 'default' "
-                   "for the shipped ones) with a fresh optimiser and schedule.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
-@click.option("--threads", type=int, default=0, show_default=True, help="torch threads (0: default).")
-@click.option("--ckpt-every", type=int, default=500, show_default=True, help="Checkpoint every N steps.")
-@click.option("--ckpt-minutes", type=float, default=10.0, show_default=True, help="Checkpoint every M minutes.")
-@click.option("--val-every", type=int, default=500, show_default=True, help="Validate every N steps.")
+@config_options
 @click.option("--set", "set_values", multiple=True, metavar="KEY=VALUE",
               help="Any other TrainConfig key, VALUE in YAML (e.g. --set speed=[0.05,2] --set noise=[on]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no validation lines.")
@@ -194,7 +216,7 @@ def train(ctx, **params):
       spikekit train --dry-run
       spikekit train -o runs/a --steps 20000 --amp bf16 --dat a.dat --dat b.dat \\
           --val v.dat:v.png:150
-      torchrun --nproc_per_node=4 -m ssml.train -o runs/b --device cuda
+      torchrun --nproc_per_node=4 -m ssml -o runs/b --device cuda
     """
     config = build_config(ctx, params)
     if params["dry_run"]:

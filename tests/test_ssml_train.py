@@ -419,3 +419,20 @@ def test_validation_gt_size_must_match_the_stream(tmp_path, shared_data):
     iio.imwrite(gt, np.zeros((250, 250), np.uint8))
     with pytest.raises(ValueError, match=r"GT .*small\.png is 250x250 but the stream is 250x400"):
         parse_val(f"{shared_data / SPIKE.format('200_part1')}:{gt}:150")
+
+
+def test_train_options_are_the_config_fields_with_their_defaults():
+    from ssml.cli import train as command
+
+    defaults = TrainConfig()
+    options = {p.name: p for p in command.params if p.name in TrainConfig.__dataclass_fields__}
+    assert len(options) == 20 and "set_values" not in options
+    for name, param in options.items():
+        want = getattr(defaults, name)
+        assert param.opts[-1] == "--" + name.replace("_", "-"), name
+        if isinstance(want, list):
+            assert param.multiple and want == [], name
+        else:
+            assert param.default == want and not param.multiple, name
+    assert options["out"].opts == ["-o", "--out"] and options["nla"].secondary_opts == ["--no-nla"]
+    assert list(options["pseudo_label"].type.choices) == ["tfp7", "tfi12"]

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from .config import NOISE_LEVELS, TrainConfig
+from .networks import WINDOW
 
 VALIDATION = [("200_part1 @150", "reds301/spike/200_part1_key_id151.dat", "reds301/gt/200_part1_key_id151.png", 150)] + [
     (f"000_part1 @{k - 1}", "reds41/spike/000_part1_key_id21.dat", f"reds41/gt/000_part1_key_id{k}.png", k - 1)
@@ -97,7 +98,7 @@ def test_grid(data: Path, device="cpu", cells: int | None = None) -> list[Case]:
     base = TrainConfig(images=list(TEST_IMAGES), videos=[str(v) for v in videos], video_fraction=1.0,
                        video_span=list(TEST_SPAN), video_rate=[0.002, 0.002], pan_prob=1.0, shake=0.0,
                        zoom=[1.0, 1.0], brightness=[1.0, 1.0], objects=1, object_prob=1.0,
-                       sim_lead=TEST_FRAMES - 41)
+                       sim_lead=TEST_FRAMES - WINDOW)
     clips = VideoClips(videos, base.video_height, TEST_SPAN, device)
     cases, images = [], None
     for k, ((sname, speed), (lname, rate), noise) in enumerate(

@@ -2,7 +2,7 @@
 
 Bit-packed ``.dat`` spike streams (:mod:`spikekit.io`), an integrate-and-fire simulator
 (:mod:`spikekit.simulate`), classic reconstruction (:mod:`spikekit.recon`: TFP, TFI, TFSTP),
-metrics, and the ``spikekit`` command line. Tensors follow DESIGN.md: spike streams are uint8
+metrics, and the ``spikekit`` command line. Tensors: spike streams are uint8
 (T, H, W) of {0, 1}, row 0 the top of the image; images are float32 in [0, 1].
 """
 from ._version import __version__

@@ -138,7 +138,7 @@ def simulate_init(acc: torch.Tensor, comp: torch.Tensor, theta: torch.Tensor, th
         seed: Philox key (int64); draws are keyed by (seed, pixel, batch element), so CPU and CUDA
             give the same bits.
 
-    Source: the camera model in :mod:`spikekit.simulate.model` (seed paper Eq. 1 plus noise).
+    Source: the camera model in :mod:`spikekit.simulate.model` (Chen et al. 2022, Eq. 1 plus noise).
     """
     torch.ops.spikekit.simulate_init.default(acc, comp, theta, float(threshold), float(sigma),
                                              bool(random_init), int(seed))
@@ -222,8 +222,8 @@ def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     """TFP images straight from packed spike frames (never unpacking the stream).
 
     I(c) = min(scale * (spikes in frames [c - w//2, c - w//2 + w)) / w, 1) per pixel (Zhu et
-    al., ICME 2019; seed Eq. 2). For even ``w`` the window has one more frame before ``c``
-    than after it. Counts are int32 (windows up to 2**31 frames).
+    al., ICME 2019; Chen et al. 2022, Eq. 2). For even ``w`` the window has one more frame
+    before ``c`` than after it. Counts are int32 (windows up to 2**31 frames).
 
     Args:
         packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA (the ``.dat`` bytes).
@@ -253,9 +253,9 @@ def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
                out: torch.Tensor | None = None) -> torch.Tensor:
     """TFI images straight from packed spike frames: min(scale / ISI(c), 1) per pixel.
 
-    ISI(c) = r - l (seed Eq. 3), l = last spike frame in [c - M + 1, c] else c - M, r = first
-    spike frame in [c + 1, c + M] else c + M (M = ``max_interval``; frames outside ``packed``
-    count as no spike, so pass the whole needed context).
+    ISI(c) = r - l (Chen et al. 2022, Eq. 3), l = last spike frame in [c - M + 1, c] else c - M,
+    r = first spike frame in [c + 1, c + M] else c + M (M = ``max_interval``; frames outside
+    ``packed`` count as no spike, so pass the whole needed context).
 
     Args:
         packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA.

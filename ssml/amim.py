@@ -8,7 +8,7 @@ Over a window of spike frames with middle index m, AMIM extracts motion-adaptive
 * learned multi-scale TFP: three 1x1 convolutions (no bias) over the 11, 19 and 27 frames centred
   on m, one output channel each (a TFP with learned per-frame weights);
 * TFI = 1 / ISI(m), with ISI from ``spikekit.recon.isi(spikes, at=m, max_interval=12)``: last spike
-  in [m-11, m], first spike in [m+1, m+12], a missing side counts as m-12 / m+12 (seed Eq. 3),
+  in [m-11, m], first spike in [m+1, m+12], a missing side counts as m-12 / m+12 (paper Eq. 3),
   computed batched on the spikes' device;
 * 3x3 convs 3->16 (TFP branch) and 1->16 (TFI branch);
 * non-blind: a shared spatial gate on each branch, then a channel gate on their sum;
@@ -31,7 +31,7 @@ TFI_MAX_INTERVAL = 12
 
 
 def tfi(spikes: torch.Tensor, middle: int, max_interval: int = TFI_MAX_INTERVAL) -> torch.Tensor:
-    """TFI at frame ``middle`` of a batch of windows: 1 / ISI (seed Eq. 3 with scale 1).
+    """TFI at frame ``middle`` of a batch of windows: 1 / ISI (paper Eq. 3 with scale 1).
 
     Args:
         spikes: float/uint8/bool (B, T, H, W); values > 0 are spikes.

@@ -25,9 +25,9 @@ def pseudo_label(spikes: torch.Tensor, kind: str = "tfp7") -> torch.Tensor:
 
     Args:
         spikes: float/uint8/bool (B, 41, H, W) of {0, 1}, any device.
-        kind: ``"tfp7"`` (default, the paper's choice): mean of frames 17..23 (TFP, seed Eq. 2,
+        kind: ``"tfp7"`` (default, the paper's choice): mean of frames 17..23 (TFP, paper Eq. 2,
             without scale: a firing probability per spike frame); ``"tfi12"``: 1 / ISI at frame
-            20 with a 12-frame search each way (seed Eq. 3, scale 1).
+            20 with a 12-frame search each way (paper Eq. 3, scale 1).
 
     Returns:
         float32 (B, 1, H, W) on the spikes' device (float64 for float64 input), no gradient.

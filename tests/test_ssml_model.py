@@ -273,7 +273,7 @@ def test_nla_zero_init_is_identity_plus_fuse():
 
 
 def test_autocast_bf16_and_channels_last_train_step():
-    """The training configuration of issue 6: bf16 autocast on CPU, channels_last, backward."""
+    """The set-up of ``spikekit train --amp bf16`` (channels_last by default): bf16 autocast on CPU, backward."""
     model = ssml.SSML(nla=True).to(memory_format=torch.channels_last).train()
     x = spikes(2, 41, 20, 20, seed=14).contiguous(memory_format=torch.channels_last)
     from ssml.losses import pseudo_label, ssml_loss

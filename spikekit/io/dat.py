@@ -1,6 +1,6 @@
 """Bit-packed ``.dat`` spike streams: read, write and memory-mapped streaming.
 
-Format (DESIGN.md): no header; one spike frame is ceil(H*W/8) bytes; pixel p = row*W + col is
+Format (docs/format.md): no header; one spike frame is ceil(H*W/8) bytes; pixel p = row*W + col is
 bit p % 8 (LSB first) of byte p // 8; rows are stored bottom-up, so decoding flips vertically
 (``flip=False`` for sensors stored top-down). When H*W is not a multiple of 8, the last byte of
 each frame is padded with zero bits. Height, width, row order and rate are not in the file: they

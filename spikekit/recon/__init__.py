@@ -1,7 +1,7 @@
 """Classic spike-camera reconstruction: TFP, TFI (with the batched ISI op) and TFSTP.
 
-* :func:`tfp` - mean firing rate over a window (Zhu et al., ICME 2019; seed Eq. 2)
-* :func:`tfi` / :func:`isi` - inverse inter-spike interval (seed Eq. 3)
+* :func:`tfp` - mean firing rate over a window (Zhu et al., ICME 2019; Chen et al. 2022, Eq. 2)
+* :func:`tfi` / :func:`isi` - inverse inter-spike interval (Chen et al. 2022, Eq. 3)
 * :func:`tfstp` - short-term plasticity steady state (Zheng et al., CVPR 2021)
 
 All take a :class:`~spikekit.io.SpikeStream` (streamed in bounded memory) or a (..., T, H, W)

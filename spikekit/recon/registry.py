@@ -3,7 +3,7 @@
 Each entry maps a method name to ``"module:attribute"`` of a :class:`~spikekit.recon.base.Method`,
 imported on first use (so a method's heavy dependencies load only when it is asked for).
 
-Adding a method (e.g. ``-m ssml``, owned by the SSML model engineer):
+Adding a method (e.g. ``-m ssml``):
 
 1. Create ``spikekit/recon/ssml.py`` with ``METHOD = Method("ssml", "one-line summary",
    run, valid)`` where

@@ -40,7 +40,7 @@ def isi(spikes: torch.Tensor, at, max_interval: int = 20) -> torch.Tensor:
     Raises:
         ValueError: ``at`` outside [0, T) (names the range), M < 1, fewer than 3 dims.
 
-    Source: seed paper Eq. 3; project ISI definition (notes/common.md, "Interfaces").
+    Source: Chen et al. 2022, Eq. 3; the ISI definition of docs/methods.md.
     """
     m = check_max_interval(max_interval)
     if not isinstance(spikes, torch.Tensor) or spikes.dim() < 3:
@@ -106,7 +106,7 @@ def tfi(spikes, *, at=None, stride=None, max_interval: int = 20, scale=DEFAULT_S
     Raises:
         ValueError: an index outside [0, T - 1], M < 1, both ``at`` and ``stride``.
 
-    Source: seed paper Eq. 3 (TFI, after Zhu et al., ICME 2019).
+    Source: Chen et al. 2022, Eq. 3 (TFI, after Zhu et al., ICME 2019).
     """
     return reconstruct(METHOD, spikes, at=at, stride=stride, start=start, stop=stop, scale=scale,
                        gamma=gamma, device=device, max_interval=max_interval)

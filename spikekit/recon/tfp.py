@@ -1,7 +1,7 @@
 """TFP, texture from playback: the mean firing rate in a window of spike frames.
 
 Zhu et al., "A retina-inspired sampling method for visual texture reconstruction", ICME 2019;
-seed paper Eq. 2:
+Chen et al. 2022, Eq. 2:
 
     I(t) = min(scale * (1 / w) * sum_{f = t - w//2}^{t - w//2 + w - 1} s(f), 1)
 
@@ -64,7 +64,7 @@ def tfp(spikes, *, window: int = 41, at=None, stride=None, scale=DEFAULT_SCALE, 
             valid range w//2 .. T-1-(w-1)//2); a window outside 1..65535, both ``at`` and
             ``stride``, an unknown ``pad``.
 
-    Source: Zhu et al., ICME 2019 (TFP); seed paper Eq. 2.
+    Source: Zhu et al., ICME 2019 (TFP); Chen et al. 2022, Eq. 2.
     """
     return reconstruct(METHOD, spikes, at=at, stride=stride, start=start, stop=stop, scale=scale,
                        gamma=gamma, device=device, pad=pad, window=window)

@@ -11,8 +11,8 @@ of the readout clock, ``rate`` Hz, 25 us at 40 kHz). With intensity I in [0, 1],
     A   &\leftarrow A + q_n                                           && \text{accumulate} \\
     s_n(p) &= [A \ge \theta_p (1 - 10^{-6})], \qquad A \leftarrow A - s_n(p)\, \theta_p  && \text{fire and reset}
 
-This is the seed paper's Eq. 1 (the accumulator integrates modulo theta: on firing, theta is
-subtracted, not reset to 0) with at most one spike per readout. Terms:
+This is Eq. 1 of Chen et al., IJCAI 2022 (SSML; the accumulator integrates modulo theta: on
+firing, theta is subtracted, not reset to 0) with at most one spike per readout. Terms:
 
 * ``g`` (``gain``): charge per spike frame at intensity 1. The defaults g = 0.6, theta = 1 give
   a firing probability per spike frame of 0.6 x intensity with noise off, the convention of the

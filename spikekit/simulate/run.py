@@ -146,7 +146,7 @@ def simulate(video, *, rate: float = DEFAULT_RATE, fps: float | None = None, ste
              packed: bool = False, device="cpu", size=None, channels: str = "rgb") -> torch.Tensor:
     """Simulate a spiking camera watching ``video``; the whole stream is returned in memory.
 
-    Camera model: :mod:`spikekit.simulate.model` (integrate-and-fire, seed paper Eq. 1, with
+    Camera model: :mod:`spikekit.simulate.model` (integrate-and-fire, Chen et al. 2022, Eq. 1, with
     optional noise); timing and interpolation: :mod:`spikekit.simulate.run`. For long videos use
     :func:`simulate_to_file`, which streams to disk in bounded memory.
 

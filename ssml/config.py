@@ -1,10 +1,11 @@
 """Training configuration of the SSML network: one dataclass, dumped as YAML beside the checkpoints.
 
-The defaults are the recipe of the SSML issue (batch 4, 40 x 40 crops of 41 spike frames, Adam at
-3e-4 with a cosine schedule over the run, loss ``MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN)``)
-and of the paper (Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of
-Spiking Camera", IJCAI 2022, Sec. 3.4 and 4.1). Every field is a plain YAML value so that a run is
-fully described by ``<out>/config.yaml`` and can be repeated with ``spikekit train --config``.
+The defaults are the recipe of the shipped weights (``ssml/weights/MODEL_CARD.md``: batch 4,
+40 x 40 crops of 41 spike frames, Adam at 3e-4 with a cosine schedule over the run, loss
+``MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN)``) and of the paper (Chen et al.,
+"Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking Camera", IJCAI 2022,
+Sec. 3.4 and 4.1). Every field is a plain YAML value so that a run is fully described by
+``<out>/config.yaml`` and can be repeated with ``spikekit train --config``.
 """
 from __future__ import annotations
 
@@ -81,11 +82,8 @@ class TrainConfig:
     lr_min: float = 1e-6
     """Learning rate at the end of the cosine schedule."""
     adam_eps: float = 1e-8
-    """Adam's epsilon (torch's default). The gradients here are tiny (mean-reduced MSE of firing
-    rates, and the NBSN only gets the 0.01-weighted mutual term: median |grad| ~3e-11 at 3k
-    steps), so with 1e-8 most NBSN parameters take steps far below ``lr`` late in training.
-    1e-12 (scale-free Adam) was tried for 820 steps at lr 2.3e-4 on our run and validated worse
-    (200_part1: 35.95 vs 36.36 dB with brightness anchoring); the default stays 1e-8."""
+    """Adam's epsilon (torch's default); why it stays 1e-8 is measured in
+    ``ssml/weights/MODEL_CARD.md`` (Training)."""
     lr_warmup: int = 0
     """Steps of linear learning-rate warm-up before the cosine decay."""
     seed: int = 0

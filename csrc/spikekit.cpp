@@ -1,6 +1,7 @@
 // The spikekit._C extension: an (almost) empty Python module whose import registers the
 // operators below with the PyTorch dispatcher. Every op schema lives in this one block;
-// the CPU implementations are in csrc/cpu/, the CUDA ones in csrc/cuda/ (CUDA builds only).
+// each family folder csrc/<family>/ holds its CPU implementation (cpu.cpp) and its CUDA one
+// (kernel.cu + binding.cpp, CUDA builds only).
 #include <Python.h>
 #include <torch/library.h>
 
@@ -19,7 +20,7 @@ PyObject* PyInit__C(void) {
 }
 
 TORCH_LIBRARY(spikekit, m) {
-  // --- bit packing (.dat layout): csrc/kernels/bits.h --------------------------------------
+  // --- bit packing (.dat layout): csrc/bits/ ----------------------------------------------
   // packed: uint8 (T, ceil(H*W/8)) -> uint8 (T, H, W) of {0,1}; flip = file rows bottom-up.
   m.def("unpack_spikes(Tensor packed, int height, int width, bool flip) -> Tensor");
   // Same, into a preallocated uint8 (T, H, W) buffer (lets callers reuse huge-page memory).
@@ -29,7 +30,7 @@ TORCH_LIBRARY(spikekit, m) {
   // Spike counts straight from packed bytes: (per-pixel int64 (H, W), per-frame int64 (T,)).
   m.def("spike_counts(Tensor packed, int height, int width, bool flip) -> (Tensor, Tensor)");
 
-  // --- simulator (integrate-and-fire): csrc/kernels/simulate.h -----------------------------
+  // --- simulator (integrate-and-fire): csrc/simulate/ --------------------------------------
   // State acc, comp (Kahan compensation), theta: float32 (B, H, W). simulate_init fills them from
   // the seed (threshold mismatch sigma, random initial accumulator); comp is zeroed.
   m.def("simulate_init(Tensor(a!) acc, Tensor(b!) comp, Tensor(c!) theta, float threshold, float sigma, "
@@ -43,7 +44,7 @@ TORCH_LIBRARY(spikekit, m) {
         "Tensor theta, float gain, float dark, float shot, int seed, int frame0, bool packed, "
         "Tensor(c!) out) -> ()");
 
-  // --- reconstruction (TFP / TFI windows on packed streams): csrc/kernels/recon.h ----------
+  // --- reconstruction (TFP / TFI windows on packed streams): csrc/recon/ -------------------
   // packed uint8 (T, ceil(H*W/8)), centers int64 (K,) -> float32 (K, H, W):
   // min(scale * spikes in [c - window/2, c - window/2 + window) / window, 1); centres whose window
   // leaves [0, T) are an error.

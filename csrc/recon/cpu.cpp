@@ -1,6 +1,6 @@
 // CPU kernels of the classic reconstructions: TFP and TFI read straight from packed spike
 // frames (the .dat bytes; the unpacked stream is never materialised), and the ISI of unpacked
-// (N, T, P) batches. Per-element math: csrc/kernels/recon.h (shared with the CUDA kernels).
+// (N, T, P) batches. Per-element math: csrc/recon/math.h (shared with the CUDA kernels).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -10,12 +10,12 @@
 #include <vector>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
-#include "../simd.h"
+#include "../common/simd.h"
 #endif
 
-#include "../recon_checks.h"
-#include "../kernels/bits.h"
-#include "../kernels/recon.h"
+#include "../bits/math.h"
+#include "checks.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {

@@ -5,15 +5,12 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../recon_checks.h"
-#include "launch.h"
+#include "../common/cuda.h"
+#include "checks.h"
+#include "kernel.h"
 
 namespace spikekit {
 namespace {
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, "spikekit::", op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 // Host copy of the centres (for validation) and a device copy (for the kernel).
 std::pair<at::Tensor, at::Tensor> host_and_device(const at::Tensor& centers, const at::Device& dev) {

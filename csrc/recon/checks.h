@@ -1,13 +1,12 @@
 // Host-side argument checks of the reconstruction ops, shared by the CPU entries
-// (csrc/cpu/recon.cpp) and the CUDA bindings (csrc/cuda/recon_binding.cpp). Messages name the
+// (csrc/recon/cpu.cpp) and the CUDA bindings (csrc/recon/binding.cpp). Messages name the
 // op and the argument; centre errors name the valid range.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <algorithm>
 
-#include "checks.h"
-#include "kernels/common.h"
+#include "../common/checks.h"
 
 namespace spikekit {
 

@@ -8,8 +8,8 @@
 #include <tuple>
 #include <vector>
 
-#include "../kernels/bits.h"
-#include "../checks.h"
+#include "checks.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {
@@ -59,10 +59,7 @@ at::Tensor unpack_spikes_cpu(const at::Tensor& packed, int64_t height, int64_t w
 void unpack_spikes_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                             at::Tensor out) {
   check_packed(packed, height, width, "unpack_spikes_into");
-  check_uint8(out, "unpack_spikes_into", "out", 3);
-  TORCH_CHECK(out.size(0) == packed.size(0) && out.size(1) == height && out.size(2) == width,
-              "spikekit::unpack_spikes_into: out must have shape (", packed.size(0), ", ", height,
-              ", ", width, "), got ", out.sizes());
+  check_unpack_out(packed, height, width, out, "unpack_spikes_into");
   unpack_into_cpu(packed, height, width, flip, out);
 }
 

@@ -23,8 +23,10 @@ TORCH_LIBRARY(spikekit, m) {
   // --- bit packing (.dat layout): csrc/bits/ ----------------------------------------------
   // packed: uint8 (T, ceil(H*W/8)) -> uint8 (T, H, W) of {0,1}; flip = file rows bottom-up.
   m.def("unpack_spikes(Tensor packed, int height, int width, bool flip) -> Tensor");
-  // Same, into a preallocated uint8 (T, H, W) buffer (lets callers reuse huge-page memory).
-  m.def("unpack_spikes_into(Tensor packed, int height, int width, bool flip, Tensor(a!) out) -> ()");
+  // Same, into a preallocated uint8 (T, H, W) buffer (lets callers reuse huge-page memory). The .out
+  // overloads return nothing: functionalization (torch.compile) rejects custom ops whose outputs
+  // alias an input.
+  m.def("unpack_spikes.out(Tensor packed, int height, int width, bool flip, *, Tensor(a!) out) -> ()");
   // spikes: uint8 (T, H, W) of {0,1} -> uint8 (T, ceil(H*W/8)).
   m.def("pack_spikes(Tensor spikes, bool flip) -> Tensor");
   // Spike counts straight from packed bytes: (per-pixel int64 (H, W), per-frame int64 (T,)).
@@ -49,10 +51,10 @@ TORCH_LIBRARY(spikekit, m) {
   // min(scale * spikes in [c - window/2, c - window/2 + window) / window, 1); centres whose window
   // leaves [0, T) are an error.
   m.def("tfp_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale) -> Tensor");
-  m.def("tfp_packed_into(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale, Tensor(a!) out) -> ()");
+  m.def("tfp_packed.out(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale, *, Tensor(a!) out) -> ()");
   // Same shapes: min(scale / ISI(c), 1), ISI searched up to max_interval frames each way.
   m.def("tfi_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale) -> Tensor");
-  m.def("tfi_packed_into(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale, Tensor(a!) out) -> ()");
+  m.def("tfi_packed.out(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale, *, Tensor(a!) out) -> ()");
   // spikes uint8/bool/float32 (N, T, P) (value > 0 = spike), centers int64 (K,) -> float32
   // (N, K, P) ISI in spike frames, in [1, 2 * max_interval].
   m.def("isi(Tensor spikes, Tensor centers, int max_interval) -> Tensor");

@@ -65,7 +65,7 @@ def unpack_spikes(packed: torch.Tensor, height: int, width: int, flip: bool = Tr
     """
     if out is None:
         return torch.ops.spikekit.unpack_spikes.default(packed, height, width, flip)
-    torch.ops.spikekit.unpack_spikes_into.default(packed, height, width, flip, out)
+    torch.ops.spikekit.unpack_spikes.out(packed, height, width, flip, out=out)
     return out
 
 
@@ -111,8 +111,8 @@ def _unpack_spikes_fake(packed, height, width, flip):
     return packed.new_empty((packed.shape[0], height, width))
 
 
-@torch.library.register_fake("spikekit::unpack_spikes_into")
-def _unpack_spikes_into_fake(packed, height, width, flip, out):
+@torch.library.register_fake("spikekit::unpack_spikes.out")
+def _unpack_spikes_out_fake(packed, height, width, flip, *, out):
     return None
 
 
@@ -243,8 +243,7 @@ def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
     if out is None:
         out = _packed_out(packed, centers.shape[0], height, width)
-    torch.ops.spikekit.tfp_packed_into.default(packed, height, width, flip, centers, int(window),
-                                               float(scale), out)
+    torch.ops.spikekit.tfp_packed.out(packed, height, width, flip, centers, int(window), float(scale), out=out)
     return out
 
 
@@ -272,8 +271,8 @@ def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
     if out is None:
         out = _packed_out(packed, centers.shape[0], height, width)
-    torch.ops.spikekit.tfi_packed_into.default(packed, height, width, flip, centers,
-                                               int(max_interval), float(scale), out)
+    torch.ops.spikekit.tfi_packed.out(packed, height, width, flip, centers, int(max_interval), float(scale),
+                                      out=out)
     return out
 
 
@@ -298,13 +297,13 @@ def _packed_images_fake(packed, height, width, flip, centers, window_or_bound, s
     return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
 
 
-def _packed_images_into_fake(packed, height, width, flip, centers, window_or_bound, scale, out):
+def _packed_images_out_fake(packed, height, width, flip, centers, window_or_bound, scale, *, out):
     return None
 
 
 for _op in ("tfp_packed", "tfi_packed"):
     torch.library.register_fake(f"spikekit::{_op}")(_packed_images_fake)
-    torch.library.register_fake(f"spikekit::{_op}_into")(_packed_images_into_fake)
+    torch.library.register_fake(f"spikekit::{_op}.out")(_packed_images_out_fake)
 
 
 @torch.library.register_fake("spikekit::isi")

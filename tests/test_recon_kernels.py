@@ -120,10 +120,27 @@ def test_opcheck():
     torch.library.opcheck(torch.ops.spikekit.tfp_packed.default, (packed, 5, 7, True, centres, 9, 1.5))
     torch.library.opcheck(torch.ops.spikekit.tfi_packed.default, (packed, 5, 7, True, centres, 12, 1.5))
     out = torch.empty(3, 5, 7)
-    torch.library.opcheck(torch.ops.spikekit.tfp_packed_into.default, (packed, 5, 7, True, centres, 9, 1.5, out))
-    torch.library.opcheck(torch.ops.spikekit.tfi_packed_into.default, (packed, 5, 7, True, centres, 12, 1.5, out))
+    torch.library.opcheck(torch.ops.spikekit.tfp_packed.out, (packed, 5, 7, True, centres, 9, 1.5), {"out": out})
+    torch.library.opcheck(torch.ops.spikekit.tfi_packed.out, (packed, 5, 7, True, centres, 12, 1.5), {"out": out})
     for dtype in (torch.uint8, torch.float32):
         torch.library.opcheck(torch.ops.spikekit.isi.default, (spikes.to(dtype).reshape(2, 30, 35), centres - 15, 12))
+
+
+def test_out_overloads_fill_the_given_tensor_like_the_functional_ops():
+    spikes = random_spikes(60, 5, 7, 0.4)
+    packed = ops.pack_spikes(spikes)
+    centres = torch.tensor([20, 21, 30])
+    for op, param in ((torch.ops.spikekit.tfp_packed, 9), (torch.ops.spikekit.tfi_packed, 12)):
+        out = torch.full((3, 5, 7), -1.0)
+        assert op.out(packed, 5, 7, True, centres, param, 1.5, out=out) is None
+        torch.testing.assert_close(out, op.default(packed, 5, 7, True, centres, param, 1.5), rtol=0, atol=0)
+    unpacked = torch.empty(60, 5, 7, dtype=torch.uint8)
+    torch.ops.spikekit.unpack_spikes.out(packed, 5, 7, True, out=unpacked)
+    assert torch.equal(unpacked, spikes)
+    with pytest.raises(RuntimeError, match=r"unpack_spikes.out: out must have shape \(60, 5, 7\)"):
+        torch.ops.spikekit.unpack_spikes.out(packed, 5, 7, True, out=unpacked[:59])
+    assert not any(hasattr(torch.ops.spikekit, name) for name in ("unpack_spikes_into", "tfp_packed_into",
+                                                                   "tfi_packed_into"))
 
 
 def test_isi_under_torch_compile():

@@ -13,21 +13,21 @@
 namespace spikekit {
 namespace {
 
-void unpack_spikes_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void unpack_spikes_out_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                              at::Tensor out) {
-  check_packed(packed, height, width, "unpack_spikes_into");
-  check_unpack_out(packed, height, width, out, "unpack_spikes_into");
+  check_packed(packed, height, width, "unpack_spikes.out");
+  check_unpack_out(packed, height, width, out, "unpack_spikes.out");
   const c10::cuda::CUDAGuard guard(packed.device());
   check_launch(launch_unpack_spikes(packed.data_ptr<uint8_t>(), out.data_ptr<uint8_t>(),
                                     packed.size(0), height, width, flip,
                                     c10::cuda::getCurrentCUDAStream().stream()),
-               "unpack_spikes_into");
+               "unpack_spikes.out");
 }
 
 at::Tensor unpack_spikes_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip) {
   check_packed(packed, height, width, "unpack_spikes");
   at::Tensor out = at::empty({packed.size(0), height, width}, packed.options());
-  unpack_spikes_into_cuda(packed, height, width, flip, out);
+  unpack_spikes_out_cuda(packed, height, width, flip, out);
   return out;
 }
 
@@ -63,7 +63,7 @@ std::tuple<at::Tensor, at::Tensor> spike_counts_cuda(const at::Tensor& packed, i
 TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
   m.impl("spike_counts", &spike_counts_cuda);
   m.impl("unpack_spikes", &unpack_spikes_cuda);
-  m.impl("unpack_spikes_into", &unpack_spikes_into_cuda);
+  m.impl("unpack_spikes.out", &unpack_spikes_out_cuda);
   m.impl("pack_spikes", &pack_spikes_cuda);
 }
 

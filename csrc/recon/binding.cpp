@@ -32,7 +32,7 @@ std::pair<at::Tensor, at::Tensor> prepare_packed(const at::Tensor& packed, int64
   return host_and_device(centers, packed.device());
 }
 
-void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void tfp_packed_out_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                           const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
   auto [hc, dc] = prepare_packed(packed, height, width, centers, out, "tfp_packed");
   const c10::cuda::CUDAGuard guard(packed.device());
@@ -45,7 +45,7 @@ void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t widt
                "tfp_packed");
 }
 
-void tfi_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void tfi_packed_out_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                           const at::Tensor& centers, int64_t max_interval, double scale,
                           at::Tensor out) {
   auto [hc, dc] = prepare_packed(packed, height, width, centers, out, "tfi_packed");
@@ -87,10 +87,10 @@ at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
-  m.impl("tfp_packed", &packed_functional<tfp_packed_into_cuda>);
-  m.impl("tfp_packed_into", &tfp_packed_into_cuda);
-  m.impl("tfi_packed", &packed_functional<tfi_packed_into_cuda>);
-  m.impl("tfi_packed_into", &tfi_packed_into_cuda);
+  m.impl("tfp_packed", &packed_functional<tfp_packed_out_cuda>);
+  m.impl("tfp_packed.out", &tfp_packed_out_cuda);
+  m.impl("tfi_packed", &packed_functional<tfi_packed_out_cuda>);
+  m.impl("tfi_packed.out", &tfi_packed_out_cuda);
   m.impl("isi", &isi_cuda);
 }
 

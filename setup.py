@@ -47,7 +47,6 @@ INSTALL_REQUIRES = [
     "imageio>=2.28",
     "imageio-ffmpeg",
     "scikit-image>=0.21",
-    "numba",
     "tensorboard",
     "pyyaml",
 ]

@@ -58,4 +58,11 @@ TORCH_LIBRARY(spikekit, m) {
   // spikes uint8/bool/float32 (N, T, P) (value > 0 = spike), centers int64 (K,) -> float32
   // (N, K, P) ISI in spike frames, in [1, 2 * max_interval].
   m.def("isi(Tensor spikes, Tensor centers, int max_interval) -> Tensor");
+
+  // --- TFSTP (short-term plasticity recurrence): csrc/tfstp/ ---------------------------------
+  // spikes uint8 (n, P); state r, u float64 (P,), last int64 (P,) (frame of the previous spike),
+  // updated in place; emit int64 (K,) ascending local frames -> out float32 (K, P), the intensity
+  // after each; local frame i is global frame t0 + i, pixels with last < origin read 0.
+  m.def("tfstp_frames(Tensor spikes, Tensor(a!) r, Tensor(b!) u, Tensor(c!) last, Tensor emit, int t0, "
+        "int origin, float u0, float D, float F, float f, float scale, Tensor(d!) out) -> ()");
 }

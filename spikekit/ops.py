@@ -310,3 +310,43 @@ for _op in ("tfp_packed", "tfi_packed"):
 def _isi_fake(spikes, centers, max_interval):
     torch._check(spikes.dim() == 3)
     return spikes.new_empty((spikes.shape[0], centers.shape[0], spikes.shape[2]), dtype=torch.float32)
+
+
+# --- TFSTP (short-term plasticity recurrence) ------------------------------------------------
+
+def tfstp_frames(spikes: torch.Tensor, r: torch.Tensor, u: torch.Tensor, last: torch.Tensor,
+                 emit: torch.Tensor, t0: int, origin: int, u0: float, D: float, F: float, f: float,
+                 scale: float, out: torch.Tensor) -> torch.Tensor:
+    """Run spike frames through the per-pixel TFSTP synapses, writing images at chosen frames.
+
+    At each spike of pixel p in global frame t, with Delta = t - last[p]:
+    R <- 1 - (1 - R (1 - u)) exp(-Delta / D), then u <- u0 + (f - u0 + u (1 - f)) exp(-Delta / F),
+    last[p] <- t. After local frame emit[k] the steady-state inversion of (R, u) is written to
+    out[k] (equations and edge cases: :mod:`spikekit.recon.tfstp`; Zheng et al., CVPR 2021).
+
+    Args:
+        spikes: uint8 (n, P), contiguous; nonzero is a spike; local frame i is global frame t0 + i.
+        r, u: float64 (P,) synapse resources and release probability (updated in place).
+        last: int64 (P,) global frame of each pixel's previous spike (updated in place); a pixel
+            with last < origin has not spiked yet and reads 0.
+        emit: int64 (K,) ascending local frame indices in [0, n) (read on the host).
+        t0: global index of local frame 0.  origin: first global frame of the recurrence.
+        u0, f: rest and increment of u, in (0, 1).  D, F: time constants in spike frames, > 0.
+        scale: intensity per unit firing rate; <= 0 writes the raw rate (spikes per frame).
+        out: float32 (K, P), contiguous, on the device of ``spikes`` (as r, u, last).
+
+    Returns:
+        ``out``: float32 (K, P), in [0, 1] when scale > 0.
+
+    Raises:
+        RuntimeError: wrong dtype/shape/device/contiguity, emit not ascending in [0, n), D or F
+            <= 0 (the message names the op and argument).
+    """
+    torch.ops.spikekit.tfstp_frames.default(spikes, r, u, last, emit, int(t0), int(origin), float(u0), float(D),
+                                            float(F), float(f), float(scale), out)
+    return out
+
+
+@torch.library.register_fake("spikekit::tfstp_frames")
+def _tfstp_frames_fake(spikes, r, u, last, emit, t0, origin, u0, D, F, f, scale, out):
+    return None

@@ -1,5 +1,7 @@
-"""The recon ops (tfp_packed, tfi_packed, isi) against plain NumPy references, opcheck, CUDA."""
+"""The recon ops (tfp_packed, tfi_packed, isi, tfstp_frames) against plain references, opcheck, CUDA."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -183,3 +185,84 @@ def test_isi_long_search_uses_wide_offsets(dtype):
     got = ops.isi(spikes.to(dtype).reshape(1, 450, 15), torch.tensor(centres), 200)
     for k, t in enumerate(centres):
         np.testing.assert_array_equal(got[0, k].numpy(), isi_ref(spikes.numpy(), t, 200).reshape(15))
+
+
+# --- TFSTP recurrence ---------------------------------------------------------------------------
+
+def tfstp_reference(spikes, emit, t0, origin, state, u0, d, big_f, f, scale):
+    """Plain per-pixel TFSTP recurrence (spikekit/recon/tfstp.py) over frames t0 .. t0 + n - 1 of
+    spikes (n, P); state = (r, u, last) lists, updated; returns (K, P) images after emit[k]."""
+    r, u, last = state
+    out = np.zeros((len(emit), spikes.shape[1]))
+    for p in range(spikes.shape[1]):
+        for i in range(spikes.shape[0]):
+            if spikes[i, p]:
+                delta = t0 + i - last[p]
+                r[p] = 1 - (1 - r[p] * (1 - u[p])) * math.exp(-delta / d)
+                u[p] = u0 + (f - u0 + u[p] * (1 - f)) * math.exp(-delta / big_f)
+                last[p] = t0 + i
+            for k in (k for k, e in enumerate(emit) if e == i):
+                rates = []
+                for ratio, tau in (((u[p] - u0) / (f - u0 + u[p] * (1 - f))), big_f), \
+                                  (((1 - r[p]) / (1 - r[p] * (1 - u[p]))), d):
+                    if ratio > 0:
+                        rates.append(1.0 if ratio >= 1 else min(1.0, -1 / (tau * math.log(ratio))))
+                rate = np.mean(rates) if last[p] >= origin and rates else 0.0
+                out[k, p] = min(rate * scale, 1.0) if scale > 0 else rate
+    return out
+
+
+@pytest.mark.parametrize("scale,params", [(-1.0, (0.15, 1.0, 10.0, 0.15)), (1.5, (0.3, 2.5, 4.0, 0.2))])
+def test_tfstp_frames_matches_plain_recurrence_across_calls(scale, params):
+    """Pixels past one 512-pixel work item, state carried over calls of different lengths, two
+    outputs after the same frame, a pixel that never fires."""
+    spikes = (torch.rand(150, 1100, generator=torch.Generator().manual_seed(3)) < 0.15).to(torch.uint8)
+    spikes[:, 700] = 0
+    origin = 20
+    npix = spikes.shape[1]
+    r, u = torch.ones(npix, dtype=torch.float64), torch.full((npix,), params[0], dtype=torch.float64)
+    last = torch.full((npix,), origin - 1, dtype=torch.int64)
+    ref_state = ([1.0] * npix, [params[0]] * npix, [origin - 1] * npix)
+    t0 = origin
+    for n, emit in ((64, [0, 5, 5, 63]), (50, []), (36, [35])):
+        block = spikes[t0 - origin:t0 - origin + n].contiguous()
+        out = torch.full((len(emit), npix), -1.0)
+        ops.tfstp_frames(block, r, u, last, torch.tensor(emit, dtype=torch.int64), t0, origin, *params, scale, out)
+        expected = tfstp_reference(block.numpy(), emit, t0, origin, ref_state, *params, scale)
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(r.numpy(), ref_state[0], rtol=1e-12)
+        np.testing.assert_array_equal(last.numpy(), ref_state[2])
+        if emit:
+            assert (out[:, 700] == 0).all() and (out[:, :700] > 0).any()
+        t0 += n
+
+
+def test_tfstp_frames_errors_name_the_argument():
+    spikes = torch.zeros(10, 6, dtype=torch.uint8)
+    state = (torch.ones(6, dtype=torch.float64), torch.full((6,), 0.15, dtype=torch.float64),
+             torch.full((6,), -1, dtype=torch.int64))
+    out = torch.empty(2, 6)
+
+    def call(spikes=spikes, r=state[0], emit=torch.tensor([1, 4]), out=out, d=1.0):
+        ops.tfstp_frames(spikes, r, state[1], state[2], emit, 0, 0, 0.15, d, 10.0, 0.15, 1.0, out)
+
+    with pytest.raises(RuntimeError, match=r"tfstp_frames: r must be a contiguous Double \(6,\)"):
+        call(r=state[0].float())
+    with pytest.raises(RuntimeError, match="tfstp_frames: spikes must be uint8"):
+        call(spikes=spikes.float())
+    with pytest.raises(RuntimeError, match=r"emit must be ascending frame indices in 0 .. 9, got 3 at position 1"):
+        call(emit=torch.tensor([4, 3]))
+    with pytest.raises(RuntimeError, match=r"emit must be ascending frame indices in 0 .. 9, got 10"):
+        call(emit=torch.tensor([1, 10]))
+    with pytest.raises(RuntimeError, match=r"out must be a contiguous float32 \(2, 6\)"):
+        call(out=torch.empty(3, 6))
+    with pytest.raises(RuntimeError, match="D and F must be > 0"):
+        call(d=0.0)
+
+
+def test_tfstp_frames_opcheck():
+    spikes = (torch.rand(30, 40, generator=torch.Generator().manual_seed(4)) < 0.3).to(torch.uint8)
+    state = (torch.ones(40, dtype=torch.float64), torch.full((40,), 0.15, dtype=torch.float64),
+             torch.full((40,), -1, dtype=torch.int64))
+    torch.library.opcheck(torch.ops.spikekit.tfstp_frames.default,
+                          (spikes, *state, torch.tensor([3, 29]), 0, 0, 0.15, 1.0, 10.0, 0.15, 1.0, torch.empty(2, 40)))

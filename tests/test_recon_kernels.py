@@ -212,29 +212,49 @@ def tfstp_reference(spikes, emit, t0, origin, state, u0, d, big_f, f, scale):
     return out
 
 
+def run_tfstp_calls(spikes, calls, origin, params, scale, device):
+    """tfstp_frames over consecutive blocks of spikes (T, P) from frame origin, n frames per call
+    with the emits of ``calls`` [(n, emit)], next to tfstp_reference; asserts each call agrees
+    and returns the last call's images."""
+    npix = spikes.shape[1]
+    r = torch.ones(npix, dtype=torch.float64, device=device)
+    u = torch.full((npix,), params[0], dtype=torch.float64, device=device)
+    last = torch.full((npix,), origin - 1, dtype=torch.int64, device=device)
+    ref_state = ([1.0] * npix, [params[0]] * npix, [origin - 1] * npix)
+    t0 = origin
+    for n, emit in calls:
+        block = spikes[t0 - origin:t0 - origin + n].contiguous()
+        out = torch.full((len(emit), npix), -1.0, device=device)
+        ops.tfstp_frames(block.to(device), r, u, last, torch.tensor(emit, dtype=torch.int64), t0, origin, *params,
+                         scale, out)
+        expected = tfstp_reference(block.numpy(), emit, t0, origin, ref_state, *params, scale)
+        np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(r.cpu().numpy(), ref_state[0], rtol=1e-12)
+        np.testing.assert_array_equal(last.cpu().numpy(), ref_state[2])
+        t0 += n
+    return out.cpu()
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("scale,params", [(-1.0, (0.15, 1.0, 10.0, 0.15)), (1.5, (0.3, 2.5, 4.0, 0.2))])
-def test_tfstp_frames_matches_plain_recurrence_across_calls(scale, params):
+def test_tfstp_frames_matches_plain_recurrence_across_calls(scale, params, device):
     """Pixels past one 512-pixel work item, state carried over calls of different lengths, two
     outputs after the same frame, a pixel that never fires."""
     spikes = (torch.rand(150, 1100, generator=torch.Generator().manual_seed(3)) < 0.15).to(torch.uint8)
     spikes[:, 700] = 0
-    origin = 20
-    npix = spikes.shape[1]
-    r, u = torch.ones(npix, dtype=torch.float64), torch.full((npix,), params[0], dtype=torch.float64)
-    last = torch.full((npix,), origin - 1, dtype=torch.int64)
-    ref_state = ([1.0] * npix, [params[0]] * npix, [origin - 1] * npix)
-    t0 = origin
-    for n, emit in ((64, [0, 5, 5, 63]), (50, []), (36, [35])):
-        block = spikes[t0 - origin:t0 - origin + n].contiguous()
-        out = torch.full((len(emit), npix), -1.0)
-        ops.tfstp_frames(block, r, u, last, torch.tensor(emit, dtype=torch.int64), t0, origin, *params, scale, out)
-        expected = tfstp_reference(block.numpy(), emit, t0, origin, ref_state, *params, scale)
-        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-7)
-        np.testing.assert_allclose(r.numpy(), ref_state[0], rtol=1e-12)
-        np.testing.assert_array_equal(last.numpy(), ref_state[2])
-        if emit:
-            assert (out[:, 700] == 0).all() and (out[:, :700] > 0).any()
-        t0 += n
+    out = run_tfstp_calls(spikes, ((64, [0, 5, 5, 63]), (50, []), (36, [35])), 20, params, scale, device)
+    assert (out[:, 700] == 0).all() and (out[:, :700] > 0).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tfstp_frames_long_intervals(device):
+    """Intervals beyond the CPU kernel's table of decays (1024 frames) and at its edge."""
+    spikes = torch.zeros(2100, 3, dtype=torch.uint8)
+    spikes[[0, 2000], 0] = 1
+    spikes[[5, 1029, 1030, 2053], 1] = 1  # intervals 1024 (first past the table), 1, 1023 (last in it)
+    spikes[::2, 2] = 1
+    out = run_tfstp_calls(spikes, ((1000, [999]), (1100, [0, 1000, 1099])), 0, (0.15, 1.0, 10.0, 0.15), -1.0, device)
+    assert (out[:, 2] > 0.4).all()
 
 
 def test_tfstp_frames_errors_name_the_argument():

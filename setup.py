@@ -1,8 +1,9 @@
 """Build spikekit and its C++/CUDA extension ``spikekit._C``.
 
-C++ kernels (csrc/spikekit.cpp, csrc/cpu/*.cpp) are always built. CUDA kernels
-(csrc/cuda/*.cu and csrc/cuda/*_binding.cpp) are added only when the installed torch has CUDA
-(``torch.version.cuda``) and nvcc is found; ``SPIKEKIT_NO_CUDA=1`` forces a CPU-only build.
+C++ kernels (csrc/spikekit.cpp and each family's csrc/<family>/cpu.cpp) are always built. CUDA
+kernels (csrc/<family>/kernel.cu and csrc/<family>/binding.cpp) are added only when the installed
+torch has CUDA (``torch.version.cuda``) and nvcc is found; ``SPIKEKIT_NO_CUDA=1`` forces a
+CPU-only build.
 Install with ``pip install --no-build-isolation -e .`` after torch and ninja are installed
 (build isolation would download a different, multi-GB torch).
 """
@@ -46,7 +47,6 @@ INSTALL_REQUIRES = [
     "imageio>=2.28",
     "imageio-ffmpeg",
     "scikit-image>=0.21",
-    "numba",
     "tensorboard",
     "pyyaml",
 ]
@@ -61,7 +61,7 @@ def _system_includes():
 
 def _extension():
     rel = lambda pattern: sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
-    sources = rel("csrc/spikekit.cpp") + rel("csrc/cpu/*.cpp")
+    sources = rel("csrc/spikekit.cpp") + rel("csrc/*/cpu.cpp")
     # No fused multiply-add contraction on either device: CPU and CUDA must give the same bits
     # (the simulator's spikes, the TFP/TFI values), so both round every operation alike.
     cxx = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off"] + _system_includes()
@@ -69,7 +69,7 @@ def _extension():
         cxx.append("-march=native")  # built from source on the machine that runs it
     args = {"cxx": cxx}
     if _want_cuda():
-        sources += rel("csrc/cuda/*.cu") + rel("csrc/cuda/*_binding.cpp")
+        sources += rel("csrc/*/kernel.cu") + rel("csrc/*/binding.cpp")
         args["cxx"] = args["cxx"] + ["-DSPIKEKIT_WITH_CUDA=1"]
         args["nvcc"] = ["-O3", "-std=c++17", "-DSPIKEKIT_WITH_CUDA=1", "--fmad=false"] + _system_includes()
         return cpp_extension.CUDAExtension("spikekit._C", sources, extra_compile_args=args,

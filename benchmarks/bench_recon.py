@@ -10,6 +10,11 @@ Same run, median of N, 250 x 400 spike frames:
     of the official SSML ``middleTFI`` (and a vectorised PyTorch expression, for reference).
 (c) Peak RSS of ``spikekit recon`` over a 40,000-frame (500 MB) file at stride 100, in a fresh
     process, next to the RSS of a process that only imports spikekit.
+(d) The TFSTP recurrence over 2,000 frames (an output every 41 frames, raw rate): the
+    ``spikekit::tfstp_frames`` kernel vs NumPy vectorised over pixels frame by frame, and (when
+    numba is installed) vs the numba kernel spikekit used before, as it was (two exp per spike)
+    and with the C++ kernel's table of decays for intervals under 1024 frames; all at torch's
+    thread count.
 
     python benchmarks/bench_recon.py [--quick] [--device cuda] [--json-out bench_out/recon.json]
 """
@@ -179,8 +184,121 @@ def bench_rss(frames: int, tmp: Path) -> list:
     return rows
 
 
+# --- (d) TFSTP recurrence -------------------------------------------------------------------
+
+def numpy_stp(spikes: np.ndarray, emit: list, p: dict) -> np.ndarray:
+    """The TFSTP recurrence vectorised over pixels with NumPy, frame by frame (raw rate)."""
+    n, npix = spikes.shape
+    r, u, last = np.ones(npix), np.full(npix, p["u0"]), np.full(npix, -1, dtype=np.int64)
+    out = np.empty((len(emit), npix), np.float32)
+    k = 0
+    for i in range(n):
+        hit = np.flatnonzero(spikes[i])
+        dt = -(i - last[hit]).astype(np.float64)
+        rh, uh = r[hit], u[hit]
+        r[hit] = 1.0 - (1.0 - rh * (1.0 - uh)) * np.exp(dt / p["D"])
+        u[hit] = p["u0"] + (p["f"] - p["u0"] + uh * (1.0 - p["f"])) * np.exp(dt / p["F"])
+        last[hit] = i
+        while k < len(emit) and emit[k] == i:
+            out[k] = numpy_stp_rate(r, u, last >= 0, p)
+            k += 1
+    return out
+
+
+def numpy_stp_rate(r, u, spiked, p):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = []
+        for ratio, tau in (((u - p["u0"]) / (p["f"] - p["u0"] + u * (1 - p["f"]))), p["F"]), \
+                          (((1 - r) / (1 - r * (1 - u))), p["D"]):
+            rate = np.where(ratio >= 1, 1.0, np.minimum(1.0, -1 / (tau * np.log(ratio))))
+            rates.append(np.where(ratio > 0, rate, -1.0))
+        both = (rates[0] >= 0) & (rates[1] >= 0)
+        rate = np.where(both, 0.5 * (rates[0] + rates[1]), np.maximum(np.maximum(rates[0], rates[1]), 0.0))
+    return np.where(spiked, rate, 0.0)
+
+
+def numba_stp():
+    """The numba kernel spikekit used before csrc/tfstp/ (same loops: blocks of 512 pixels in
+    parallel, frames in order), or None when numba is not installed. Decays of intervals below
+    len(table_d) come from the tables (pass empty ones for the kernel as it was)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    import math
+
+    @numba.njit(parallel=True)
+    def run(spikes, emit, out, u0, d, big_f, f, table_d, table_f):  # pragma: no cover
+        n, npix = spikes.shape
+        r, u, last = np.ones(npix), np.full(npix, u0), np.full(npix, -1, dtype=np.int64)
+        for blk in numba.prange((npix + 511) // 512):
+            p0, p1 = blk * 512, min(npix, blk * 512 + 512)
+            k = 0
+            for i in range(n):
+                for q in range(p0, p1):
+                    if spikes[i, q]:
+                        delta = i - last[q]
+                        if delta < table_d.shape[0]:
+                            decay_d, decay_f = table_d[delta], table_f[delta]
+                        else:
+                            decay_d, decay_f = math.exp(-delta / d), math.exp(-delta / big_f)
+                        r[q] = 1.0 - (1.0 - r[q] * (1.0 - u[q])) * decay_d
+                        u[q] = u0 + (f - u0 + u[q] * (1.0 - f)) * decay_f
+                        last[q] = i
+                while k < emit.shape[0] and emit[k] == i:
+                    for q in range(p0, p1):
+                        out[k, q] = 0.0
+                        if last[q] >= 0:
+                            ru, rr = -1.0, -1.0
+                            x = (u[q] - u0) / (f - u0 + u[q] * (1.0 - f))
+                            if x > 0.0:
+                                ru = 1.0 if x >= 1.0 else min(1.0, -1.0 / (big_f * math.log(x)))
+                            x = (1.0 - r[q]) / (1.0 - r[q] * (1.0 - u[q]))
+                            if x > 0.0:
+                                rr = 1.0 if x >= 1.0 else min(1.0, -1.0 / (d * math.log(x)))
+                            out[k, q] = 0.5 * (ru + rr) if ru >= 0.0 and rr >= 0.0 else max(ru, rr, 0.0)
+                    k += 1
+
+    numba.set_num_threads(torch.get_num_threads())
+    return run
+
+
+def spikekit_stp(spikes: torch.Tensor, emit: list, p: dict) -> torch.Tensor:
+    npix = spikes.shape[1]
+    state = (torch.ones(npix, dtype=torch.float64), torch.full((npix,), p["u0"], dtype=torch.float64),
+             torch.full((npix,), -1, dtype=torch.int64))
+    out = torch.empty((len(emit), npix))
+    return ops.tfstp_frames(spikes, *state, torch.tensor(emit), 0, 0, p["u0"], p["D"], p["F"], p["f"], -1.0, out)
+
+
+def bench_tfstp(frames: int, repeats: int) -> list:
+    """TFSTP over ``frames`` 250 x 400 spike frames at rate 0.3, an output every 41 frames, raw rate."""
+    from spikekit.recon.tfstp import DEFAULTS
+
+    spikes = (torch.rand(frames, H * W, generator=torch.Generator().manual_seed(2)) < 0.3).to(torch.uint8)
+    emit = list(range(40, frames, WINDOW))
+    ours = spikekit_stp(spikes, emit, DEFAULTS).numpy()
+    np.testing.assert_allclose(ours, numpy_stp(spikes.numpy(), emit, DEFAULTS), rtol=1e-6, atol=1e-7)
+    t_ours = median_time(lambda: spikekit_stp(spikes, emit, DEFAULTS), repeats)
+    t_numpy = median_time(lambda: numpy_stp(spikes.numpy(), emit, DEFAULTS), repeats)
+    row = {"case": f"TFSTP {frames} frames", "threads": torch.get_num_threads(), "numpy_s": t_numpy,
+           "spikekit_s": t_ours, "speedup": t_numpy / t_ours}
+    numba_run = numba_stp()
+    if numba_run is not None:
+        out = np.empty((len(emit), H * W), np.float32)
+        u0, d, big_f, f = (DEFAULTS[k] for k in ("u0", "D", "F", "f"))
+        s, e = spikes.numpy(), np.asarray(emit)
+        ks = -np.arange(1024, dtype=np.float64)
+        for name, tables in (("numba", (np.empty(0), np.empty(0))), ("numba_table", (np.exp(ks / d), np.exp(ks / big_f)))):
+            numba_run(s, e, out, u0, d, big_f, f, *tables)  # compiles
+            np.testing.assert_allclose(out, ours, rtol=1e-6, atol=1e-7)
+            row[f"{name}_s"] = median_time(lambda: numba_run(s, e, out, u0, d, big_f, f, *tables), repeats)
+            row[f"{name}_over_spikekit"] = row[f"{name}_s"] / t_ours
+    return [row]
+
+
 def main():
-    args = bench_parser(__doc__, "recon", "2,000-frame TFP, batch 8, 4,000-frame RSS file, 3 repeats").parse_args()
+    args = bench_parser(__doc__, "recon", "2,000-frame TFP, batch 8, 4,000-frame RSS file, 1,000-frame TFSTP, 3 repeats").parse_args()
     repeats = 3 if args.quick else args.repeats
     tfp_rows = bench_tfp(2000 if args.quick else 20000, repeats, args.device)
     print_table(tfp_rows, ["case", "frames", "outputs", "numpy_s", "spikekit_s", "speedup", "spikekit_images_per_s"])
@@ -191,8 +309,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rss_rows = bench_rss(4000 if args.quick else 40000, Path(tmp))
     print_table(rss_rows, ["case", "frames", "outputs", "file_mb", "peak_rss_mb", "import_only_mb", "overhead_mb"])
+    print()
+    tfstp_rows = bench_tfstp(1000 if args.quick else 2000, repeats)
+    print_table(tfstp_rows, ["case", "threads", "numpy_s", "spikekit_s", "speedup", "numba_s", "numba_over_spikekit",
+                             "numba_table_s", "numba_table_over_spikekit"])
     out = write_json(args.json_out, {"benchmark": "recon", "device": args.device, "repeats": repeats,
-                                     "tfp": tfp_rows, "tfi": tfi_rows, "rss": rss_rows})
+                                     "tfp": tfp_rows, "tfi": tfi_rows, "rss": rss_rows, "tfstp": tfstp_rows})
     print(f"wrote {out}")
 
 

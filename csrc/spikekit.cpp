@@ -1,6 +1,7 @@
 // The spikekit._C extension: an (almost) empty Python module whose import registers the
 // operators below with the PyTorch dispatcher. Every op schema lives in this one block;
-// the CPU implementations are in csrc/cpu/, the CUDA ones in csrc/cuda/ (CUDA builds only).
+// each family folder csrc/<family>/ holds its CPU implementation (cpu.cpp) and its CUDA one
+// (kernel.cu + binding.cpp, CUDA builds only).
 #include <Python.h>
 #include <torch/library.h>
 
@@ -19,17 +20,19 @@ PyObject* PyInit__C(void) {
 }
 
 TORCH_LIBRARY(spikekit, m) {
-  // --- bit packing (.dat layout): csrc/kernels/bits.h --------------------------------------
+  // --- bit packing (.dat layout): csrc/bits/ ----------------------------------------------
   // packed: uint8 (T, ceil(H*W/8)) -> uint8 (T, H, W) of {0,1}; flip = file rows bottom-up.
   m.def("unpack_spikes(Tensor packed, int height, int width, bool flip) -> Tensor");
-  // Same, into a preallocated uint8 (T, H, W) buffer (lets callers reuse huge-page memory).
-  m.def("unpack_spikes_into(Tensor packed, int height, int width, bool flip, Tensor(a!) out) -> ()");
+  // Same, into a preallocated uint8 (T, H, W) buffer (lets callers reuse huge-page memory). The .out
+  // overloads return nothing: functionalization (torch.compile) rejects custom ops whose outputs
+  // alias an input.
+  m.def("unpack_spikes.out(Tensor packed, int height, int width, bool flip, *, Tensor(a!) out) -> ()");
   // spikes: uint8 (T, H, W) of {0,1} -> uint8 (T, ceil(H*W/8)).
   m.def("pack_spikes(Tensor spikes, bool flip) -> Tensor");
   // Spike counts straight from packed bytes: (per-pixel int64 (H, W), per-frame int64 (T,)).
   m.def("spike_counts(Tensor packed, int height, int width, bool flip) -> (Tensor, Tensor)");
 
-  // --- simulator (integrate-and-fire): csrc/kernels/simulate.h -----------------------------
+  // --- simulator (integrate-and-fire): csrc/simulate/ --------------------------------------
   // State acc, comp (Kahan compensation), theta: float32 (B, H, W). simulate_init fills them from
   // the seed (threshold mismatch sigma, random initial accumulator); comp is zeroed.
   m.def("simulate_init(Tensor(a!) acc, Tensor(b!) comp, Tensor(c!) theta, float threshold, float sigma, "
@@ -43,16 +46,23 @@ TORCH_LIBRARY(spikekit, m) {
         "Tensor theta, float gain, float dark, float shot, int seed, int frame0, bool packed, "
         "Tensor(c!) out) -> ()");
 
-  // --- reconstruction (TFP / TFI windows on packed streams): csrc/kernels/recon.h ----------
+  // --- reconstruction (TFP / TFI windows on packed streams): csrc/recon/ -------------------
   // packed uint8 (T, ceil(H*W/8)), centers int64 (K,) -> float32 (K, H, W):
   // min(scale * spikes in [c - window/2, c - window/2 + window) / window, 1); centres whose window
   // leaves [0, T) are an error.
   m.def("tfp_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale) -> Tensor");
-  m.def("tfp_packed_into(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale, Tensor(a!) out) -> ()");
+  m.def("tfp_packed.out(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale, *, Tensor(a!) out) -> ()");
   // Same shapes: min(scale / ISI(c), 1), ISI searched up to max_interval frames each way.
   m.def("tfi_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale) -> Tensor");
-  m.def("tfi_packed_into(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale, Tensor(a!) out) -> ()");
+  m.def("tfi_packed.out(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale, *, Tensor(a!) out) -> ()");
   // spikes uint8/bool/float32 (N, T, P) (value > 0 = spike), centers int64 (K,) -> float32
   // (N, K, P) ISI in spike frames, in [1, 2 * max_interval].
   m.def("isi(Tensor spikes, Tensor centers, int max_interval) -> Tensor");
+
+  // --- TFSTP (short-term plasticity recurrence): csrc/tfstp/ ---------------------------------
+  // spikes uint8 (n, P); state r, u float64 (P,), last int64 (P,) (frame of the previous spike),
+  // updated in place; emit int64 (K,) ascending local frames -> out float32 (K, P), the intensity
+  // after each; local frame i is global frame t0 + i, pixels with last < origin read 0.
+  m.def("tfstp_frames(Tensor spikes, Tensor(a!) r, Tensor(b!) u, Tensor(c!) last, Tensor emit, int t0, "
+        "int origin, float u0, float D, float F, float f, float scale, Tensor(d!) out) -> ()");
 }

@@ -65,7 +65,7 @@ def unpack_spikes(packed: torch.Tensor, height: int, width: int, flip: bool = Tr
     """
     if out is None:
         return torch.ops.spikekit.unpack_spikes.default(packed, height, width, flip)
-    torch.ops.spikekit.unpack_spikes_into.default(packed, height, width, flip, out)
+    torch.ops.spikekit.unpack_spikes.out(packed, height, width, flip, out=out)
     return out
 
 
@@ -111,8 +111,8 @@ def _unpack_spikes_fake(packed, height, width, flip):
     return packed.new_empty((packed.shape[0], height, width))
 
 
-@torch.library.register_fake("spikekit::unpack_spikes_into")
-def _unpack_spikes_into_fake(packed, height, width, flip, out):
+@torch.library.register_fake("spikekit::unpack_spikes.out")
+def _unpack_spikes_out_fake(packed, height, width, flip, *, out):
     return None
 
 
@@ -243,8 +243,7 @@ def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
     if out is None:
         out = _packed_out(packed, centers.shape[0], height, width)
-    torch.ops.spikekit.tfp_packed_into.default(packed, height, width, flip, centers, int(window),
-                                               float(scale), out)
+    torch.ops.spikekit.tfp_packed.out(packed, height, width, flip, centers, int(window), float(scale), out=out)
     return out
 
 
@@ -272,8 +271,8 @@ def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
     if out is None:
         out = _packed_out(packed, centers.shape[0], height, width)
-    torch.ops.spikekit.tfi_packed_into.default(packed, height, width, flip, centers,
-                                               int(max_interval), float(scale), out)
+    torch.ops.spikekit.tfi_packed.out(packed, height, width, flip, centers, int(max_interval), float(scale),
+                                      out=out)
     return out
 
 
@@ -298,16 +297,56 @@ def _packed_images_fake(packed, height, width, flip, centers, window_or_bound, s
     return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
 
 
-def _packed_images_into_fake(packed, height, width, flip, centers, window_or_bound, scale, out):
+def _packed_images_out_fake(packed, height, width, flip, centers, window_or_bound, scale, *, out):
     return None
 
 
 for _op in ("tfp_packed", "tfi_packed"):
     torch.library.register_fake(f"spikekit::{_op}")(_packed_images_fake)
-    torch.library.register_fake(f"spikekit::{_op}_into")(_packed_images_into_fake)
+    torch.library.register_fake(f"spikekit::{_op}.out")(_packed_images_out_fake)
 
 
 @torch.library.register_fake("spikekit::isi")
 def _isi_fake(spikes, centers, max_interval):
     torch._check(spikes.dim() == 3)
     return spikes.new_empty((spikes.shape[0], centers.shape[0], spikes.shape[2]), dtype=torch.float32)
+
+
+# --- TFSTP (short-term plasticity recurrence) ------------------------------------------------
+
+def tfstp_frames(spikes: torch.Tensor, r: torch.Tensor, u: torch.Tensor, last: torch.Tensor,
+                 emit: torch.Tensor, t0: int, origin: int, u0: float, D: float, F: float, f: float,
+                 scale: float, out: torch.Tensor) -> torch.Tensor:
+    """Run spike frames through the per-pixel TFSTP synapses, writing images at chosen frames.
+
+    At each spike of pixel p in global frame t, with Delta = t - last[p]:
+    R <- 1 - (1 - R (1 - u)) exp(-Delta / D), then u <- u0 + (f - u0 + u (1 - f)) exp(-Delta / F),
+    last[p] <- t. After local frame emit[k] the steady-state inversion of (R, u) is written to
+    out[k] (equations and edge cases: :mod:`spikekit.recon.tfstp`; Zheng et al., CVPR 2021).
+
+    Args:
+        spikes: uint8 (n, P), contiguous; nonzero is a spike; local frame i is global frame t0 + i.
+        r, u: float64 (P,) synapse resources and release probability (updated in place).
+        last: int64 (P,) global frame of each pixel's previous spike (updated in place); a pixel
+            with last < origin has not spiked yet and reads 0.
+        emit: int64 (K,) ascending local frame indices in [0, n) (read on the host).
+        t0: global index of local frame 0.  origin: first global frame of the recurrence.
+        u0, f: rest and increment of u, in (0, 1).  D, F: time constants in spike frames, > 0.
+        scale: intensity per unit firing rate; <= 0 writes the raw rate (spikes per frame).
+        out: float32 (K, P), contiguous, on the device of ``spikes`` (as r, u, last).
+
+    Returns:
+        ``out``: float32 (K, P), in [0, 1] when scale > 0.
+
+    Raises:
+        RuntimeError: wrong dtype/shape/device/contiguity, emit not ascending in [0, n), D or F
+            <= 0 (the message names the op and argument).
+    """
+    torch.ops.spikekit.tfstp_frames.default(spikes, r, u, last, emit, int(t0), int(origin), float(u0), float(D),
+                                            float(F), float(f), float(scale), out)
+    return out
+
+
+@torch.library.register_fake("spikekit::tfstp_frames")
+def _tfstp_frames_fake(spikes, r, u, last, emit, t0, origin, u0, D, F, f, scale, out):
+    return None

@@ -1,4 +1,5 @@
-"""Build checks: every CUDA source compiles with nvcc; version/build facts; the CLI entry points."""
+"""Build checks: the csrc/ layout, every CUDA source compiles with nvcc; version/build facts; the CLI
+entry points."""
 from __future__ import annotations
 
 import json
@@ -19,7 +20,37 @@ from spikekit.io import write_dat
 
 from conftest import REPO
 
-CUDA_SOURCES = sorted((REPO / "csrc" / "cuda").glob("*.cu"))
+CSRC = REPO / "csrc"
+CUDA_SOURCES = sorted(CSRC.glob("*/kernel.cu"))
+FAMILIES = sorted(p.parent for p in CSRC.glob("*/cpu.cpp"))
+SHARED = CSRC / "common"
+
+
+def test_every_csrc_file_sits_in_its_family_folder_or_the_shared_headers():
+    """csrc/ holds spikekit.cpp (the schemas), csrc/common/ (headers only) and one folder per op
+    family: math.h and cpu.cpp always, kernel.cu with its kernel.h and binding.cpp when it has CUDA
+    kernels; nothing nested deeper."""
+    assert {p.name for p in FAMILIES} >= {"bits", "recon", "simulate", "tfstp"}
+    for path in sorted(CSRC.rglob("*")):
+        rel = path.relative_to(CSRC)
+        if path.is_dir():
+            assert len(rel.parts) == 1 and (path == SHARED or path in FAMILIES), f"csrc/{rel}: not a family folder"
+            continue
+        assert len(rel.parts) == 2 or rel == Path("spikekit.cpp"), f"csrc/{rel}: outside the family folders"
+        if path.parent == SHARED:
+            assert path.suffix == ".h", f"csrc/{rel}: csrc/common/ holds headers only"
+    for family in FAMILIES:
+        assert (family / "math.h").is_file(), f"{family.name}: no per-element math.h"
+        if (family / "kernel.cu").exists():
+            assert (family / "kernel.h").is_file() and (family / "binding.cpp").is_file(), family.name
+
+
+def test_the_cuda_helpers_have_one_home():
+    """The grid-stride loop and the launch check are written once, in csrc/common/cuda.h."""
+    sources = {p: p.read_text() for p in CSRC.rglob("*") if p.suffix in (".h", ".cpp", ".cu")}
+    loops = [p for p, text in sources.items() if "gridDim.x" in text]
+    checks = [p for p, text in sources.items() if "void check_launch(" in text]
+    assert loops == [SHARED / "cuda.h"] and checks == [SHARED / "cuda.h"], (loops, checks)
 
 
 def _nvcc():
@@ -27,14 +58,14 @@ def _nvcc():
 
 
 @pytest.mark.skipif(_nvcc() is None, reason="nvcc not installed")
-@pytest.mark.parametrize("source", CUDA_SOURCES, ids=[p.name for p in CUDA_SOURCES])
+@pytest.mark.parametrize("source", CUDA_SOURCES, ids=[p.parent.name for p in CUDA_SOURCES])
 def test_cuda_source_compiles_with_nvcc(source, tmp_path):
     result = subprocess.run([_nvcc(), "-std=c++17", "-O1", "-arch=sm_90", "-c", str(source),
                              "-o", str(tmp_path / "out.o")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
 
 
-BINDINGS = sorted((REPO / "csrc" / "cuda").glob("*_binding.cpp"))
+BINDINGS = sorted(CSRC.glob("*/binding.cpp"))
 
 
 def _cuda_include():
@@ -48,7 +79,7 @@ def _cuda_include():
 
 
 @pytest.mark.skipif(shutil.which("g++") is None or _cuda_include() is None, reason="g++ or CUDA headers missing")
-@pytest.mark.parametrize("source", BINDINGS, ids=[p.name for p in BINDINGS])
+@pytest.mark.parametrize("source", BINDINGS, ids=[p.parent.name for p in BINDINGS])
 def test_cuda_binding_syntax(source, tmp_path):
     """The torch bindings of the CUDA kernels parse and type-check against torch's headers.
 
@@ -163,8 +194,8 @@ def test_the_package_requires_the_torch_minor_release_it_is_built_against():
 
 
 # The sources whose compilation used to warn: torch's headers under -std=c++17 (every file) and
-# GCC 12's AVX-512 intrinsics (the two files that use them).
-_WARNED = ["csrc/cpu/recon.cpp", "csrc/cpu/simulate.cpp"]
+# GCC 12's AVX-512 intrinsics (the two files that use them); and the newest kernel.
+_WARNED = ["csrc/recon/cpu.cpp", "csrc/simulate/cpu.cpp", "csrc/tfstp/cpu.cpp"]
 
 
 @pytest.mark.slow

@@ -284,7 +284,7 @@ def test_opcheck(device):
     torch.library.opcheck(torch.ops.spikekit.pack_spikes.default, (spikes, True))
     torch.library.opcheck(torch.ops.spikekit.unpack_spikes.default, (packed, 5, 7, True))
     out = torch.empty(3, 5, 7, dtype=torch.uint8, device=device)
-    torch.library.opcheck(torch.ops.spikekit.unpack_spikes_into.default, (packed, 5, 7, False, out))
+    torch.library.opcheck(torch.ops.spikekit.unpack_spikes.out, (packed, 5, 7, False), {"out": out})
 
 
 def test_ops_under_torch_compile():

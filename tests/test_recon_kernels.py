@@ -1,5 +1,7 @@
-"""The recon ops (tfp_packed, tfi_packed, isi) against plain NumPy references, opcheck, CUDA."""
+"""The recon ops (tfp_packed, tfi_packed, isi, tfstp_frames) against plain references, opcheck, CUDA."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -120,10 +122,27 @@ def test_opcheck():
     torch.library.opcheck(torch.ops.spikekit.tfp_packed.default, (packed, 5, 7, True, centres, 9, 1.5))
     torch.library.opcheck(torch.ops.spikekit.tfi_packed.default, (packed, 5, 7, True, centres, 12, 1.5))
     out = torch.empty(3, 5, 7)
-    torch.library.opcheck(torch.ops.spikekit.tfp_packed_into.default, (packed, 5, 7, True, centres, 9, 1.5, out))
-    torch.library.opcheck(torch.ops.spikekit.tfi_packed_into.default, (packed, 5, 7, True, centres, 12, 1.5, out))
+    torch.library.opcheck(torch.ops.spikekit.tfp_packed.out, (packed, 5, 7, True, centres, 9, 1.5), {"out": out})
+    torch.library.opcheck(torch.ops.spikekit.tfi_packed.out, (packed, 5, 7, True, centres, 12, 1.5), {"out": out})
     for dtype in (torch.uint8, torch.float32):
         torch.library.opcheck(torch.ops.spikekit.isi.default, (spikes.to(dtype).reshape(2, 30, 35), centres - 15, 12))
+
+
+def test_out_overloads_fill_the_given_tensor_like_the_functional_ops():
+    spikes = random_spikes(60, 5, 7, 0.4)
+    packed = ops.pack_spikes(spikes)
+    centres = torch.tensor([20, 21, 30])
+    for op, param in ((torch.ops.spikekit.tfp_packed, 9), (torch.ops.spikekit.tfi_packed, 12)):
+        out = torch.full((3, 5, 7), -1.0)
+        assert op.out(packed, 5, 7, True, centres, param, 1.5, out=out) is None
+        torch.testing.assert_close(out, op.default(packed, 5, 7, True, centres, param, 1.5), rtol=0, atol=0)
+    unpacked = torch.empty(60, 5, 7, dtype=torch.uint8)
+    torch.ops.spikekit.unpack_spikes.out(packed, 5, 7, True, out=unpacked)
+    assert torch.equal(unpacked, spikes)
+    with pytest.raises(RuntimeError, match=r"unpack_spikes.out: out must have shape \(60, 5, 7\)"):
+        torch.ops.spikekit.unpack_spikes.out(packed, 5, 7, True, out=unpacked[:59])
+    assert not any(hasattr(torch.ops.spikekit, name) for name in ("unpack_spikes_into", "tfp_packed_into",
+                                                                   "tfi_packed_into"))
 
 
 def test_isi_under_torch_compile():
@@ -166,3 +185,104 @@ def test_isi_long_search_uses_wide_offsets(dtype):
     got = ops.isi(spikes.to(dtype).reshape(1, 450, 15), torch.tensor(centres), 200)
     for k, t in enumerate(centres):
         np.testing.assert_array_equal(got[0, k].numpy(), isi_ref(spikes.numpy(), t, 200).reshape(15))
+
+
+# --- TFSTP recurrence ---------------------------------------------------------------------------
+
+def tfstp_reference(spikes, emit, t0, origin, state, u0, d, big_f, f, scale):
+    """Plain per-pixel TFSTP recurrence (spikekit/recon/tfstp.py) over frames t0 .. t0 + n - 1 of
+    spikes (n, P); state = (r, u, last) lists, updated; returns (K, P) images after emit[k]."""
+    r, u, last = state
+    out = np.zeros((len(emit), spikes.shape[1]))
+    for p in range(spikes.shape[1]):
+        for i in range(spikes.shape[0]):
+            if spikes[i, p]:
+                delta = t0 + i - last[p]
+                r[p] = 1 - (1 - r[p] * (1 - u[p])) * math.exp(-delta / d)
+                u[p] = u0 + (f - u0 + u[p] * (1 - f)) * math.exp(-delta / big_f)
+                last[p] = t0 + i
+            for k in (k for k, e in enumerate(emit) if e == i):
+                rates = []
+                for ratio, tau in (((u[p] - u0) / (f - u0 + u[p] * (1 - f))), big_f), \
+                                  (((1 - r[p]) / (1 - r[p] * (1 - u[p]))), d):
+                    if ratio > 0:
+                        rates.append(1.0 if ratio >= 1 else min(1.0, -1 / (tau * math.log(ratio))))
+                rate = np.mean(rates) if last[p] >= origin and rates else 0.0
+                out[k, p] = min(rate * scale, 1.0) if scale > 0 else rate
+    return out
+
+
+def run_tfstp_calls(spikes, calls, origin, params, scale, device):
+    """tfstp_frames over consecutive blocks of spikes (T, P) from frame origin, n frames per call
+    with the emits of ``calls`` [(n, emit)], next to tfstp_reference; asserts each call agrees
+    and returns the last call's images."""
+    npix = spikes.shape[1]
+    r = torch.ones(npix, dtype=torch.float64, device=device)
+    u = torch.full((npix,), params[0], dtype=torch.float64, device=device)
+    last = torch.full((npix,), origin - 1, dtype=torch.int64, device=device)
+    ref_state = ([1.0] * npix, [params[0]] * npix, [origin - 1] * npix)
+    t0 = origin
+    for n, emit in calls:
+        block = spikes[t0 - origin:t0 - origin + n].contiguous()
+        out = torch.full((len(emit), npix), -1.0, device=device)
+        ops.tfstp_frames(block.to(device), r, u, last, torch.tensor(emit, dtype=torch.int64), t0, origin, *params,
+                         scale, out)
+        expected = tfstp_reference(block.numpy(), emit, t0, origin, ref_state, *params, scale)
+        np.testing.assert_allclose(out.cpu().numpy(), expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(r.cpu().numpy(), ref_state[0], rtol=1e-12)
+        np.testing.assert_array_equal(last.cpu().numpy(), ref_state[2])
+        t0 += n
+    return out.cpu()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("scale,params", [(-1.0, (0.15, 1.0, 10.0, 0.15)), (1.5, (0.3, 2.5, 4.0, 0.2))])
+def test_tfstp_frames_matches_plain_recurrence_across_calls(scale, params, device):
+    """Pixels past one 512-pixel work item, state carried over calls of different lengths, two
+    outputs after the same frame, a pixel that never fires."""
+    spikes = (torch.rand(150, 1100, generator=torch.Generator().manual_seed(3)) < 0.15).to(torch.uint8)
+    spikes[:, 700] = 0
+    out = run_tfstp_calls(spikes, ((64, [0, 5, 5, 63]), (50, []), (36, [35])), 20, params, scale, device)
+    assert (out[:, 700] == 0).all() and (out[:, :700] > 0).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tfstp_frames_long_intervals(device):
+    """Intervals beyond the CPU kernel's table of decays (1024 frames) and at its edge."""
+    spikes = torch.zeros(2100, 3, dtype=torch.uint8)
+    spikes[[0, 2000], 0] = 1
+    spikes[[5, 1029, 1030, 2053], 1] = 1  # intervals 1024 (first past the table), 1, 1023 (last in it)
+    spikes[::2, 2] = 1
+    out = run_tfstp_calls(spikes, ((1000, [999]), (1100, [0, 1000, 1099])), 0, (0.15, 1.0, 10.0, 0.15), -1.0, device)
+    assert (out[:, 2] > 0.4).all()
+
+
+def test_tfstp_frames_errors_name_the_argument():
+    spikes = torch.zeros(10, 6, dtype=torch.uint8)
+    state = (torch.ones(6, dtype=torch.float64), torch.full((6,), 0.15, dtype=torch.float64),
+             torch.full((6,), -1, dtype=torch.int64))
+    out = torch.empty(2, 6)
+
+    def call(spikes=spikes, r=state[0], emit=torch.tensor([1, 4]), out=out, d=1.0):
+        ops.tfstp_frames(spikes, r, state[1], state[2], emit, 0, 0, 0.15, d, 10.0, 0.15, 1.0, out)
+
+    with pytest.raises(RuntimeError, match=r"tfstp_frames: r must be a contiguous Double \(6,\)"):
+        call(r=state[0].float())
+    with pytest.raises(RuntimeError, match="tfstp_frames: spikes must be uint8"):
+        call(spikes=spikes.float())
+    with pytest.raises(RuntimeError, match=r"emit must be ascending frame indices in 0 .. 9, got 3 at position 1"):
+        call(emit=torch.tensor([4, 3]))
+    with pytest.raises(RuntimeError, match=r"emit must be ascending frame indices in 0 .. 9, got 10"):
+        call(emit=torch.tensor([1, 10]))
+    with pytest.raises(RuntimeError, match=r"out must be a contiguous float32 \(2, 6\)"):
+        call(out=torch.empty(3, 6))
+    with pytest.raises(RuntimeError, match="D and F must be > 0"):
+        call(d=0.0)
+
+
+def test_tfstp_frames_opcheck():
+    spikes = (torch.rand(30, 40, generator=torch.Generator().manual_seed(4)) < 0.3).to(torch.uint8)
+    state = (torch.ones(40, dtype=torch.float64), torch.full((40,), 0.15, dtype=torch.float64),
+             torch.full((40,), -1, dtype=torch.int64))
+    torch.library.opcheck(torch.ops.spikekit.tfstp_frames.default,
+                          (spikes, *state, torch.tensor([3, 29]), 0, 0, 0.15, 1.0, 10.0, 0.15, 1.0, torch.empty(2, 40)))

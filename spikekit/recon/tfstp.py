@@ -26,17 +26,14 @@ TFP/TFI (firing rate x scale).
 Parameters (SpikeCV's TFSTP defaults, intervals in spike frames): u0 = 0.15, D = 1.0 (0.05 x 20),
 F = 10.0 (0.5 x 20), f = 0.15. The state starts at rest (R = 1, u = u0) ``warmup`` frames before
 the first output (default 400; ``None``: from frame 0), and a pixel's first spike uses the
-interval since the frame before that start. The recurrence runs on the CPU (numba); outputs of
-CUDA tensors are moved back to their device.
+interval since the frame before that start. The recurrence is the ``spikekit::tfstp_frames``
+kernel (csrc/tfstp/), on the device of the frames.
 """
 from __future__ import annotations
 
-import math
-
-import numba
-import numpy as np
 import torch
 
+from .. import ops
 from .base import DEFAULT_SCALE, Method, Options, reconstruct
 from .source import Source
 
@@ -44,58 +41,6 @@ DEFAULTS = {"u0": 0.15, "D": 1.0, "F": 10.0, "f": 0.15, "warmup": 400}
 """TFSTP parameters: u0, f (dimensionless), D, F (spike frames), warmup (spike frames or None)."""
 CHUNK_FRAMES = 64
 """Spike frames decoded per recurrence call."""
-_BLOCK = 512  # pixels per parallel work item
-
-
-@numba.njit(cache=True, inline="always")
-def _rate(ratio, tau):
-    """1 / Delta for a steady-state ratio exp(-Delta / tau); -1 when undefined (ratio <= 0)."""
-    if ratio <= 0.0:
-        return -1.0
-    if ratio >= 1.0:
-        return 1.0
-    return min(1.0, -1.0 / (tau * math.log(ratio)))
-
-
-@numba.njit(cache=True, inline="always")
-def _intensity(r, u, spiked, u0, d, big_f, f, scale):
-    if not spiked:
-        return 0.0
-    ru = _rate((u - u0) / (f - u0 + u * (1.0 - f)), big_f)
-    rr = _rate((1.0 - r) / (1.0 - r * (1.0 - u)), d)
-    if ru >= 0.0 and rr >= 0.0:
-        rate = 0.5 * (ru + rr)
-    else:
-        rate = max(ru, rr, 0.0)
-    if scale > 0.0:
-        rate = min(rate * scale, 1.0)
-    return rate
-
-
-@numba.njit(cache=True, parallel=True)
-def _stp_chunk(spikes, t0, origin, r, u, last, emit, out, u0, d, big_f, f, scale):  # pragma: no cover
-    """Run frames t0 .. t0 + n - 1 of ``spikes`` (uint8 (n, P)) through the recurrence, updating
-    r, u (float64 (P,)) and last (int64 (P,), frame of the previous spike, origin - 1 before the
-    first) in place, and write the intensity after local frame emit[k] into out[k] (float32
-    (K, P)). scale <= 0: raw rate."""
-    n, npix = spikes.shape
-    blocks = (npix + _BLOCK - 1) // _BLOCK
-    for blk in numba.prange(blocks):
-        p0 = blk * _BLOCK
-        p1 = min(npix, p0 + _BLOCK)
-        k = 0
-        for i in range(n):
-            t = t0 + i
-            for p in range(p0, p1):
-                if spikes[i, p]:
-                    delta = t - last[p]
-                    r[p] = 1.0 - (1.0 - r[p] * (1.0 - u[p])) * math.exp(-delta / d)
-                    u[p] = u0 + (f - u0 + u[p] * (1.0 - f)) * math.exp(-delta / big_f)
-                    last[p] = t
-            while k < emit.shape[0] and emit[k] == i:
-                for p in range(p0, p1):
-                    out[k, p] = _intensity(r[p], u[p], last[p] >= origin, u0, d, big_f, f, scale)
-                k += 1
 
 
 def tfstp_params(params: dict) -> dict:
@@ -128,6 +73,14 @@ def _segments(centres: list, warmup) -> list:
     return segments
 
 
+def _rest_state(npix: int, u0: float, start: int, device) -> tuple:
+    """(R, u, last) of ``npix`` synapses at rest before frame ``start``: float64 R = 1, u = u0;
+    int64 last = start - 1 (the frame of the previous spike, before the first one)."""
+    return (torch.ones(npix, dtype=torch.float64, device=device),
+            torch.full((npix,), float(u0), dtype=torch.float64, device=device),
+            torch.full((npix,), start - 1, dtype=torch.int64, device=device))
+
+
 def tfstp_valid(frames: int, opts: Options) -> tuple[int, int]:
     """Every index is valid (the recurrence is causal: frames up to t are used)."""
     tfstp_params(opts.params)
@@ -138,10 +91,9 @@ def tfstp_run(source: Source, centres: list, opts: Options):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of TFSTP images (the Method contract)."""
     p = tfstp_params(opts.params)
     scale = -1.0 if opts.scale is None else float(opts.scale)
-    npix = source.height * source.width
+    npix, dev = source.height * source.width, source.device
     for start, wanted in _segments(centres, p["warmup"]):
-        states = [(np.ones(npix), np.full(npix, p["u0"]), np.full(npix, start - 1, dtype=np.int64))
-                  for _ in range(source.samples())]
+        states = [_rest_state(npix, p["u0"], start, dev) for _ in range(source.samples())]
         readers = [source.iter_frames(start, wanted[-1] + 1, CHUNK_FRAMES, sample=n)
                    for n in range(source.samples())]
         t0, w = start, 0
@@ -151,14 +103,14 @@ def tfstp_run(source: Source, centres: list, opts: Options):
             while w < len(wanted) and wanted[w] < t0 + n:
                 emit.append(wanted[w] - t0)
                 w += 1
-            out = np.empty((len(blocks), len(emit), npix), dtype=np.float32)
-            for b, (frames, (r, u, last)) in enumerate(zip(blocks, states)):
-                _stp_chunk(np.ascontiguousarray(frames.reshape(n, npix).cpu().numpy()), t0, start, r, u, last,
-                           np.asarray(emit, dtype=np.int64), out[b], p["u0"], p["D"], p["F"], p["f"], scale)
+            emit_t = torch.tensor(emit, dtype=torch.int64)
+            out = torch.empty((len(blocks), len(emit), npix), dtype=torch.float32, device=dev)
+            for b, (frames, state) in enumerate(zip(blocks, states)):
+                ops.tfstp_frames(frames.reshape(n, npix).contiguous(), *state, emit_t, t0, start, p["u0"], p["D"],
+                                 p["F"], p["f"], scale, out[b])
             t0 += n
             if emit:
-                images = torch.from_numpy(out).reshape(len(blocks), len(emit), source.height, source.width)
-                yield [t0 - n + e for e in emit], images.to(source.device)
+                yield [t0 - n + e for e in emit], out.reshape(len(blocks), len(emit), source.height, source.width)
 
 
 METHOD = Method("tfstp", "TFSTP: steady-state inversion of per-pixel short-term plasticity (Zheng et al. 2021)",
@@ -180,7 +132,7 @@ def tfstp(spikes, *, at=None, stride=None, scale=DEFAULT_SCALE, start=None, stop
         u0, f: rest and increment of the release probability (dimensionless, in (0, 1)).
         D, F: depression and facilitation time constants in spike frames (> 0).
         warmup: spike frames of history before each output (None: from frame 0).
-        device: output device for a SpikeStream (the recurrence itself runs on the CPU).
+        device: device of a SpikeStream's frames, the recurrence and the output.
 
     Returns:
         float32 images in [0, 1], finite everywhere.

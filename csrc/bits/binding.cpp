@@ -6,37 +6,28 @@
 
 #include <tuple>
 
-#include "../checks.h"
-#include "../kernels/common.h"
-#include "launch.h"
+#include "../common/cuda.h"
+#include "checks.h"
+#include "kernel.h"
 
 namespace spikekit {
 namespace {
 
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, "spikekit::", op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
-void unpack_spikes_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void unpack_spikes_out_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                              at::Tensor out) {
-  check_packed(packed, height, width, "unpack_spikes_into");
-  check_uint8(out, "unpack_spikes_into", "out", 3);
-  TORCH_CHECK(out.device() == packed.device(), "spikekit::unpack_spikes_into: out must be on ",
-              packed.device());
-  TORCH_CHECK(out.size(0) == packed.size(0) && out.size(1) == height && out.size(2) == width,
-              "spikekit::unpack_spikes_into: out must have shape (", packed.size(0), ", ", height,
-              ", ", width, "), got ", out.sizes());
+  check_packed(packed, height, width, "unpack_spikes.out");
+  check_unpack_out(packed, height, width, out, "unpack_spikes.out");
   const c10::cuda::CUDAGuard guard(packed.device());
   check_launch(launch_unpack_spikes(packed.data_ptr<uint8_t>(), out.data_ptr<uint8_t>(),
                                     packed.size(0), height, width, flip,
                                     c10::cuda::getCurrentCUDAStream().stream()),
-               "unpack_spikes_into");
+               "unpack_spikes.out");
 }
 
 at::Tensor unpack_spikes_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip) {
   check_packed(packed, height, width, "unpack_spikes");
   at::Tensor out = at::empty({packed.size(0), height, width}, packed.options());
-  unpack_spikes_into_cuda(packed, height, width, flip, out);
+  unpack_spikes_out_cuda(packed, height, width, flip, out);
   return out;
 }
 
@@ -72,7 +63,7 @@ std::tuple<at::Tensor, at::Tensor> spike_counts_cuda(const at::Tensor& packed, i
 TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
   m.impl("spike_counts", &spike_counts_cuda);
   m.impl("unpack_spikes", &unpack_spikes_cuda);
-  m.impl("unpack_spikes_into", &unpack_spikes_into_cuda);
+  m.impl("unpack_spikes.out", &unpack_spikes_out_cuda);
   m.impl("pack_spikes", &pack_spikes_cuda);
 }
 

@@ -3,8 +3,7 @@
 #pragma once
 #include <ATen/ATen.h>
 
-#include "checks.h"
-#include "kernels/common.h"
+#include "../common/checks.h"
 
 namespace spikekit {
 

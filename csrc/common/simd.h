@@ -1,4 +1,4 @@
-// x86 SIMD intrinsics for the CPU kernels (csrc/cpu/recon.cpp, csrc/cpu/simulate.cpp).
+// x86 SIMD intrinsics for the CPU kernels (csrc/recon/cpu.cpp, csrc/simulate/cpu.cpp).
 //
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and, once inlined, trip
 // -Wmaybe-uninitialized inside the compiler's own avx512fintrin.h (GCC bug 105593): silenced for

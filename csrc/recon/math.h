@@ -1,5 +1,5 @@
 // Per-element math of the classic reconstructions (TFP and TFI), shared by the CPU kernels
-// (csrc/cpu/recon.cpp) and the CUDA kernels (csrc/cuda/recon.cu).
+// (csrc/recon/cpu.cpp) and the CUDA kernels (csrc/recon/kernel.cu).
 //
 // TFP (Zhu et al., ICME 2019; seed Eq. 2): I(t) = scale * (spikes in frames [t - w/2, t - w/2 + w)) / w.
 // ISI / TFI (seed Eq. 3), the project-wide definition (notes, "Interfaces"): for a pixel and a
@@ -11,8 +11,8 @@
 // dl = t - l in [0, M] and dr = r - t in [1, M]; M is both the "not found" value and the
 // largest offset that can be found, so a search may stop one frame early.
 #pragma once
-#include "bits.h"
-#include "common.h"
+#include "../bits/math.h"
+#include "../common/layout.h"
 
 namespace spikekit {
 
@@ -41,7 +41,7 @@ SK_HOST_DEVICE void flush_lanes(uint64_t acc, int32_t count[8]) {
 // (frame f's bytes at packed + f * nbytes). SWAR: each frame's byte is spread to 8 one-byte
 // lanes (spread_byte) and added to a 64-bit accumulator, flushed to int32 every 255 frames so
 // no lane wraps (windows of any length, e.g. 65535 frames). The CPU kernel does the same
-// frame-major over a block of bytes (accumulate_frames in csrc/cpu/recon.cpp).
+// frame-major over a block of bytes (accumulate_frames in csrc/recon/cpu.cpp).
 SK_HOST_DEVICE void window_count_byte(const uint8_t* packed, int64_t nbytes, int64_t j, int64_t a,
                                       int64_t b, int32_t count[8]) {
   for (int k = 0; k < 8; ++k) count[k] = 0;

@@ -1,9 +1,9 @@
-// Argument checks shared by the CPU and CUDA host entries: each message names the op and
-// the argument.
+// Argument checks shared by the CPU and CUDA host entries of every family: each message names
+// the op and the argument.
 #pragma once
 #include <ATen/ATen.h>
 
-#include "kernels/common.h"
+#include "layout.h"
 
 namespace spikekit {
 

@@ -1,7 +1,8 @@
-// Bit packing of spike frames (the .dat layout, DESIGN.md): pixel p = file_row * W + col is
-// bit p % 8 (LSB first) of byte p / 8 of its frame.
+// Per-element math of the bit-layout ops, also used by the other families: bit packing of spike
+// frames (the .dat layout): pixel p = file_row * W + col is bit p % 8 (LSB first) of byte p / 8
+// of its frame.
 #pragma once
-#include "common.h"
+#include "../common/layout.h"
 
 namespace spikekit {
 

@@ -1,19 +1,16 @@
 // torch bindings of the CUDA simulator kernels (compiled only in CUDA builds): the same checks
-// as the CPU entries (csrc/simulate_checks.h), device guard, current stream.
+// as the CPU entries (csrc/simulate/checks.h), device guard, current stream.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include "../simulate_checks.h"
-#include "launch.h"
+#include "../common/cuda.h"
+#include "checks.h"
+#include "kernel.h"
 
 namespace spikekit {
 namespace {
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, "spikekit::", op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 void simulate_init_cuda(at::Tensor acc, at::Tensor comp, at::Tensor theta, double threshold, double sigma,
                         bool random_init, int64_t seed) {

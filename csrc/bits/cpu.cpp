@@ -8,8 +8,8 @@
 #include <tuple>
 #include <vector>
 
-#include "../kernels/bits.h"
-#include "../checks.h"
+#include "checks.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {
@@ -33,7 +33,7 @@ inline void unpack_row(const uint8_t* frame, int64_t s, int64_t width, uint8_t* 
   for (; c < width; ++c) out[c] = get_bit(frame, s + c);
 }
 
-void unpack_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void unpack_frames_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                      const at::Tensor& out) {
   const int64_t frames = packed.size(0);
   const int64_t nbytes = frame_bytes(height, width);
@@ -52,18 +52,15 @@ void unpack_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bo
 at::Tensor unpack_spikes_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip) {
   check_packed(packed, height, width, "unpack_spikes");
   at::Tensor out = at::empty({packed.size(0), height, width}, packed.options());
-  unpack_into_cpu(packed, height, width, flip, out);
+  unpack_frames_cpu(packed, height, width, flip, out);
   return out;
 }
 
-void unpack_spikes_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void unpack_spikes_out_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                             at::Tensor out) {
-  check_packed(packed, height, width, "unpack_spikes_into");
-  check_uint8(out, "unpack_spikes_into", "out", 3);
-  TORCH_CHECK(out.size(0) == packed.size(0) && out.size(1) == height && out.size(2) == width,
-              "spikekit::unpack_spikes_into: out must have shape (", packed.size(0), ", ", height,
-              ", ", width, "), got ", out.sizes());
-  unpack_into_cpu(packed, height, width, flip, out);
+  check_packed(packed, height, width, "unpack_spikes.out");
+  check_unpack_out(packed, height, width, out, "unpack_spikes.out");
+  unpack_frames_cpu(packed, height, width, flip, out);
 }
 
 at::Tensor pack_spikes_cpu(const at::Tensor& spikes, bool flip) {
@@ -147,7 +144,7 @@ std::tuple<at::Tensor, at::Tensor> spike_counts_cpu(const at::Tensor& packed, in
 TORCH_LIBRARY_IMPL(spikekit, CPU, m) {
   m.impl("spike_counts", &spike_counts_cpu);
   m.impl("unpack_spikes", &unpack_spikes_cpu);
-  m.impl("unpack_spikes_into", &unpack_spikes_into_cpu);
+  m.impl("unpack_spikes.out", &unpack_spikes_out_cpu);
   m.impl("pack_spikes", &pack_spikes_cpu);
 }
 

@@ -1,11 +1,12 @@
 // CUDA kernels of the classic reconstructions (TFP/TFI from packed frames, ISI of unpacked
-// batches). The per-element math is csrc/kernels/recon.h, shared with the CPU kernels, so the
-// CPU tests exercise the same arithmetic.
+// batches). The per-element math is csrc/recon/math.h, shared with the CPU kernels
+// (csrc/recon/cpu.cpp), so the CPU tests exercise the same arithmetic.
 #include <cuda_runtime.h>
 
-#include "../kernels/bits.h"
-#include "../kernels/recon.h"
-#include "launch.h"
+#include "../bits/math.h"
+#include "../common/cuda.h"
+#include "kernel.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {
@@ -24,8 +25,7 @@ __global__ void tfp_kernel(const uint8_t* __restrict__ packed, const int64_t* __
                            float* __restrict__ out, int64_t k, int64_t nbytes, int64_t height,
                            int64_t width, bool flip, int64_t window, float factor) {
   const int64_t total = k * nbytes;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  grid_stride(total, [&](int64_t i) {
     const int64_t c = i / nbytes, j = i - c * nbytes;
     const int64_t a = tfp_window_start(centers[c], window);
     int32_t count[8];
@@ -33,7 +33,7 @@ __global__ void tfp_kernel(const uint8_t* __restrict__ packed, const int64_t* __
     float v[8];
     for (int q = 0; q < 8; ++q) v[q] = tfp_value(count[q], factor);
     store8(out + c * height * width, j, height, width, flip, v);
-  }
+  });
 }
 
 __global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __restrict__ centers,
@@ -41,15 +41,14 @@ __global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __
                            int64_t height, int64_t width, bool flip, int64_t max_interval,
                            float scale) {
   const int64_t total = k * nbytes;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  grid_stride(total, [&](int64_t i) {
     const int64_t c = i / nbytes, j = i - c * nbytes;
     int32_t isi[8];
     isi_byte(packed, nbytes, frames, j, centers[c], max_interval, isi);
     float v[8];
     for (int q = 0; q < 8; ++q) v[q] = tfi_value(isi[q], scale);
     store8(out + c * height * width, j, height, width, flip, v);
-  }
+  });
 }
 
 // One thread per (sample, centre, pixel); neighbouring threads read neighbouring pixels.
@@ -58,13 +57,12 @@ __global__ void isi_kernel(const T* __restrict__ spikes, const int64_t* __restri
                            float* __restrict__ out, int64_t n, int64_t bstride, int64_t frames,
                            int64_t npix, int64_t k, int64_t max_interval) {
   const int64_t total = n * k * npix;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  grid_stride(total, [&](int64_t i) {
     const int64_t b = i / (k * npix), rest = i - b * k * npix;
     const int64_t c = rest / npix, p = rest - c * npix;
     out[i] = static_cast<float>(
         isi_pixel(spikes + b * bstride + p, npix, frames, centers[c], max_interval));
-  }
+  });
 }
 
 }  // namespace
@@ -74,34 +72,25 @@ cudaError_t launch_tfp_packed(const uint8_t* packed, const int64_t* centers, flo
                               int64_t window, float scale, cudaStream_t stream) {
   (void)frames;
   const int64_t nbytes = frame_bytes(height, width);
-  const int64_t total = k * nbytes;
-  if (total == 0) return cudaSuccess;
   const float factor = static_cast<float>(static_cast<double>(scale) / static_cast<double>(window));
-  tfp_kernel<<<grid_for(total, 256), 256, 0, stream>>>(packed, centers, out, k, nbytes, height,
-                                                       width, flip, window, factor);
-  return cudaGetLastError();
+  return launch_grid_stride(tfp_kernel, k * nbytes, 256, stream, packed, centers, out, k, nbytes, height,
+                            width, flip, window, factor);
 }
 
 cudaError_t launch_tfi_packed(const uint8_t* packed, const int64_t* centers, float* out, int64_t k,
                               int64_t frames, int64_t height, int64_t width, bool flip,
                               int64_t max_interval, float scale, cudaStream_t stream) {
   const int64_t nbytes = frame_bytes(height, width);
-  const int64_t total = k * nbytes;
-  if (total == 0) return cudaSuccess;
-  tfi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(packed, centers, out, k, frames, nbytes,
-                                                       height, width, flip, max_interval, scale);
-  return cudaGetLastError();
+  return launch_grid_stride(tfi_kernel, k * nbytes, 256, stream, packed, centers, out, k, frames, nbytes,
+                            height, width, flip, max_interval, scale);
 }
 
 template <typename T>
 cudaError_t launch_isi(const T* spikes, const int64_t* centers, float* out, int64_t n, int64_t bstride,
                        int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
                        cudaStream_t stream) {
-  const int64_t total = n * k * npix;
-  if (total == 0) return cudaSuccess;
-  isi_kernel<<<grid_for(total, 256), 256, 0, stream>>>(spikes, centers, out, n, bstride, frames,
-                                                       npix, k, max_interval);
-  return cudaGetLastError();
+  return launch_grid_stride(isi_kernel<T>, n * k * npix, 256, stream, spikes, centers, out, n, bstride,
+                            frames, npix, k, max_interval);
 }
 
 cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* out, int64_t n,

@@ -1,6 +1,7 @@
-// Shared definitions for per-element kernel helpers used by both the CPU (C++) and the
-// CUDA translation units. Nothing here includes a torch header, so csrc/cuda/*.cu can be
-// compiled with plain nvcc.
+// Definitions shared by the per-element helpers of every family (csrc/*/math.h), for both the
+// CPU (C++) and the CUDA translation units: the host/device qualifier and the packed-frame size
+// and row order. Nothing here includes a torch header, so csrc/*/kernel.cu compile with plain
+// nvcc.
 #pragma once
 #include <cstdint>
 

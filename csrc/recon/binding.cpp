@@ -5,15 +5,12 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../recon_checks.h"
-#include "launch.h"
+#include "../common/cuda.h"
+#include "checks.h"
+#include "kernel.h"
 
 namespace spikekit {
 namespace {
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, "spikekit::", op, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 // Host copy of the centres (for validation) and a device copy (for the kernel).
 std::pair<at::Tensor, at::Tensor> host_and_device(const at::Tensor& centers, const at::Device& dev) {
@@ -35,7 +32,7 @@ std::pair<at::Tensor, at::Tensor> prepare_packed(const at::Tensor& packed, int64
   return host_and_device(centers, packed.device());
 }
 
-void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void tfp_packed_out_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                           const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
   auto [hc, dc] = prepare_packed(packed, height, width, centers, out, "tfp_packed");
   const c10::cuda::CUDAGuard guard(packed.device());
@@ -48,7 +45,7 @@ void tfp_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t widt
                "tfp_packed");
 }
 
-void tfi_packed_into_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void tfi_packed_out_cuda(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                           const at::Tensor& centers, int64_t max_interval, double scale,
                           at::Tensor out) {
   auto [hc, dc] = prepare_packed(packed, height, width, centers, out, "tfi_packed");
@@ -90,10 +87,10 @@ at::Tensor isi_cuda(const at::Tensor& spikes, const at::Tensor& centers, int64_t
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CUDA, m) {
-  m.impl("tfp_packed", &packed_functional<tfp_packed_into_cuda>);
-  m.impl("tfp_packed_into", &tfp_packed_into_cuda);
-  m.impl("tfi_packed", &packed_functional<tfi_packed_into_cuda>);
-  m.impl("tfi_packed_into", &tfi_packed_into_cuda);
+  m.impl("tfp_packed", &packed_functional<tfp_packed_out_cuda>);
+  m.impl("tfp_packed.out", &tfp_packed_out_cuda);
+  m.impl("tfi_packed", &packed_functional<tfi_packed_out_cuda>);
+  m.impl("tfi_packed.out", &tfi_packed_out_cuda);
   m.impl("isi", &isi_cuda);
 }
 

@@ -1,6 +1,6 @@
 // CPU kernels of the classic reconstructions: TFP and TFI read straight from packed spike
 // frames (the .dat bytes; the unpacked stream is never materialised), and the ISI of unpacked
-// (N, T, P) batches. Per-element math: csrc/kernels/recon.h (shared with the CUDA kernels).
+// (N, T, P) batches. Per-element math: csrc/recon/math.h (shared with the CUDA kernels).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -10,12 +10,12 @@
 #include <vector>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
-#include "../simd.h"
+#include "../common/simd.h"
 #endif
 
-#include "../recon_checks.h"
-#include "../kernels/bits.h"
-#include "../kernels/recon.h"
+#include "../bits/math.h"
+#include "checks.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {
@@ -110,7 +110,7 @@ void accumulate_frames(const uint8_t* src, int64_t nbytes, int64_t j0, int64_t n
 // walks the centres in order, writing a contiguous run of every output image. Moving forward
 // by less than w/2 frames slides the window (add the new frames, drop the old ones); otherwise
 // the window is recounted.
-void tfp_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void tfp_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                          const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
   const int64_t k = check_packed_args(packed, height, width, centers, "tfp_packed");
   check_out(out, k, height, width, "tfp_packed");
@@ -154,7 +154,7 @@ void tfp_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width
 
 // --- TFI from packed frames -------------------------------------------------------------------
 
-void tfi_packed_into_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+void tfi_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                          const at::Tensor& centers, int64_t max_interval, double scale,
                          at::Tensor out) {
   const int64_t k = check_packed_args(packed, height, width, centers, "tfi_packed");
@@ -260,10 +260,10 @@ at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centers, int64_t 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(spikekit, CPU, m) {
-  m.impl("tfp_packed", &packed_functional<tfp_packed_into_cpu>);
-  m.impl("tfp_packed_into", &tfp_packed_into_cpu);
-  m.impl("tfi_packed", &packed_functional<tfi_packed_into_cpu>);
-  m.impl("tfi_packed_into", &tfi_packed_into_cpu);
+  m.impl("tfp_packed", &packed_functional<tfp_packed_out_cpu>);
+  m.impl("tfp_packed.out", &tfp_packed_out_cpu);
+  m.impl("tfi_packed", &packed_functional<tfi_packed_out_cpu>);
+  m.impl("tfi_packed.out", &tfi_packed_out_cpu);
   m.impl("isi", &isi_cpu);
 }
 

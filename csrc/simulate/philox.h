@@ -8,7 +8,7 @@
 // cosine are our own polynomial evaluations, not the platform's libm, so CPU and CUDA produce
 // the same bits for the same (key, counter).
 #pragma once
-#include "common.h"
+#include "../common/layout.h"
 
 // Like SK_HOST_DEVICE, but also forced inline on the host: the CPU kernels rely on these
 // helpers being inlined into their `omp simd` loops to vectorise them.

@@ -1,5 +1,5 @@
 // CPU kernels of the simulator: integrate-and-fire fused with bit packing. The per-element
-// math is csrc/kernels/simulate.h (shared with CUDA); this file only arranges the loops.
+// math is csrc/simulate/math.h (shared with CUDA); this file only arranges the loops.
 //
 // Work is split into tiles of 512 consecutive *file* pixels (the .dat bit order, rows
 // bottom-up), so a tile writes 64 whole bytes of every packed spike frame. A tile keeps its
@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #if defined(__AVX512F__)
-#include "../simd.h"
+#include "../common/simd.h"
 #endif
 
 // The shared float helpers are specified as separately rounded IEEE operations (CUDA uses
@@ -23,9 +23,9 @@
 #pragma clang fp contract(off)
 #endif
 
-#include "../kernels/bits.h"
-#include "../kernels/simulate.h"
-#include "../simulate_checks.h"
+#include "../bits/math.h"
+#include "checks.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {
@@ -52,7 +52,7 @@ int make_segments(int64_t p0, int64_t p1, int64_t height, int64_t width, Segment
 // The Philox words of spike-frame group frame >> 2 for lanes [0, L): w[i][k] = word i of
 // sim_shot_words(k0, k1, pix[k], frame, batch). With AVX-512, 16 lanes at a time with the
 // 32x32->64-bit multiplies done as even/odd vpmuludq (same Philox4x32-10 arithmetic as
-// csrc/kernels/philox.h, which the tests' plain reference checks bit for bit); else the shared
+// csrc/simulate/philox.h, which the tests' plain reference checks bit for bit); else the shared
 // helper in a vectorised loop.
 void shot_words(uint32_t k0, uint32_t k1, const uint32_t* pix, int64_t L, int64_t frame, uint32_t batch,
                 uint32_t (*w)[kTile]) {

@@ -1,13 +1,14 @@
 // CUDA kernels of the simulator: integrate-and-fire fused with bit packing. The per-element
-// math is csrc/kernels/simulate.h, shared with the CPU kernels (csrc/cpu/simulate.cpp), so both
+// math is csrc/simulate/math.h, shared with the CPU kernels (csrc/simulate/cpu.cpp), so both
 // devices produce the same bits. One thread per (batch element, file pixel) loops over the spike
 // frames of the call with its state in registers; a warp covers 32 consecutive file pixels, so
 // one __ballot_sync per spike frame yields 4 packed bytes.
 #include <cuda_runtime.h>
 
-#include "../kernels/bits.h"
-#include "../kernels/simulate.h"
-#include "launch.h"
+#include "../bits/math.h"
+#include "../common/cuda.h"
+#include "kernel.h"
+#include "math.h"
 
 namespace spikekit {
 namespace {
@@ -19,8 +20,7 @@ __global__ void simulate_kernel(const SimArgs a) {
   const int64_t padded = (npix + 31) / 32 * 32;  // warps never straddle batch elements
   const int64_t total = a.batch * padded;
   const unsigned lane = threadIdx.x & 31u;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  grid_stride(total, [&](int64_t i) {
     const int64_t b = i / padded;
     const int64_t p = i - b * padded;  // file pixel index
     const bool valid = p < npix;
@@ -72,31 +72,25 @@ __global__ void simulate_kernel(const SimArgs a) {
       a.acc[s_idx] = acc;
       a.comp[s_idx] = comp;
     }
-  }
+  });
 }
 
 __global__ void simulate_init_kernel(float* acc, float* comp, float* theta, int64_t total, int64_t npix,
                                      float threshold, float sigma, bool random_init, uint32_t k0, uint32_t k1) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  grid_stride(total, [&](int64_t i) {
     const int64_t b = i / npix;
     sim_init_pixel(k0, k1, static_cast<uint32_t>(i - b * npix), static_cast<uint32_t>(b), threshold, sigma,
                    random_init, theta[i], acc[i]);
     comp[i] = 0.0f;
-  }
+  });
 }
 
 cudaError_t launch(const SimArgs& a, cudaStream_t stream) {
   const int64_t padded = (a.height * a.width + 31) / 32 * 32;
-  const int64_t total = a.batch * padded;
-  if (total == 0 || a.frames == 0) return cudaSuccess;
+  const int64_t total = a.frames == 0 ? 0 : a.batch * padded;
   const int block = 128;
-  if (a.intensity != nullptr) {
-    simulate_kernel<false><<<grid_for(total, block), block, 0, stream>>>(a);
-  } else {
-    simulate_kernel<true><<<grid_for(total, block), block, 0, stream>>>(a);
-  }
-  return cudaGetLastError();
+  return a.intensity != nullptr ? launch_grid_stride(simulate_kernel<false>, total, block, stream, a)
+                                : launch_grid_stride(simulate_kernel<true>, total, block, stream, a);
 }
 
 }  // namespace
@@ -123,10 +117,8 @@ cudaError_t launch_simulate_init(float* acc, float* comp, float* theta, int64_t 
                                  int64_t width, float threshold, float sigma, bool random_init, uint32_t k0,
                                  uint32_t k1, cudaStream_t stream) {
   const int64_t total = batch * height * width;
-  if (total == 0) return cudaSuccess;
-  simulate_init_kernel<<<grid_for(total, 256), 256, 0, stream>>>(acc, comp, theta, total, height * width,
-                                                                  threshold, sigma, random_init, k0, k1);
-  return cudaGetLastError();
+  return launch_grid_stride(simulate_init_kernel, total, 256, stream, acc, comp, theta, total, height * width,
+                            threshold, sigma, random_init, k0, k1);
 }
 
 }  // namespace spikekit

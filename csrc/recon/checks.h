@@ -1,13 +1,12 @@
 // Host-side argument checks of the reconstruction ops, shared by the CPU entries
-// (csrc/cpu/recon.cpp) and the CUDA bindings (csrc/cuda/recon_binding.cpp). Messages name the
+// (csrc/recon/cpu.cpp) and the CUDA bindings (csrc/recon/binding.cpp). Messages name the
 // op and the argument; centre errors name the valid range.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <algorithm>
 
-#include "checks.h"
-#include "kernels/common.h"
+#include "../common/checks.h"
 
 namespace spikekit {
 
@@ -60,18 +59,18 @@ inline void check_isi_spikes(const at::Tensor& spikes) {
               "spikekit::isi: spikes must be uint8, bool or float32, got ", st);
 }
 
-// Signature of the `_into` entries of tfp_packed / tfi_packed (param: window or max_interval).
-using PackedIntoFn = void (*)(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
+// Signature of the .out entries of tfp_packed / tfi_packed (param: window or max_interval).
+using PackedOutFn = void (*)(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                               const at::Tensor& centers, int64_t param, double scale, at::Tensor out);
 
-// The functional op over an `_into` entry: allocate float32 (K, H, W) on packed's device, fill it.
-template <PackedIntoFn Into>
+// The functional op over a .out entry: allocate float32 (K, H, W) on packed's device, fill it.
+template <PackedOutFn Out>
 at::Tensor packed_functional(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                              const at::Tensor& centers, int64_t param, double scale) {
-  const int64_t k = centers.dim() == 1 ? centers.size(0) : 0;  // Into reports a bad shape
+  const int64_t k = centers.dim() == 1 ? centers.size(0) : 0;  // Out reports a bad shape
   at::Tensor out = at::empty({k, std::max<int64_t>(height, 0), std::max<int64_t>(width, 0)},
                              packed.options().dtype(at::kFloat));
-  Into(packed, height, width, flip, centers, param, scale, out);
+  Out(packed, height, width, flip, centers, param, scale, out);
   return out;
 }
 

@@ -175,6 +175,9 @@ def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
     model = load_network(opts.weights, device, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
                 else nullcontext())
+    from ssml.sequence import SubstreamReuse, reuses_substreams
+
+    reuse = SubstreamReuse(model.nbsn) if not lite and reuses_substreams(centres) else None
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, HALF, HALF, source.frames)):
         for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
             part = chunk.centres[a:a + batch]
@@ -186,7 +189,9 @@ def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
                 windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
                 with torch.no_grad(), autocast:
-                    raw = model(windows)[:, 0].float()
+                    raw = (model(windows) if reuse is None else  # stride 7/14: sub-streams shared
+                           torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
+                    raw = raw[:, 0].float()
                 out[i] = anchor_brightness(raw, windows) if anchor else raw
             if opts.scale is not None:
                 out.mul_(float(opts.scale)).clamp_(0.0, 1.0)

@@ -114,6 +114,20 @@ class UNet(nn.Module):
         return self.dec1(self._up_cat(y, x))
 
 
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A 1x1 convolution: (N, Cin, H, W) with ``weight`` (Cout, Cin, 1, 1) -> (N, Cout, H, W).
+
+    On a channels-last map it is one matrix product (N*H*W, Cin) x (Cin, Cout) (``F.linear``,
+    no copy in or out; the result is channels-last), which runs at the machine's GEMM rate where
+    a 1x1 ``conv2d`` on such a map falls back to a slower generic kernel; else ``F.conv2d``.
+    """
+    n, c, h, w = x.shape
+    if h * w > 1 and x.is_contiguous(memory_format=torch.channels_last):
+        y = F.linear(x.permute(0, 2, 3, 1).reshape(-1, c), weight.reshape(weight.shape[0], c), bias)
+        return y.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+    return F.conv2d(x, weight, bias)
+
+
 class Head(nn.Module):
     """1x1 conv head: 384->384, LReLU(0.1), 384->96, LReLU(0.1), 96->1; no bias.
 
@@ -127,9 +141,9 @@ class Head(nn.Module):
         self.c = nn.Conv2d(96, 1, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.a(x), NEGATIVE_SLOPE, inplace=True)
-        x = F.leaky_relu(self.b(x), NEGATIVE_SLOPE, inplace=True)
-        return self.c(x)
+        x = F.leaky_relu(pointwise(x, self.a.weight), NEGATIVE_SLOPE, inplace=True)
+        x = F.leaky_relu(pointwise(x, self.b.weight), NEGATIVE_SLOPE, inplace=True)
+        return pointwise(x, self.c.weight)
 
 
 def rotate(x: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,8 @@ frames (peak RSS); and the default thread count against ``--threads 1`` beside a
   ``ssml.sequence.SubstreamReuse`` against each window alone (``NBSN.forward``), same run.
 * Large frames: a fresh process runs one NBSN frame of the given size; its peak RSS (VmHWM) and
   seconds.
+* Quality: validation PSNR of the shipped weights in fp32 and bf16 (``--skip quality`` without
+  ../shared/data it is skipped anyway).
 * Threads: a busy-loop process is started (one core taken), then fresh processes time the NBSN
   with the thread policy's default (``spikekit.threads.apply_threads()``), with 1 thread and with
   torch's own default (one per core); the busy process is stopped at the end.
@@ -40,7 +42,7 @@ from ssml.lite import LiteNet  # noqa: E402
 from ssml.networks import NBSN, WINDOW  # noqa: E402
 from ssml.sequence import SubstreamReuse  # noqa: E402
 
-PARTS = ("efficiency", "stride7", "large", "threads")
+PARTS = ("efficiency", "stride7", "large", "threads", "quality")
 
 
 def random_nbsn(seed: int = 0) -> NBSN:
@@ -203,6 +205,30 @@ def bench_threads(size, repeats: int) -> list:
     return rows
 
 
+def bench_quality() -> list:
+    """Mean PSNR (dB) of the shipped ``ssml`` and ``ssml-lite`` weights on the validation cases
+    (``ssml.evaluation``, scored by ``tools/quality_table.py``) in fp32 and bf16, and the change;
+    empty when ../shared/data is absent."""
+    sys.path.insert(0, str(REPO / "tools"))
+    from quality_table import DATA, score
+
+    from spikekit.recon import get_method
+    from ssml.evaluation import validation_cases
+
+    try:
+        cases = validation_cases(DATA)
+    except FileNotFoundError as exc:
+        print(f"quality: skipped ({exc})")
+        return []
+    rows = []
+    for method in ("ssml", "ssml-lite"):
+        psnr = {p: statistics.mean(r["psnr"] for r in score(get_method(method), {"precision": p}, cases))
+                for p in ("fp32", "bf16")}
+        rows.append({"method": method, "cases": len(cases), "psnr_fp32": psnr["fp32"],
+                     "psnr_bf16": psnr["bf16"], "bf16_minus_fp32_db": psnr["bf16"] - psnr["fp32"]})
+    return rows
+
+
 def main(argv=None) -> dict:
     ap = bench_parser(__doc__, "bench_ssml_infer", "125x200 frames, 2 repeats, 500x500 large frame "
                       "(a few minutes on 2 idle cores)", repeats=3)
@@ -247,6 +273,11 @@ def main(argv=None) -> dict:
         print("\nThreads beside one busy-loop process (wall seconds per frame)")
         print_table(rows, ["threads_mode", "threads", "s_per_frame", "vs_threads_1"])
         result["threads_loaded"] = rows
+    if "quality" not in skip:
+        rows = bench_quality()
+        print("\nValidation PSNR of the shipped weights, fp32 against bf16 autocast")
+        print_table(rows, ["method", "cases", "psnr_fp32", "psnr_bf16", "bf16_minus_fp32_db"])
+        result["precision_quality"] = rows
     write_json(args.json_out, result)
     print(f"wrote {args.json_out}")
     return result

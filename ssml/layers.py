@@ -103,15 +103,20 @@ class UNet(nn.Module):
             x = F.pad(x, (dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))
         return torch.cat((x, skip), dim=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, tail=None) -> torch.Tensor:
+        """``tail``: ``None``, or ``tail(y, last)`` that replaces the last conv: it gets the map
+        before it, (N, 96, H, W), and that :class:`Conv`, and returns any (N, C, H, W) map."""
         h, w = x.shape[-2:]
         if h < 4 or w < 4:  # two pools need 4 pixels: zero rows/columns at the bottom/right
-            return self.forward(F.pad(x, (0, max(0, 4 - w), 0, max(0, 4 - h))))[..., :h, :w]
+            return self.forward(F.pad(x, (0, max(0, 4 - w), 0, max(0, 4 - h))), tail)[..., :h, :w]
         e1 = self.pool(self.enc1(x))
         e2 = self.pool(self.enc2(e1))
         y = self.enc3(e2)
         y = self.dec2(self._up_cat(y, e1))
-        return self.dec1(self._up_cat(y, x))
+        y = self._up_cat(y, x)
+        if tail is None:
+            return self.dec1(y)
+        return tail(self.dec1[:-1](y), self.dec1[-1])
 
 
 def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

@@ -16,12 +16,15 @@ import torch.nn.functional as F
 
 from .amim import AMIM
 from .attention import NonLocalAttention
-from .layers import Head, UNet, rotate, shift_down, unrotate
+from .layers import NEGATIVE_SLOPE, Conv, Head, UNet, rotate, shift_down, unrotate
 
 WINDOW = 41
 """Spike frames per input window; the output is for the middle frame (index 20)."""
 SUBSTREAMS = ((0, 27), (7, 34), (14, 41))
 """NBSN sub-streams [start, stop) (long-term temporal context, LTC), each 27 frames."""
+TILE_PIXELS = 1 << 16
+"""Pixels per band of the NBSN's last full-resolution stage at inference (384-channel maps of
+this many pixels: 96 MiB in float32), so that large frames stay in bounded memory."""
 
 
 def _prepare(spikes: torch.Tensor, module: nn.Module, name: str) -> torch.Tensor:
@@ -101,7 +104,22 @@ class NBSN(nn.Module):
         y = y.reshape(b, -1, h, w)
         if parts[0][0].is_contiguous(memory_format=torch.channels_last):
             y = y.contiguous(memory_format=torch.channels_last)
-        return self.head(self.unet2(y))
+        if torch.is_grad_enabled() or h * w <= TILE_PIXELS:
+            return self.head(self.unet2(y))
+        return self.unet2(y, tail=self._tiled_head)
+
+    def _tiled_head(self, y: torch.Tensor, last: Conv) -> torch.Tensor:
+        """The U-Net's last conv (96 -> 384) and the head, in bands of rows: the same values
+        (both are local: 3x3 over a replicate-padded map, then 1x1) without the full-size
+        384-channel maps. (N, 96, H, W) -> (N, 1, H, W)."""
+        padded = F.pad(y, (1, 1, 1, 1), mode="replicate")
+        h, w = y.shape[-2:]
+        rows = max(1, TILE_PIXELS // w)
+        out = y.new_empty((y.shape[0], 1, h, w)).contiguous(memory_format=torch.channels_last)
+        for r in range(0, h, rows):
+            band = F.leaky_relu(last.conv(padded[..., r:r + rows + 2, :]), NEGATIVE_SLOPE, inplace=True)
+            out[..., r:r + rows, :] = self.head(band)
+        return out
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         x = _prepare(spikes, self, "NBSN")

@@ -147,7 +147,11 @@ _warned: set = set()
 
 def warn_unfamiliar_input(windows: torch.Tensor, name: str, method: str = "ssml") -> None:
     """Warn (once per file and kind) when windows (B, 41, H, W) look unlike the training data
-    of ``-m method``."""
+    of ``-m method``. Only the first batch of each file is checked: the check reads the window
+    on the host, which on a GPU would stall every frame."""
+    if (name, None) in _warned:
+        return
+    _warned.add((name, None))
     for window in windows:
         for kind, message in input_problems(window).items():
             if (name, kind) not in _warned:

@@ -71,7 +71,7 @@ def method_options(f):
     f = threads_option(f)
     f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup; "
-                          "ssml, ssml-lite: precision=fp32|bf16, batch=N, anchor=1|0).")(f)
+                          "ssml, ssml-lite: precision=auto|fp32|bf16, batch=N, anchor=1|0).")(f)
     f = click.option("--weights", type=click.Path(), default=None,
                      help="Weights of -m ssml or -m ssml-lite: a weights file, a training checkpoint or "
                           "a run folder (default: the shipped ones).")(f)

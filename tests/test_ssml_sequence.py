@@ -100,3 +100,20 @@ def test_recon_at_stride_7_matches_single_frames(tmp_path, monkeypatch):
     assert seq.shape == (len(centres), H, W)
     for k, c in enumerate(centres):
         assert torch.equal(seq[k], reconstruct(m, stream, at=c, weights=str(path), scale=1.0))
+
+
+@pytest.mark.cuda
+def test_cuda_sequence_makes_no_host_sync():
+    """On a GPU the stride-7 path (bf16 autocast) queues every frame without waiting for it."""
+    model = _nbsn(nla=True).cuda().to(memory_format=torch.channels_last)
+    stream = spikes(41 + 21, H, W, seed=7).cuda()
+    reuse = SubstreamReuse(model)
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        reuse(stream[0:41][None], 0)  # first call: kernel loading may synchronise
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            outs = [reuse(stream[s:s + 41][None], s) for s in (7, 14, 21)]
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    assert all(o.shape == (1, 1, H, W) and torch.isfinite(o).all() for o in outs)

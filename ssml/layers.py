@@ -44,8 +44,11 @@ class Conv(nn.Module):
         self.blind = bool(blind)
         self.conv = nn.Conv2d(cin, cout, 3, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.blind:
+    def forward(self, x: torch.Tensor, padded: bool = False) -> torch.Tensor:
+        """``padded``: x is already padded as above, (N, cin, H + 2, W + 2) (see UNet)."""
+        if padded:
+            pass
+        elif self.blind:
             x = F.pad(x, (1, 1, 2, 0), mode="replicate")
             x[..., :2, :] = 0  # the shifted-in zero row and its (replicated) padding row
         else:
@@ -95,13 +98,37 @@ class UNet(nn.Module):
         self.dec1 = _convs([96 + cin, 96, 96, 96, cout], blind)
         self.pool = Pool(blind)
 
-    @staticmethod
-    def _up_cat(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        dy, dx = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
-        if dy or dx:  # odd sizes: at most one row/column, added at the bottom/right
-            x = F.pad(x, (dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))
-        return torch.cat((x, skip), dim=1)
+    def _up_cat(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """cat(nearest x2 of x, zero-padded at the bottom/right to skip's size; skip) in channels,
+        already padded for the next :class:`Conv` (replicate; blind: two zero rows on top),
+        written straight into one buffer: (N, C1 + C2, H + 2, W + 2). The same values as
+        interpolate, pad, cat and the conv's own padding, without their three full copies."""
+        n, c1, h2, w2 = x.shape
+        c2, h, w = skip.shape[1:]
+        fmt = (torch.channels_last if skip.is_contiguous(memory_format=torch.channels_last)
+               and not skip.is_contiguous() else torch.contiguous_format)
+        dtype = torch.promote_types(x.dtype, skip.dtype)  # as torch.cat (under autocast: bf16 + fp32)
+        buf = torch.empty((n, c1 + c2, h + 2, w + 2), dtype=dtype, device=skip.device, memory_format=fmt)
+        r0 = 2 if self.blind else 1  # first row of the map inside the buffer
+        inner = buf[:, :, r0:r0 + h, 1:w + 1]
+        dy, dx = h - 2 * h2, w - 2 * w2  # odd sizes: at most one row/column, bottom/right
+        up = inner[:, :c1, dy // 2:dy // 2 + 2 * h2, dx // 2:dx // 2 + 2 * w2]
+        up.unflatten(2, (h2, 2)).unflatten(4, (w2, 2)).copy_(x[:, :, :, None, :, None].expand(-1, -1, -1, 2, -1, 2))
+        if dy or dx:
+            inner[:, :c1, :dy // 2].zero_()
+            inner[:, :c1, dy // 2 + 2 * h2:].zero_()
+            inner[:, :c1, :, :dx // 2].zero_()
+            inner[:, :c1, :, dx // 2 + 2 * w2:].zero_()
+        inner[:, c1:].copy_(skip)
+        if self.blind:
+            buf[:, :, :2].zero_()
+        else:
+            buf[:, :, 0, 1:w + 1] = buf[:, :, 1, 1:w + 1]
+        buf[:, :, r0 + h:, 1:w + 1] = buf[:, :, r0 + h - 1:r0 + h, 1:w + 1]  # no-op rows for blind
+        c0 = 2 if self.blind else 0  # first row whose padding columns replicate
+        buf[:, :, c0:, 0] = buf[:, :, c0:, 1]
+        buf[:, :, c0:, w + 1] = buf[:, :, c0:, w]
+        return buf
 
     def forward(self, x: torch.Tensor, tail=None) -> torch.Tensor:
         """``tail``: ``None``, or ``tail(y, last)`` that replaces the last conv: it gets the map
@@ -112,11 +139,11 @@ class UNet(nn.Module):
         e1 = self.pool(self.enc1(x))
         e2 = self.pool(self.enc2(e1))
         y = self.enc3(e2)
-        y = self.dec2(self._up_cat(y, e1))
-        y = self._up_cat(y, x)
+        y = self.dec2[1:](self.dec2[0](self._up_cat(y, e1), padded=True))
+        y = self.dec1[0](self._up_cat(y, x), padded=True)
         if tail is None:
-            return self.dec1(y)
-        return tail(self.dec1[:-1](y), self.dec1[-1])
+            return self.dec1[1:](y)
+        return tail(self.dec1[1:-1](y), self.dec1[-1])
 
 
 def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

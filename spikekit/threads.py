@@ -9,7 +9,8 @@ busy, two threads that wait for each other at every barrier run slower than one.
 pool is kept at one thread (spikekit runs its data path in one thread: decoding and network calls
 follow each other; nothing parallel is started inside a parallel region).
 
-``--threads N`` on every command overrides the policy; ``--verbose`` (and ``spikekit --version``)
+``--threads N`` on every command overrides the policy, and so does ``OMP_NUM_THREADS`` (torchrun
+sets it to 1 for each of several ranks on one machine); ``--verbose`` (and ``spikekit --version``)
 print the count chosen and why.
 """
 from __future__ import annotations
@@ -101,7 +102,8 @@ def free_cores() -> tuple[int, str]:
 
 
 def apply_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads to ``threads`` (``None`` or 0: :func:`free_cores`); returns it.
+    """Set torch's intra-op threads to ``threads`` (``None`` or 0: a positive ``OMP_NUM_THREADS``
+    from the environment, else :func:`free_cores`); returns it.
 
     Also sets one inter-op thread when torch still allows it (before any parallel work).
 
@@ -112,8 +114,11 @@ def apply_threads(threads: int | None = None) -> int:
 
     if threads is not None and threads < 0:
         raise ValueError(f"--threads: expected a number of threads >= 1 (0: automatic), got {threads}")
+    env = os.environ.get("OMP_NUM_THREADS", "")
     if threads:
         n, why = int(threads), "--threads"
+    elif env.isdigit() and int(env) > 0:  # set by the user, or by torchrun for each rank
+        n, why = int(env), "OMP_NUM_THREADS"
     else:
         n, why = free_cores()
     torch.set_num_threads(n)

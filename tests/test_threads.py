@@ -65,6 +65,7 @@ def test_busy_cores_from_proc_stat_deltas(monkeypatch, tmp_path):
 
 
 def test_apply_threads_sets_torch(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert threads.apply_threads(1) == 1 and torch.get_num_threads() == 1
     assert threads.describe() == "1 (--threads)"
     monkeypatch.setattr(threads, "free_cores", lambda: (2, "auto: test"))
@@ -91,3 +92,13 @@ def test_verbose_prints_the_count_and_bad_counts_are_usage_errors():
     assert "threads 1 (--threads)" in result.output  # the build line says the same
     bad = runner.invoke(main, ["info", "--build", "--threads", "-2"])
     assert bad.exit_code == 2 and "--threads" in bad.output and "Traceback" not in bad.output
+
+
+def test_omp_num_threads_is_honoured(monkeypatch):
+    """torchrun sets OMP_NUM_THREADS=1 per rank: the default keeps it; --threads still wins."""
+    monkeypatch.setattr(threads, "free_cores", lambda: (2, "auto: test"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.apply_threads(None) == 1 and threads.describe() == "1 (OMP_NUM_THREADS)"
+    assert threads.apply_threads(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert threads.apply_threads(None) == 2

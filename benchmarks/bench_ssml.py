@@ -9,8 +9,9 @@ forward also returns) in a per-sample NumPy loop on the CPU; the three U-Net(43-
 after the other; for NLA, a criss-cross attention that builds the full (H+W)-wide energy per
 pixel and one softmax over it.
 
-Ours: ``ssml.NBSN`` in eval mode under ``torch.no_grad``, float32 channels-last (the default of
-``spikekit recon -m ssml``), and bf16 autocast channels-last (``--precision bf16``). Each row is
+Ours: ``ssml.NBSN`` in eval mode under ``torch.no_grad``, float32 channels-last
+(``spikekit recon -m ssml --param precision=fp32``), and bf16 autocast channels-last (``precision=bf16``,
+the default where the CPU has native bf16; see ssml/precision.py). Each row is
 the median of N; ratios are reference seconds / our seconds, measured in the same run; outputs are
 checked against the reference (max |diff|).
 

@@ -31,6 +31,7 @@ def build_info() -> dict:
     import torch
 
     from . import __version__, ops
+    from .threads import describe
 
     return {
         "spikekit": __version__,
@@ -38,6 +39,7 @@ def build_info() -> dict:
         "cuda_kernels": ops.WITH_CUDA,
         "cuda_available": torch.cuda.is_available(),
         "openmp_threads": torch.get_num_threads(),
+        "threads": describe(),
     }
 
 
@@ -49,7 +51,7 @@ def format_build_info(info: dict) -> str:
     return (f"spikekit {info['spikekit']}, torch {info['torch']}, CUDA kernels "
             f"{'compiled' if info['cuda_kernels'] else 'not compiled'}{why}, CUDA device "
             f"{'available' if info['cuda_available'] else 'not available'}, "
-            f"OpenMP threads {info['openmp_threads']}")
+            f"threads {info['threads']}")
 
 
 def _print_version(ctx, _param, value):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .io import DEFAULT_RATE  # spike frames per second (Hz) of the demo stream
+from .threads import threads_option
 
 HEIGHT, WIDTH = 192, 256        # sensor size of the demo scene (pixels)
 VIDEO_FRAMES = 10               # rendered key frames of the trajectory
@@ -143,6 +144,7 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default="demo_out", show_default=True,
               help="Output folder.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator noise seed.")
+@threads_option
 def demo(out_dir, seed):
     """Simulate a moving photo with exact GT, reconstruct it with every method, compare."""
     from .cli import fail

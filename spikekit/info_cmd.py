@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .cli import build_info, echo_json, fail, format_build_info, open_stream
+from .threads import threads_option
 
 PREVIEW_FRAMES = 64
 PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
@@ -29,6 +30,7 @@ PROGRESS_FRAMES = 20000  # streams longer than this report progress while they a
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
+@threads_option
 def info(file, height, width, rate, flip, head, force, preview, scale, as_json, build, quiet):
     """Summarise a .dat spike stream: frames, duration, firing rate, dead and hot pixels."""
     if build:
@@ -89,6 +91,7 @@ def _write_preview(stream, path, scale=PREVIEW_SCALE) -> None:
 @click.argument("dst", type=click.Path(dir_okay=False))
 @click.option("--key", default=None, help="Array name inside the .npz (default: spk).")
 @click.option("--rate", type=float, default=None, help="Spike frames per second to record (Hz).")
+@threads_option
 def convert(src, dst, key, rate):
     """Convert an unpacked spike array (.npz/.npy, (T, H, W) of 0/1, upright) to .dat + sidecar.
 

@@ -114,7 +114,7 @@ def _write_copy(stream, path: Path, frames: int) -> None:
               help="Intensity scale of the images NIQE is measured on (as recon --scale).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-              help="torch CPU threads (0: torch's default).")
+              help="torch CPU threads (0: the cores free to this process).")
 @click.option("--json", "as_json", is_flag=True, help="Print the before/after table as JSON.")
 def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, frames, eval_frames,
           scale, device, threads, as_json):
@@ -128,15 +128,13 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
     """
     from spikekit.cli import echo_json, fail, open_stream
     from spikekit.io import atomic_output
+    from spikekit.threads import apply_threads
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise click.UsageError(f"{out}: the run folder exists and is not empty; choose a new -o "
                                f"(or continue it with spikekit train --resume {out})")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    apply_threads(threads)
     try:
         streams = [open_stream(path, height, width, flip, head, force) for path in recordings]
         centres = [eval_centres(len(s), eval_frames) for s in streams]

@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .layers import pointwise
+
 CHUNK_ELEMENTS = 1 << 20
 """Elements of one energy block of the criss-cross attention (4 MiB in float32): small enough to
 stay in cache between the softmax passes, which is what bounds its speed on a CPU."""
@@ -104,8 +106,11 @@ class CrissCrossAttention(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (N, H, W, ch) views of the 1x1 convs; softmax and products in float32 even under autocast
-        q, k, v = (f(x).permute(0, 2, 3, 1) for f in (self.q, self.k, self.v))
+        # q, k, v from one matrix product, as (N, H, W, ch) views; softmax and products in
+        # float32 even under autocast
+        convs = (self.q, self.k, self.v)
+        qkv = pointwise(x, torch.cat([f.weight for f in convs]), torch.cat([f.bias for f in convs]))
+        q, k, v = qkv.permute(0, 2, 3, 1).split([f.out_channels for f in convs], dim=-1)
         with _full_precision(x.device):
             out = self._attend(q, k, v)
         return self.gamma.to(x.dtype) * out.to(x.dtype) + x
@@ -161,6 +166,10 @@ class NonLocalAttention(nn.Module):
     Ch: conv3x3+ReLU, channel attention, conv3x3+ReLU (each sub-stream on its C channels);
     Tm: the same with the T sub-streams as channels (per feature channel);
     3x3 convs zero-padded, no bias; the final 1x1 conv has a bias.
+
+    S and Ch see one sub-stream at a time (:meth:`streamwise`), only Tm and the final sum mix
+    them (:meth:`merge`): a sequence of windows whose sub-streams overlap computes S + Ch once
+    per sub-stream (``ssml.sequence``).
     """
 
     def __init__(self, channels: int = 32, frames: int = 3, recurrence: int = 2):
@@ -174,16 +183,23 @@ class NonLocalAttention(nn.Module):
         self.temporal = ChannelAttention()
         self.fuse = nn.Conv2d(channels, channels, 1, bias=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = x.shape
-        flat = x.reshape(b * t, c, h, w)
-        s = self.spatial_in(flat)
+    def streamwise(self, x: torch.Tensor) -> torch.Tensor:
+        """S(x) + Ch(x) of sub-stream features x: (N, C, H, W) -> (N, C, H, W), N independent."""
+        s = self.spatial_in(x)
         for _ in range(self.recurrence):
             s = self.cca(s)
         s = self.spatial_out(s)
-        s = s + self.channel_out(self.channel(self.channel_in(flat)))
+        return s + self.channel_out(self.channel(self.channel_in(x)))
+
+    def merge(self, x: torch.Tensor, streamwise: torch.Tensor) -> torch.Tensor:
+        """The output from x (B, T, C, H, W) and its :meth:`streamwise` terms (B, T, C, H, W)."""
+        b, t, c, h, w = x.shape
         # frames as channels; channels-last: a 3-channel conv on strided planes is ~3x slower
         tm = x.transpose(1, 2).reshape(b * c, t, h, w).contiguous(memory_format=torch.channels_last)
         tm = self.temporal_out(self.temporal(self.temporal_in(tm)))
-        s = s + tm.reshape(b, c, t, h, w).transpose(1, 2).reshape(b * t, c, h, w)
-        return x + self.fuse(s).reshape(b, t, c, h, w)
+        s = streamwise.reshape(b * t, c, h, w) + tm.reshape(b, c, t, h, w).transpose(1, 2).reshape(b * t, c, h, w)
+        return x + pointwise(s, self.fuse.weight, self.fuse.bias).reshape(b, t, c, h, w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c, h, w = x.shape
+        return self.merge(x, self.streamwise(x.reshape(b * t, c, h, w)).reshape(b, t, c, h, w))

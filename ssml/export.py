@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 import torch
 
+from spikekit.threads import threads_option
+
 
 def export_weights(source, output) -> dict:
     """Write the float32 state dict of the model in ``source``: the SSML pair (keys ``bsn.*``,
@@ -44,6 +46,7 @@ def export_weights(source, output) -> dict:
 @click.command("export")
 @click.argument("source", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Weights file to write (.pt).")
+@threads_option
 def export(source, output):
     """Export SSML or ssml-lite weights (float32 state dict) from a run folder or checkpoint.
 

@@ -44,8 +44,11 @@ class Conv(nn.Module):
         self.blind = bool(blind)
         self.conv = nn.Conv2d(cin, cout, 3, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.blind:
+    def forward(self, x: torch.Tensor, padded: bool = False) -> torch.Tensor:
+        """``padded``: x is already padded as above, (N, cin, H + 2, W + 2) (see UNet)."""
+        if padded:
+            pass
+        elif self.blind:
             x = F.pad(x, (1, 1, 2, 0), mode="replicate")
             x[..., :2, :] = 0  # the shifted-in zero row and its (replicated) padding row
         else:
@@ -95,23 +98,66 @@ class UNet(nn.Module):
         self.dec1 = _convs([96 + cin, 96, 96, 96, cout], blind)
         self.pool = Pool(blind)
 
-    @staticmethod
-    def _up_cat(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        dy, dx = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
-        if dy or dx:  # odd sizes: at most one row/column, added at the bottom/right
-            x = F.pad(x, (dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))
-        return torch.cat((x, skip), dim=1)
+    def _up_cat(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """cat(nearest x2 of x, zero-padded at the bottom/right to skip's size; skip) in channels,
+        already padded for the next :class:`Conv` (replicate; blind: two zero rows on top),
+        written straight into one buffer: (N, C1 + C2, H + 2, W + 2). The same values as
+        interpolate, pad, cat and the conv's own padding, without their three full copies."""
+        n, c1, h2, w2 = x.shape
+        c2, h, w = skip.shape[1:]
+        fmt = (torch.channels_last if skip.is_contiguous(memory_format=torch.channels_last)
+               and not skip.is_contiguous() else torch.contiguous_format)
+        dtype = torch.promote_types(x.dtype, skip.dtype)  # as torch.cat (under autocast: bf16 + fp32)
+        buf = torch.empty((n, c1 + c2, h + 2, w + 2), dtype=dtype, device=skip.device, memory_format=fmt)
+        r0 = 2 if self.blind else 1  # first row of the map inside the buffer
+        inner = buf[:, :, r0:r0 + h, 1:w + 1]
+        dy, dx = h - 2 * h2, w - 2 * w2  # odd sizes: at most one row/column, bottom/right
+        up = inner[:, :c1, dy // 2:dy // 2 + 2 * h2, dx // 2:dx // 2 + 2 * w2]
+        up.unflatten(2, (h2, 2)).unflatten(4, (w2, 2)).copy_(x[:, :, :, None, :, None].expand(-1, -1, -1, 2, -1, 2))
+        if dy or dx:
+            inner[:, :c1, :dy // 2].zero_()
+            inner[:, :c1, dy // 2 + 2 * h2:].zero_()
+            inner[:, :c1, :, :dx // 2].zero_()
+            inner[:, :c1, :, dx // 2 + 2 * w2:].zero_()
+        inner[:, c1:].copy_(skip)
+        if self.blind:
+            buf[:, :, :2].zero_()
+        else:
+            buf[:, :, 0, 1:w + 1] = buf[:, :, 1, 1:w + 1]
+        buf[:, :, r0 + h:, 1:w + 1] = buf[:, :, r0 + h - 1:r0 + h, 1:w + 1]  # no-op rows for blind
+        c0 = 2 if self.blind else 0  # first row whose padding columns replicate
+        buf[:, :, c0:, 0] = buf[:, :, c0:, 1]
+        buf[:, :, c0:, w + 1] = buf[:, :, c0:, w]
+        return buf
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, tail=None) -> torch.Tensor:
+        """``tail``: ``None``, or ``tail(y, last)`` that replaces the last conv: it gets the map
+        before it, (N, 96, H, W), and that :class:`Conv`, and returns any (N, C, H, W) map."""
         h, w = x.shape[-2:]
         if h < 4 or w < 4:  # two pools need 4 pixels: zero rows/columns at the bottom/right
-            return self.forward(F.pad(x, (0, max(0, 4 - w), 0, max(0, 4 - h))))[..., :h, :w]
+            return self.forward(F.pad(x, (0, max(0, 4 - w), 0, max(0, 4 - h))), tail)[..., :h, :w]
         e1 = self.pool(self.enc1(x))
         e2 = self.pool(self.enc2(e1))
         y = self.enc3(e2)
-        y = self.dec2(self._up_cat(y, e1))
-        return self.dec1(self._up_cat(y, x))
+        y = self.dec2[1:](self.dec2[0](self._up_cat(y, e1), padded=True))
+        y = self.dec1[0](self._up_cat(y, x), padded=True)
+        if tail is None:
+            return self.dec1[1:](y)
+        return tail(self.dec1[1:-1](y), self.dec1[-1])
+
+
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A 1x1 convolution: (N, Cin, H, W) with ``weight`` (Cout, Cin, 1, 1) -> (N, Cout, H, W).
+
+    On a channels-last map it is one matrix product (N*H*W, Cin) x (Cin, Cout) (``F.linear``,
+    no copy in or out; the result is channels-last), which runs at the machine's GEMM rate where
+    a 1x1 ``conv2d`` on such a map falls back to a slower generic kernel; else ``F.conv2d``.
+    """
+    n, c, h, w = x.shape
+    if h * w > 1 and x.is_contiguous(memory_format=torch.channels_last):
+        y = F.linear(x.permute(0, 2, 3, 1).reshape(-1, c), weight.reshape(weight.shape[0], c), bias)
+        return y.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+    return F.conv2d(x, weight, bias)
 
 
 class Head(nn.Module):
@@ -127,9 +173,9 @@ class Head(nn.Module):
         self.c = nn.Conv2d(96, 1, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.a(x), NEGATIVE_SLOPE, inplace=True)
-        x = F.leaky_relu(self.b(x), NEGATIVE_SLOPE, inplace=True)
-        return self.c(x)
+        x = F.leaky_relu(pointwise(x, self.a.weight), NEGATIVE_SLOPE, inplace=True)
+        x = F.leaky_relu(pointwise(x, self.b.weight), NEGATIVE_SLOPE, inplace=True)
+        return pointwise(x, self.c.weight)
 
 
 def rotate(x: torch.Tensor) -> torch.Tensor:

@@ -16,12 +16,15 @@ import torch.nn.functional as F
 
 from .amim import AMIM
 from .attention import NonLocalAttention
-from .layers import Head, UNet, rotate, shift_down, unrotate
+from .layers import NEGATIVE_SLOPE, Conv, Head, UNet, rotate, shift_down, unrotate
 
 WINDOW = 41
 """Spike frames per input window; the output is for the middle frame (index 20)."""
 SUBSTREAMS = ((0, 27), (7, 34), (14, 41))
 """NBSN sub-streams [start, stop) (long-term temporal context, LTC), each 27 frames."""
+TILE_PIXELS = 1 << 16
+"""Pixels per band of the NBSN's last full-resolution stage at inference (384-channel maps of
+this many pixels: 96 MiB in float32), so that large frames stay in bounded memory."""
 
 
 def _prepare(spikes: torch.Tensor, module: nn.Module, name: str) -> torch.Tensor:
@@ -65,7 +68,7 @@ class BSN(nn.Module):
 class NBSN(nn.Module):
     """Non-blind network (the paper's "NBSN + LTC + NLA"; ``nla=False``: plain concatenation).
 
-    Sub-streams frames 0:27, 7:34, 14:41 (batched together); shared non-blind AMIM (middle 13)
+    Sub-streams frames 0:27, 7:34, 14:41 (one after the other); shared non-blind AMIM (middle 13)
     -> 16 ch, concat the 27 frames (43 ch), shared U-Net(43 -> 32); the 3 x 32 features pass the
     non-local attention (when ``nla``), are reshaped to 96 channels, U-Net(96 -> 384), head.
 
@@ -81,16 +84,48 @@ class NBSN(nn.Module):
         self.unet2 = UNet(32 * len(SUBSTREAMS), 384)
         self.head = Head(384)
 
+    def substream_features(self, sub: torch.Tensor) -> tuple:
+        """First stage on one sub-stream: float (B, 27, H, W) -> ``(features, streamwise)``.
+
+        ``features``: (B, 32, H, W), the U-Net(43 -> 32) of the frames and their AMIM;
+        ``streamwise``: (B, 32, H, W), the NLA terms that see this sub-stream alone
+        (:meth:`ssml.attention.NonLocalAttention.streamwise`), ``None`` without NLA.
+        """
+        y = self.unet1(torch.cat((sub, self.amim(sub)), dim=1))
+        return y, (self.nla.streamwise(y) if self.nla is not None else None)
+
+    def fuse(self, parts) -> torch.Tensor:
+        """Second stage: the :meth:`substream_features` of the sub-streams, in the order of
+        :data:`SUBSTREAMS`, each for the same B windows -> (B, 1, H, W)."""
+        y = torch.stack([f for f, _ in parts], dim=1)  # (B, n, 32, H, W)
+        b, _, _, h, w = y.shape
+        if self.nla is not None:
+            y = self.nla.merge(y, torch.stack([s for _, s in parts], dim=1))
+        y = y.reshape(b, -1, h, w)
+        if parts[0][0].is_contiguous(memory_format=torch.channels_last):
+            y = y.contiguous(memory_format=torch.channels_last)
+        if torch.is_grad_enabled() or h * w <= TILE_PIXELS:
+            return self.head(self.unet2(y))
+        return self.unet2(y, tail=self._tiled_head)
+
+    def _tiled_head(self, y: torch.Tensor, last: Conv) -> torch.Tensor:
+        """The U-Net's last conv (96 -> 384) and the head, in bands of rows: the same values
+        (both are local: 3x3 over a replicate-padded map, then 1x1) without the full-size
+        384-channel maps. (N, 96, H, W) -> (N, 1, H, W)."""
+        padded = F.pad(y, (1, 1, 1, 1), mode="replicate")
+        h, w = y.shape[-2:]
+        rows = max(1, TILE_PIXELS // w)
+        out = y.new_empty((y.shape[0], 1, h, w)).contiguous(memory_format=torch.channels_last)
+        for r in range(0, h, rows):
+            band = F.leaky_relu(last.conv(padded[..., r:r + rows + 2, :]), NEGATIVE_SLOPE, inplace=True)
+            out[..., r:r + rows, :] = self.head(band)
+        return out
+
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         x = _prepare(spikes, self, "NBSN")
-        b, _, h, w = x.shape
-        n = len(SUBSTREAMS)
-        sub = torch.cat([x[:, a:e] for a, e in SUBSTREAMS], dim=0)  # (n*B, 27, H, W)
-        y = self.unet1(torch.cat((sub, self.amim(sub)), dim=1))
-        y = y.reshape(n, b, -1, h, w).transpose(0, 1)  # (B, n, 32, H, W)
-        if self.nla is not None:
-            y = self.nla(y)
-        return self.head(self.unet2(y.reshape(b, -1, h, w)))
+        # one sub-stream at a time, so that a sequence that reuses sub-streams (ssml.sequence)
+        # gets the same bits (batch sizes change a convolution's rounding)
+        return self.fuse([self.substream_features(x[:, a:e]) for a, e in SUBSTREAMS])
 
 
 class SSML(nn.Module):

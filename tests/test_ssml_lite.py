@@ -162,7 +162,7 @@ def test_lite_weights_load_and_reconstruct(tmp_path):
     model = ssml.load_model(path)
     assert isinstance(model, LiteNet)
     spikes = (torch.rand(45, 20, 24, generator=torch.Generator().manual_seed(4)) < 0.4).to(torch.uint8)
-    image = reconstruct(get_method("ssml-lite"), spikes, at=22, weights=str(path), anchor=0)
+    image = reconstruct(get_method("ssml-lite"), spikes, at=22, weights=str(path), anchor=0, precision="fp32")
     with torch.no_grad():
         want = (net(spikes[2:43][None].float())[0, 0] / 0.6).clamp(0, 1)
     torch.testing.assert_close(image, want, atol=1e-5, rtol=1e-5)

@@ -11,6 +11,7 @@ import contextlib
 import click
 
 from ..cli import collection_errors, fail, open_stream
+from ..threads import threads_option
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
@@ -29,16 +30,6 @@ def _cli_errors():
         yield
     except (OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError, ImportError) as exc:
         collection_errors(exc)
-
-
-def _set_threads(threads: int) -> None:
-    """``--threads``: torch's intra-op CPU threads (0 keeps torch's default)."""
-    if threads < 0:
-        raise click.BadParameter(f"expected a number of threads >= 0, got {threads}", param_hint="--threads")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 def _parse_params(items) -> dict:
@@ -77,11 +68,10 @@ def stream_options(f):
 
 def method_options(f):
     """Options every method may use; each method reads the ones it needs."""
-    f = click.option("--threads", type=int, default=0, show_default=True,
-                     help="torch CPU threads (0: torch's default, one per core).")(f)
+    f = threads_option(f)
     f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup; "
-                          "ssml, ssml-lite: precision=fp32|bf16, batch=N, anchor=1|0).")(f)
+                          "ssml, ssml-lite: precision=auto|fp32|bf16, batch=N, anchor=1|0).")(f)
     f = click.option("--weights", type=click.Path(), default=None,
                      help="Weights of -m ssml or -m ssml-lite: a weights file, a training checkpoint or "
                           "a run folder (default: the shipped ones).")(f)
@@ -168,7 +158,7 @@ def recon_file(input, output, *, height=None, width=None, flip=None, head=None, 
 @click.option("--json", "as_json", is_flag=True, help="With a folder INPUT: print the summary and manifest as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def recon(input, height, width, flip, head, force, method, window, at, stride, start, stop, max_interval, pad, scale,
-          gamma, device, weights, params, threads, fps, output, fmt, as_json, quiet):
+          gamma, device, weights, params, fps, output, fmt, as_json, quiet):
     """Reconstruct images from a .dat spike stream (streamed: any file length).
 
     \b
@@ -192,14 +182,12 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
                                      "suffix); --format picks the file type per input", param_hint="-o/--output")
 
         with _cli_errors():
-            _set_threads(threads)
             summary = recon_collection(Path(input), Path(output), options=options, suffix="." + fmt,
                                        device=device, quiet=quiet or as_json)
         if not quiet or as_json:
             report_collection(summary, output, "reconstructed", as_json)
         return
     with _cli_errors():
-        _set_threads(threads)
         recon_file(input, output, device=device, quiet=quiet, **options)
 
 
@@ -220,7 +208,7 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list of {method, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
 def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods, windows, max_interval, pad, scale,
-             gamma, device, weights, params, threads, as_json):
+             gamma, device, weights, params, as_json):
     """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1, GT / 255),
     and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
 
@@ -241,7 +229,6 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
         raise click.UsageError("nothing to measure: give --gt (PSNR/SSIM) or --metric niqe|brisque")
     rows = []
     with _cli_errors():
-        _set_threads(threads)
         stream = open_stream(input, height, width, flip, head, force)
         truths = [load_gt(path) for path in gts]
         for path, truth in zip(gts, truths):
@@ -287,6 +274,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
 @click.option("--scale", default="1/0.6", show_default=True, help="TFP scale (with --tfp).")
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")
+@threads_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def view(input, height, width, flip, head, force, start, stop, every, with_tfp, window, scale, fps, output, quiet):
     """Write the raw spike frames (white = spike) as a video, optionally with TFP beside them.

@@ -10,6 +10,7 @@ import click
 
 from ..cli import collection_errors, echo_json, report_collection
 from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD
+from ..threads import threads_option
 
 CONFIRM_BYTES = 2 * 1024 ** 3
 """Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""
@@ -99,6 +100,7 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 @click.option("-q", "--quiet", "--no-progress", "quiet", is_flag=True, help="No progress and no size line.")
 @click.option("-y", "--yes", is_flag=True,
               help="Write even when the output will exceed 2 GB (otherwise asked on a terminal).")
+@threads_option
 def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, threshold_sigma, dark_rate,
              electrons, no_shot, no_random_init, seed, size, bgr, gt_dir, gt_every, gt_format, windows, chunk, device,
              as_json, quiet, yes):

@@ -1,0 +1,48 @@
+"""Which precision SSML inference runs in: ``auto`` (the default), ``fp32`` or ``bf16`` autocast.
+
+``auto`` is bf16 where the hardware computes bf16 natively (a CPU with AVX-512 BF16 or AMX, a
+CUDA GPU that supports bf16) and fp32 elsewhere (emulated bf16 is slower than fp32). bf16 is
+the default because it loses nothing measurable: on the validation cases (``ssml.evaluation``)
+the shipped ``ssml`` weights score 34.97 dB in bf16 against 34.99 dB in fp32 (-0.013 dB) and
+``ssml-lite`` 36.56 dB in both (-0.002 dB), measured by ``benchmarks/bench_ssml_infer.py``
+(part ``quality``), while the NBSN runs about 1.6x faster on such a CPU. The attention's
+energies and softmax stay float32 under autocast (``ssml.attention``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+"""Values of ``--param precision``."""
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""/proc/cpuinfo flags of CPUs that compute bf16 natively."""
+
+
+def native_bf16(device) -> bool:
+    """Whether ``device`` (a torch.device or string) computes bf16 natively (see the module)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
+def resolve_precision(name, device) -> str:
+    """``"fp32"`` or ``"bf16"`` for the requested ``name`` (``auto``/``fp32``/``bf16``, any case).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    precision = str(name).lower()
+    if precision not in PRECISIONS:
+        raise ValueError(f"ssml: precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision

@@ -146,7 +146,7 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator noise seed.")
 def demo(out_dir, seed):
     """Simulate a moving photo with exact GT, reconstruct it with every method, compare."""
-    from .cli import fail
+    from .cliutils import fail
 
     started = time.perf_counter()
     try:

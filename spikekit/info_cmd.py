@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import build_info, echo_json, fail, format_build_info, open_stream
+from .cli import build_info, format_build_info
+from .cliutils import echo_json, fail, open_stream
 
 PREVIEW_FRAMES = 64
 PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity

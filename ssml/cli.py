@@ -130,7 +130,7 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
 
 def dry_run(config: TrainConfig, as_json: bool) -> None:
     """Print parameter counts (per part and total) and the config, without training."""
-    from spikekit.cli import echo_json
+    from spikekit.cliutils import echo_json
 
     from . import count_parameters
     from .train import build_model
@@ -210,7 +210,7 @@ def train(ctx, **params):
         dry_run(config, params["as_json"])
         return
     check_out(config, params["resume"], params["overwrite"])
-    from spikekit.cli import fail
+    from spikekit.cliutils import fail
 
     from .train import train as run
 
@@ -219,7 +219,7 @@ def train(ctx, **params):
     except (ValueError, OSError) as exc:  # bad data; a missing, read-only or full run folder
         fail(exc)
     if params["as_json"]:
-        from spikekit.cli import echo_json
+        from spikekit.cliutils import echo_json
 
         echo_json({k: (str(v) if k == "checkpoint" else v) for k, v in summary.items()})
     elif summary["checkpoint"]:

@@ -10,7 +10,7 @@ import contextlib
 
 import click
 
-from ..cli import collection_errors, fail, open_stream
+from ..cliutils import collection_errors, fail, open_stream
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
@@ -184,7 +184,7 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
                    stride=stride, start=start, stop=stop, max_interval=max_interval, pad=pad, scale=scale,
                    gamma=gamma, weights=weights, params=list(params), fps=fps)
     if Path(input).is_dir():
-        from ..cli import report_collection
+        from ..cliutils import report_collection
         from .collection import recon_collection
 
         if Path(output).suffix and not Path(output).is_dir():
@@ -229,7 +229,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
       spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
     """
-    from ..cli import echo_json
+    from ..cliutils import echo_json
     from ..metrics import load_gt, psnr, ssim
     from ..noref import NO_REFERENCE
     from .base import reconstruct

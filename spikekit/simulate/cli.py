@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import collection_errors, echo_json, report_collection
+from ..cliutils import collection_errors, echo_json, report_collection
 
 CONFIRM_BYTES = 2 * 1024 ** 3
 """Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""

@@ -103,3 +103,24 @@ def report_collection(summary: dict, out_dir, verb: str, as_json: bool) -> None:
     click.echo(f"{out_dir}: {summary['inputs']} inputs, {summary['done']} {verb} now{ranks}, "
                f"{summary['skipped']} already done; manifest {summary['manifest']}, "
                f"{summary['seconds']:.1f} s", err=True)
+
+
+def parse_assignments(items, option: str, decode=str.strip, example: str = "") -> dict:
+    """The ``KEY=VALUE`` items of a repeatable option (``spikekit recon --param``, ``spikekit train
+    --set``) as {key: decode(value)}: keys stripped and read with ``-`` as ``_``, a later key
+    overriding an earlier one; the value is everything after the first ``=``.
+
+    Args:
+        option: the option's name, for the message.  decode: value text -> value.
+        example: appended to the message, e.g. ``" (VALUE in YAML, e.g. speed=[0.05,2])"``.
+
+    Raises:
+        click.BadParameter: an item without ``=`` or with an empty key (exit status 2).
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE{example}, got {item!r}", param_hint=option)
+        out[key.strip().replace("-", "_")] = decode(value)
+    return out

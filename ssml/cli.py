@@ -14,6 +14,8 @@ import click
 import yaml
 from click.core import ParameterSource
 
+from spikekit.cliutils import parse_assignments
+
 from .config import TrainConfig
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
@@ -27,14 +29,8 @@ _FIELDS = ("out", "steps", "batch", "crop", "lr", "seed", "dat", "sim_fraction",
 
 
 def _parse_set(items) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE (VALUE in YAML, e.g. speed=[0.05,2])",
-                                     param_hint="--set")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return out
+    return parse_assignments(items, "--set", decode=yaml.safe_load,
+                             example=" (VALUE in YAML, e.g. speed=[0.05,2])")
 
 
 # Files whose presence makes a folder a training run (``--out`` refuses to replace them).

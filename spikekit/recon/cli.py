@@ -10,7 +10,7 @@ import contextlib
 
 import click
 
-from ..cliutils import collection_errors, fail, open_stream
+from ..cliutils import collection_errors, fail, open_stream, parse_assignments
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
@@ -41,23 +41,21 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _param_value(text: str):
+    """A ``--param`` value: a number, ``none`` (None), else the text."""
+    text = text.strip()
+    if text.lower() == "none":
+        return None
+    try:
+        number = float(text)
+        return int(number) if number.is_integer() and "." not in text else number
+    except ValueError:
+        return text
+
+
 def _parse_params(items) -> dict:
     """``--param NAME=VALUE`` pairs -> dict (numbers parsed; 'none' -> None)."""
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
-        text = value.strip()
-        if text.lower() == "none":
-            params[name.strip()] = None
-            continue
-        try:
-            number = float(text)
-            params[name.strip()] = int(number) if number.is_integer() and "." not in text else number
-        except ValueError:
-            params[name.strip()] = text
-    return params
+    return parse_assignments(items, "--param", decode=_param_value)
 
 
 def stream_options(f):

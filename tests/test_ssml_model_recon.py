@@ -10,7 +10,7 @@ import ssml
 from spikekit.cli import main as cli
 from spikekit.io import write_dat
 from spikekit.recon import get_method, reconstruct
-from spikekit.recon import ssml as ssml_method
+from ssml import method as ssml_method
 from ssml_model_util import one_thread  # noqa: F401  (autouse fixture)
 
 H, W, T = 13, 18, 46

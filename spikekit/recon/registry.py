@@ -20,7 +20,7 @@ Adding a method (e.g. ``-m ssml``, owned by the SSML model engineer):
      Both stream files in bounded memory (a tensor source is packed once). Honour
      ``opts.scale`` (``None``: return raw estimates; else ``min(scale * raw, 1)``),
      ``opts.device`` and ``opts.weights`` (``--weights``; ``None`` = shipped weights).
-2. Add one line below: ``"ssml": "spikekit.recon.ssml:METHOD",``.
+2. Add one line below: ``"ssml": "ssml.method:METHOD",``.
 
 The CLI, ``--scale auto``, gamma, chunking of long files, output writers and ``eval`` then work
 unchanged; ``spikekit.recon.reconstruct(get_method("ssml"), spikes, at=...)`` is the Python API.
@@ -35,8 +35,8 @@ METHODS: dict[str, str] = {
     "tfp": "spikekit.recon.tfp:METHOD",
     "tfi": "spikekit.recon.tfi:METHOD",
     "tfstp": "spikekit.recon.tfstp:METHOD",
-    "ssml": "spikekit.recon.ssml:METHOD",
-    "ssml-lite": "spikekit.recon.ssml:LITE_METHOD",
+    "ssml": "ssml.method:METHOD",
+    "ssml-lite": "ssml.method:LITE_METHOD",
 }
 
 

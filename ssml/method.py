@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import ops
-from .base import Method, Options
-from .source import Source, plan_chunks
+from spikekit import ops
+from spikekit.recon.base import Method, Options
+from spikekit.recon.source import Source, plan_chunks
 
 HALF = 20
 """Frames on each side of the output index (41-frame windows)."""
@@ -70,7 +70,7 @@ def load_network(weights=None, device="cpu", lite: bool = False):
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
         ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
     """
-    from ssml import load_model
+    from .weights_io import load_model
 
     key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
@@ -122,7 +122,7 @@ def input_problems(window: torch.Tensor) -> dict:
         ``structure`` (neighbouring pixels of its TFP barely correlated) and ``flip`` (brighter
         at the bottom than upright scenes); empty when it looks like the training data.
     """
-    from ..io.geometry import neighbour_correlations
+    from spikekit.io.geometry import neighbour_correlations
 
     image = window.float().mean(0).cpu().numpy()
     rate, out = float(image.mean()), {}

@@ -1,7 +1,10 @@
 """The ``spikekit`` command line (click). ``python -m spikekit`` is the same program.
 
 Subcommands are imported only when used, so ``spikekit info`` does not pay for video or network
-imports. Each entry of ``COMMANDS`` names ``module:attribute`` of a click command.
+imports. Each entry of ``COMMANDS`` (the built-in ones) names ``module:attribute`` of a click
+command; other packages add commands through the ``spikekit.commands`` entry-point group
+(:mod:`spikekit.plugins`; ``ssml`` adds ``train``, ``export`` and ``adapt``). A plugin command
+that cannot be loaded is left out with a one-line warning.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import sys
 
 import click
 
+from .plugins import COMMANDS_GROUP, PluginError, load, registered
+
 COMMANDS = {
     "info": "spikekit.info_cmd:info",
     "convert": "spikekit.info_cmd:convert",
@@ -17,9 +22,6 @@ COMMANDS = {
     "recon": "spikekit.recon.cli:recon",
     "eval": "spikekit.recon.cli:evaluate",
     "view": "spikekit.recon.cli:view",
-    "train": "ssml.cli:train",
-    "export": "ssml.export:export",
-    "adapt": "ssml.adapt:adapt",
     "demo": "spikekit.demo:demo",
 }
 
@@ -92,18 +94,29 @@ class LazyGroup(click.Group):
             warnings.showwarning = shown
 
     def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS) | set(registered(COMMANDS_GROUP)))
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS:
-            return super().get_command(ctx, name)
-        module, attr = COMMANDS[name].split(":")
-        try:
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
             return getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):  # that command is not part of this build
-                return None
-            raise
+        target = registered(COMMANDS_GROUP).get(name)
+        if target is None:
+            return super().get_command(ctx, name)
+        try:
+            command = load(target, f"command {name!r}")
+            if not isinstance(command, click.Command):
+                raise PluginError(f"command {name!r}: its entry point {target} is a "
+                                  f"{type(command).__name__}, not a click command")
+            return command
+        except PluginError as exc:
+            if name not in _warned:
+                _warned.add(name)
+                click.echo(f"warning: {exc}", err=True)
+            return None
+
+
+_warned: set = set()  # plugin commands already reported as not loadable
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

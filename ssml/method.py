@@ -41,8 +41,8 @@ from spikekit import ops
 from spikekit.recon.base import Method, Options
 from spikekit.recon.source import Source, plan_chunks
 
-HALF = 20
-"""Frames on each side of the output index (41-frame windows)."""
+from .networks import WINDOW
+
 PRECISIONS = ("fp32", "bf16")
 TRAINED_RATE = (0.05, 0.6)
 """Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
@@ -59,7 +59,7 @@ _lock = threading.Lock()
 
 def ssml_valid(frames: int, opts: Options) -> tuple[int, int]:
     """First and last index with a full 41-frame window: (20, T - 21)."""
-    return HALF, frames - 1 - HALF
+    return WINDOW // 2, frames - 1 - WINDOW // 2
 
 
 def load_network(weights=None, device="cpu", lite: bool = False):
@@ -175,14 +175,14 @@ def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
     model = load_network(opts.weights, device, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
                 else nullcontext())
-    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, HALF, HALF, source.frames)):
+    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, WINDOW // 2, WINDOW // 2, source.frames)):
         for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
             part = chunk.centres[a:a + batch]
             out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
                               dtype=torch.float32, device=spikes.device)
             for i in range(spikes.shape[0]):
-                starts = [c - HALF - chunk.start for c in part]
-                windows = torch.stack([spikes[i, s:s + 2 * HALF + 1] for s in starts]) > 0
+                starts = [c - WINDOW // 2 - chunk.start for c in part]
+                windows = torch.stack([spikes[i, s:s + WINDOW] for s in starts]) > 0
                 windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
                 with torch.no_grad(), autocast:

@@ -93,20 +93,28 @@ def test_the_installed_metadata_has_the_entry_points_of_setup_py():
 
 
 TOY_PLUGIN = '''
-"""A toy spikekit plugin: -m first (the spike frame itself) and `spikekit hello`."""
+"""A toy spikekit plugin: -m first (gain x the spike frame itself) and `spikekit hello`."""
+from dataclasses import dataclass
+
 import click
 import torch
 
 from spikekit.recon import Method
 
 
-def first_run(source, centres, opts):
+@dataclass(frozen=True)
+class FirstOptions:
+    gain: float = 1.0
+
+
+def first_run(source, centres, opts, scale):
     for c in centres:  # a file source: one stream, images (1, 1, H, W)
-        frame = next(source.iter_frames(c, c + 1))
-        yield [c], frame.to(torch.float32)[None]
+        frame = next(source.iter_frames(c, c + 1)).to(torch.float32)[None] * opts.gain
+        yield [c], frame if scale is None else (frame * scale).clamp(max=1.0)
 
 
-METHOD = Method("first", "the spike frame at each index", first_run, lambda frames, opts: (0, frames - 1))
+METHOD = Method("first", "gain x the spike frame at each index", first_run, lambda frames, opts: (0, frames - 1),
+                FirstOptions)
 NOT_A_METHOD = 42
 
 
@@ -155,11 +163,15 @@ def test_methods_and_commands_of_a_plugin(clip, tmp_path):
     greeted = spikekit_cli("hello", "plugin", cwd=tmp_path, path=[site])
     assert greeted.returncode == 0 and greeted.stdout == "hello plugin\n"
 
+    helped = spikekit_cli("recon", "--help", cwd=tmp_path, path=[site])
+    assert "-m gone: the no_such_module plugin is not installed" in helped.stderr
+    assert "first: gain=1.0" in " ".join(helped.stdout.split())  # --param help from FirstOptions
+
     out = tmp_path / "first.npy"
-    done = spikekit_cli("recon", path, "-H", 12, "-W", 20, "-m", "first", "--at", 3, "--at", 9, "-o", out,
-                        cwd=tmp_path, path=[site])
+    done = spikekit_cli("recon", path, "-H", 12, "-W", 20, "-m", "first", "--at", 3, "--at", 9, "--param", "gain=0.5",
+                        "-o", out, cwd=tmp_path, path=[site])
     assert done.returncode == 0, done.stderr
-    np.testing.assert_array_equal(np.load(out), np.minimum(spikes[[3, 9]] / 0.6, 1).astype(np.float32))
+    np.testing.assert_allclose(np.load(out), spikes[[3, 9]] * 0.5 / 0.6, rtol=1e-6)
 
     for method, message in [("gone", "Error: -m gone: the no_such_module plugin is not installed"),
                             ("notamethod", "Error: -m notamethod: its entry point toyplugin:NOT_A_METHOD is a "

@@ -1,16 +1,19 @@
 """``spikekit recon``, ``spikekit eval`` and ``spikekit view``.
 
-Methods come from :mod:`spikekit.recon.registry` (``-m tfp|tfi|tfstp``, plus any registered
-later, e.g. ``ssml``); files are streamed chunk by chunk, so memory stays bounded on long
-recordings.
+Methods come from :mod:`spikekit.recon.registry` (``-m tfp|tfi|tfstp``, plus those of plugins);
+each method's options class (:mod:`spikekit.recon.options`) says which of ``-w``,
+``--max-interval``, ``--weights`` it takes and what ``--param`` accepts. Files are streamed chunk
+by chunk, so memory stays bounded on long recordings.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import click
 
 from ..cliutils import collection_errors, fail, open_stream, parse_assignments
+from ..plugins import PluginError
 from .registry import method_names
 
 MULTI_FRAME_STRIDE = 100
@@ -19,6 +22,9 @@ COLLECTION_FORMATS = ("npy", "mp4", "gif")
 """Per-input output types of ``spikekit recon IN_DIR -o OUT_DIR`` (one file each, hashed in the manifest)."""
 VIEW_FRAMES = 1000
 """Default number of spike frames ``spikekit view`` shows (from --start)."""
+FLAG_OPTIONS = ("window", "max_interval", "weights")
+"""Method options set by their own flags (-w, --max-interval, --weights), given to the methods
+whose options class has a field of that name; ``--param`` sets the other fields."""
 
 
 @contextlib.contextmanager
@@ -41,21 +47,69 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _param_value(text: str):
-    """A ``--param`` value: a number, ``none`` (None), else the text."""
-    text = text.strip()
-    if text.lower() == "none":
-        return None
-    try:
-        number = float(text)
-        return int(number) if number.is_integer() and "." not in text else number
-    except ValueError:
-        return text
+def method_settings(method, params=(), **flags) -> dict:
+    """The options of ``method`` from the command line: the :data:`FLAG_OPTIONS` values in
+    ``flags`` that it has a field for, and its ``--param NAME=VALUE`` items read as their fields'
+    types (:func:`spikekit.recon.options.parse_params`).
+
+    Raises:
+        click.BadParameter: an item that is not NAME=VALUE.  ValueError: a name it does not take.
+    """
+    from .options import option_names, parse_params
+
+    fields = option_names(method.options)
+    settings = {name: value for name, value in flags.items() if name in fields}
+    texts = parse_assignments(params, "--param")
+    settings.update(parse_params(method.options, texts, method.name, exclude=FLAG_OPTIONS))
+    return settings
 
 
-def _parse_params(items) -> dict:
-    """``--param NAME=VALUE`` pairs -> dict (numbers parsed; 'none' -> None)."""
-    return parse_assignments(items, "--param", decode=_param_value)
+@functools.lru_cache(maxsize=None)
+def _loadable_methods() -> tuple:
+    """The registered methods, for --help; a plugin that cannot be loaded is left out with a
+    one-line warning (once)."""
+    from .registry import get_method
+
+    methods = []
+    for name in method_names():
+        try:
+            methods.append(get_method(name))
+        except PluginError as exc:
+            click.echo(f"warning: {exc}", err=True)
+    return tuple(methods)
+
+
+def _param_help() -> str:
+    from .options import describe
+
+    by_text: dict = {}
+    for m in _loadable_methods():
+        text = describe(m.options, exclude=FLAG_OPTIONS)
+        if text:
+            by_text.setdefault(text, []).append(m.name)
+    listed = "; ".join(f"{', '.join(names)}: {text}" for text, names in by_text.items())
+    return f"Method parameter, repeatable ({listed})." if listed else "Method parameter, repeatable."
+
+
+def _weights_help() -> str:
+    from .options import option_names
+
+    names = [m.name for m in _loadable_methods() if "weights" in option_names(m.options)]
+    takers = f" ({', '.join('-m ' + n for n in names)})" if names else ""
+    return (f"Weights of a learned method{takers}: a weights file, a training checkpoint or a run "
+            "folder (default: the method's shipped ones).")
+
+
+class _HelpLater(click.Option):
+    """An option whose help text is written only when --help shows it (it imports the methods)."""
+
+    def __init__(self, *args, help_text, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._help_text = help_text
+
+    def get_help_record(self, ctx):
+        self.help = self._help_text()
+        return super().get_help_record(ctx)
 
 
 def stream_options(f):
@@ -77,12 +131,9 @@ def method_options(f):
     """Options every method may use; each method reads the ones it needs."""
     f = click.option("--threads", type=int, default=0, show_default=True,
                      help="torch CPU threads (0: torch's default, one per core).")(f)
-    f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-                     help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup; "
-                          "ssml, ssml-lite: precision=fp32|bf16, batch=N, anchor=1|0).")(f)
-    f = click.option("--weights", type=click.Path(), default=None,
-                     help="Weights of -m ssml or -m ssml-lite: a weights file, a training checkpoint or "
-                          "a run folder (default: the shipped ones).")(f)
+    f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE", cls=_HelpLater,
+                     help_text=_param_help)(f)
+    f = click.option("--weights", type=click.Path(), default=None, cls=_HelpLater, help_text=_weights_help)(f)
     f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
     f = click.option("--gamma", type=float, default=1.0, show_default=True,
                      help="Output = intensity ** (1/gamma).")(f)
@@ -114,34 +165,28 @@ def recon_file(input, output, *, height=None, width=None, flip=None, head=None, 
     """
     from ..progress import progress
 
-    from .base import Options, iter_images
-    from .padding import valid_centres
+    from .base import plan_reconstruction
     from .registry import get_method
-    from .source import Source, select_centres
     from .writers import open_writer, output_kind
 
     kind = output_kind(output)
     stream = open_stream(input, height, width, flip, head, force)
     m = get_method(method)
-    opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
-                   params=_parse_params(params))
+    settings = method_settings(m, params, window=window, max_interval=max_interval, weights=weights)
     if not at and stride is None and (kind != "png" or start is not None or stop is not None):
         stride = MULTI_FRAME_STRIDE
-    centres, _ = select_centres(len(stream), valid_centres(m, len(stream), opts, pad),
-                                at=list(at) or None, stride=stride, start=start, stop=stop,
-                                what=m.describe(opts), name=str(stream.path))
-    centres = sorted(centres)
-    source = Source(stream, device)
-    bar = progress(len(centres), "recon", "image", quiet=quiet)
-    with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
-        for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma, pad=pad):
+    plan = plan_reconstruction(m, stream, at=list(at) or None, stride=stride, start=start, stop=stop,
+                               device=device, pad=pad, **settings)
+    count = len(plan.centres)
+    bar = progress(count, "recon", "image", quiet=quiet)
+    with stream, open_writer(output, count, stream.height, stream.width, fps) as writer:
+        for idx, images in plan.batches(scale=scale, gamma=gamma):
             writer.write(idx, images[0].cpu().numpy())
             bar.update(len(idx))
     bar.close()
     if not quiet:
-        count = f"{len(centres)} image" + ("s" if len(centres) != 1 else "")
-        click.echo(f"wrote {count} ({m.describe(opts)}) to {output}", err=True)
-    return len(centres)
+        click.echo(f"wrote {count} image{'s' if count != 1 else ''} ({plan.describe()}) to {output}", err=True)
+    return count
 
 
 @click.command()
@@ -246,14 +291,13 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
             if truth.shape != (stream.height, stream.width):
                 raise ValueError(f"{path}: ground truth is {truth.shape[0]} x {truth.shape[1]} but the "
                                  f"stream is {stream.height} x {stream.width}")
-        extra = _parse_params(params)
         with stream:
             for name in methods or ("tfp",):
                 m = get_method(name)
+                settings = method_settings(m, params, max_interval=max_interval, weights=weights)
                 for window in (windows or (41,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
-                                         pad=pad, max_interval=max_interval, weights=weights,
-                                         **({"window": window} if window else {}), **extra)
+                                         pad=pad, **settings, **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
                         row = {"method": name, "window": window, "at": at}

@@ -15,6 +15,8 @@ import click
 from ..cliutils import collection_errors, fail, open_stream, parse_assignments
 from ..plugins import PluginError
 from .registry import method_names
+from .tfi import TfiOptions
+from .tfp import TfpOptions
 
 MULTI_FRAME_STRIDE = 100
 """Default --stride for video/folder/.npy outputs when neither --at nor --stride is given."""
@@ -143,14 +145,14 @@ def method_options(f):
     f = click.option("--pad", type=click.Choice(["none", "reflect"]), default="none", show_default=True,
                      help="reflect: centre windows on any spike frame by mirroring the stream at its "
                           "ends (else a window must fit inside the stream).")(f)
-    f = click.option("--max-interval", type=int, default=20, show_default=True,
+    f = click.option("--max-interval", type=int, default=TfiOptions.max_interval, show_default=True,
                      help="TFI: ISI search bound in spike frames on each side.")(f)
     return f
 
 
 def recon_file(input, output, *, height=None, width=None, flip=None, head=None, force=False, method="tfp",
-               window=41, at=(), stride=None,
-               start=None, stop=None, max_interval=20, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
+               window=TfpOptions.window, at=(), stride=None, start=None, stop=None,
+               max_interval=TfiOptions.max_interval, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
                weights=None, params=(), fps=25.0, quiet=False) -> int:
     """Reconstruct the ``.dat`` file ``input`` into ``output`` (the body of ``spikekit recon``).
 
@@ -194,7 +196,8 @@ def recon_file(input, output, *, height=None, width=None, flip=None, head=None, 
 @stream_options
 @click.option("-m", "--method", type=click.Choice(method_names()), default="tfp", show_default=True,
               help="Reconstruction method.")
-@click.option("-w", "--window", type=int, default=41, show_default=True, help="TFP window in spike frames.")
+@click.option("-w", "--window", type=int, default=TfpOptions.window, show_default=True,
+              help="TFP window in spike frames (and of any method with a window option).")
 @click.option("--at", type=int, multiple=True, help="Spike-frame index to reconstruct (repeatable).")
 @click.option("--stride", type=int, default=None,
               help=f"Reconstruct every N-th valid spike frame (default for video/folder/.npy: "
@@ -258,7 +261,7 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @click.option("-m", "--method", "methods", multiple=True, type=click.Choice(method_names()),
               help="Method (repeatable; default tfp).")
 @click.option("-w", "--window", "windows", multiple=True, type=int,
-              help="TFP window (repeatable; default 41).")
+              help=f"TFP window (repeatable; default {TfpOptions.window}).")
 @method_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list of {method, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
@@ -295,7 +298,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
             for name in methods or ("tfp",):
                 m = get_method(name)
                 settings = method_settings(m, params, max_interval=max_interval, weights=weights)
-                for window in (windows or (41,)) if m.uses_window else (None,):
+                for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
                                          pad=pad, **settings, **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
@@ -325,7 +328,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
 @click.option("--stop", type=int, default=None, help=f"Stop before this frame (default: start + {VIEW_FRAMES}).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Show every N-th spike frame.")
 @click.option("--tfp", "with_tfp", is_flag=True, help="Show a TFP image beside each spike frame.")
-@click.option("-w", "--window", type=int, default=41, show_default=True, help="TFP window (with --tfp).")
+@click.option("-w", "--window", type=int, default=TfpOptions.window, show_default=True, help="TFP window (with --tfp).")
 @click.option("--scale", default="1/0.6", show_default=True, help="TFP scale (with --tfp).")
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")

@@ -9,7 +9,8 @@ CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
 
 .PHONY: demo test build bench clean
 
-$(STAMP): requirements.txt
+# setup.py too: its entry points are written into the installed metadata only by an install.
+$(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64" wheel
 	$(PY) -m pip install --quiet torch==2.13.0 ninja

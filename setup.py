@@ -5,7 +5,9 @@ kernels (csrc/<family>/kernel.cu and csrc/<family>/binding.cpp) are added only w
 torch has CUDA (``torch.version.cuda``) and nvcc is found; ``SPIKEKIT_NO_CUDA=1`` forces a
 CPU-only build.
 Install with ``pip install --no-build-isolation -e .`` after torch and ninja are installed
-(build isolation would download a different, multi-GB torch).
+(build isolation would download a different, multi-GB torch). The entry points register the
+``ssml`` package's methods and commands with spikekit (spikekit/plugins.py); an editable install
+picks up a change to them only when reinstalled.
 """
 import glob
 import os
@@ -52,6 +54,14 @@ INSTALL_REQUIRES = [
 ]
 
 
+ENTRY_POINTS = {
+    "console_scripts": ["spikekit=spikekit.cli:main"],
+    # The ssml package is a plugin of the toolkit (spikekit/plugins.py): its methods and commands.
+    "spikekit.methods": ["ssml=ssml.method:METHOD", "ssml-lite=ssml.method:LITE_METHOD"],
+    "spikekit.commands": ["train=ssml.cli:train", "export=ssml.export:export", "adapt=ssml.adapt:adapt"],
+}
+
+
 def _system_includes():
     # torch's own headers as system headers: their warnings (e.g. C++20 bit-field initialisers
     # under -std=c++17) are not ours; GCC drops the matching -I that cpp_extension adds. Only
@@ -88,7 +98,7 @@ if __name__ == "__main__":  # (tests import this file for its flags and requirem
         python_requires=">=3.9",
         install_requires=INSTALL_REQUIRES,
         extras_require={"test": ["pytest"]},
-        entry_points={"console_scripts": ["spikekit=spikekit.cli:main"]},
+        entry_points=ENTRY_POINTS,
         ext_modules=[_extension()],
         cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
     )

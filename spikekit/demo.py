@@ -147,7 +147,7 @@ def run_demo(out_dir: Path, seed: int = 0, video_fps: float = 6.0) -> list[dict]
 @threads_option
 def demo(out_dir, seed):
     """Simulate a moving photo with exact GT, reconstruct it with every method, compare."""
-    from .cli import fail
+    from .cliutils import fail
 
     started = time.perf_counter()
     try:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import build_info, echo_json, fail, format_build_info, open_stream
+from .cli import build_info, format_build_info
+from .cliutils import echo_json, fail, open_stream
 from .threads import threads_option
 
 PREVIEW_FRAMES = 64

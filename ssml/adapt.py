@@ -126,7 +126,7 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
       spikekit adapt rec.dat -o runs/mycam              # under 10 minutes on a 2-core CPU
       spikekit recon rec.dat -m ssml --weights runs/mycam --scale auto -o frame.png
     """
-    from spikekit.cli import echo_json, fail, open_stream
+    from spikekit.cliutils import echo_json, fail, open_stream
     from spikekit.io import atomic_output
     from spikekit.threads import apply_threads
 

@@ -14,6 +14,8 @@ import click
 import yaml
 from click.core import ParameterSource
 
+from spikekit.cliutils import parse_assignments
+
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
 from .config import AMP_MODES, TrainConfig
 from .losses import PSEUDO_LABELS
@@ -79,14 +81,8 @@ def config_options(command):
 
 
 def _parse_set(items) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE (VALUE in YAML, e.g. speed=[0.05,2])",
-                                     param_hint="--set")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return out
+    return parse_assignments(items, "--set", decode=yaml.safe_load,
+                             example=" (VALUE in YAML, e.g. speed=[0.05,2])")
 
 
 def _absolute_paths(values: dict) -> dict:
@@ -172,7 +168,7 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
 
 def dry_run(config: TrainConfig, as_json: bool) -> None:
     """Print parameter counts (per part and total) and the config, without training."""
-    from spikekit.cli import echo_json
+    from spikekit.cliutils import echo_json
 
     from . import count_parameters
     from .train import build_model
@@ -223,7 +219,7 @@ def train(ctx, **params):
         dry_run(config, params["as_json"])
         return
     check_out(config, params["resume"], params["overwrite"])
-    from spikekit.cli import fail
+    from spikekit.cliutils import fail
 
     from .train import train as run
 
@@ -232,7 +228,7 @@ def train(ctx, **params):
     except (ValueError, OSError) as exc:  # bad data; a missing, read-only or full run folder
         fail(exc)
     if params["as_json"]:
-        from spikekit.cli import echo_json
+        from spikekit.cliutils import echo_json
 
         echo_json({k: (str(v) if k == "checkpoint" else v) for k, v in summary.items()})
     elif summary["checkpoint"]:

@@ -55,7 +55,7 @@ def export(source, output):
       spikekit export runs/ssml -o my_weights.pt
       spikekit recon rec.dat -m ssml --weights my_weights.pt --at 150 -o out.png
     """
-    from spikekit.cli import fail
+    from spikekit.cliutils import fail
 
     try:
         done = export_weights(source, output)

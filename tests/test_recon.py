@@ -51,6 +51,17 @@ def test_all_zero_is_finite():
     assert torch.isfinite(out).all() and (out == 0).all()
 
 
+def test_scale_none_is_the_raw_estimate_of_every_classic_method():
+    spikes = random_spikes(90, 5, 7, 0.8, seed=3)  # dense: a scale of 2 clips most pixels at 1
+    window = spikes[45 - 20:45 + 21].double().mean(0).numpy()  # TFP-41, seed Eq. 2
+    np.testing.assert_allclose(tfp(spikes, at=45, scale=None).numpy(), window, atol=1e-6)
+    np.testing.assert_allclose(tfp(spikes, at=45, scale=2.0).numpy(), np.minimum(2 * window, 1), atol=1e-6)
+    for method in (tfi, tfstp):
+        raw = method(spikes, at=[30, 60], scale=None)
+        assert raw.max() <= 1 and (raw > 0.5).any()
+        torch.testing.assert_close(method(spikes, at=[30, 60], scale=2.0), (2 * raw).clamp(max=1))
+
+
 def test_even_window_holds_one_more_frame_before_the_centre():
     spikes = torch.zeros(10, 1, 1, dtype=torch.uint8)
     spikes[4] = 1

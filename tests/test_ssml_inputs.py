@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from spikekit.cli import main
 from spikekit.io import read_dat, read_npz, write_dat
-from spikekit.recon.ssml import input_problems
+from ssml.method import input_problems
 
 REAL = "real/uhsr_caltech_4144_helicopter.npz"
 REDS = "reds301/spike/200_part1_key_id151.dat"

@@ -10,7 +10,7 @@ import ssml
 from spikekit.cli import main as cli
 from spikekit.io import write_dat
 from spikekit.recon import get_method, reconstruct
-from spikekit.recon import ssml as ssml_method
+from ssml import method as ssml_method
 from ssml_model_util import one_thread  # noqa: F401  (autouse fixture)
 
 H, W, T = 13, 18, 46
@@ -174,13 +174,13 @@ def test_shipped_weights_beat_tfp_on_an_unseen_stream(shared_data):
 def test_ssml_yields_one_network_batch_at_a_time(tmp_path):
     """Progress moves with each network batch (it sat at 0/N until a whole chunk was done)."""
     from spikekit.io import SpikeStream
-    from spikekit.recon.base import Options, iter_images
+    from spikekit.recon.base import iter_images
     from spikekit.recon.source import Source
 
     spikes = (torch.rand(80, 16, 16, generator=torch.Generator().manual_seed(4)) < 0.3).to(torch.uint8)
     centres = [20, 25, 30, 35, 40]
     with SpikeStream(write_dat(tmp_path / "s.dat", spikes)) as stream:
-        opts = Options(params={"batch": 2})
+        opts = get_method("ssml").make_options(batch=2)
         batches = list(iter_images(get_method("ssml"), Source(stream, "cpu"), centres, opts))
     assert [idx for idx, _ in batches] == [[20, 25], [30, 35], [40]]
     together = torch.cat([images for _, images in batches], dim=1)

@@ -1,22 +1,24 @@
 """The contract every reconstruction method follows, and the driver that runs one.
 
-A method is a :class:`Method`: ``valid(T, opts)`` gives the first and last spike-frame index it
-can reconstruct in a T-frame stream, and ``run(source, centres, opts)`` yields
+A method is a :class:`Method`: a pure function ``run(source, centres, opts, scale)`` that yields
 ``(centres, images)`` batches in order, images float32 (N, n, H, W) in [0, 1] (N streams of a
-batched tensor, 1 for a file), on the source's device. :func:`reconstruct` and
-:func:`iter_images` choose the centres, apply ``--scale auto`` and gamma, and gather batches;
-the CLI (``spikekit recon`` / ``eval``) and the Python functions ``tfp``/``tfi``/``tfstp`` go
-through them.
+batched tensor, 1 for a file) on the source's device, plus ``valid(T, opts)``, the first and
+last spike-frame index it can reconstruct in a T-frame stream; ``opts`` is an instance of the
+method's own small options dataclass (:mod:`spikekit.recon.options`). :func:`plan_reconstruction`
+chooses the centres and checks the options, :func:`iter_images` applies ``--scale auto`` and
+gamma, and :func:`reconstruct` gathers the batches; ``spikekit recon`` / ``eval`` and the Python
+functions ``tfp``/``tfi``/``tfstp`` go through them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from .._memory import empty_hugepage
+from .options import NoOptions, make_options, option_names
 from .padding import check_pad, run_padded, valid_centres
 from .source import Source, select_centres
 
@@ -26,30 +28,10 @@ AUTO_PERCENTILE = 99.5
 """``scale="auto"`` maps this percentile of the raw estimates to intensity 1."""
 
 
-@dataclass
-class Options:
-    """Parameters shared by the methods (each uses the ones it needs).
-
-    Attributes:
-        window: TFP window w in spike frames (odd: centred; even: one more frame before t).
-        max_interval: TFI/ISI search bound M in spike frames, each side.
-        scale: intensity = min(scale * firing-rate estimate, 1); ``None`` asks for the raw,
-            unscaled and unclipped estimate (used by ``scale="auto"``).
-        device: where a file's frames are processed ("cpu", "cuda", ...).
-        weights: path of network weights for learned methods (``None``: the shipped ones).
-        params: method-specific extras (e.g. TFSTP's ``u0``, ``D``, ``F``, ``f``, ``warmup``).
-    """
-
-    window: int = 41
-    max_interval: int = 20
-    scale: float | None = DEFAULT_SCALE
-    device: str = "cpu"
-    weights: str | None = None
-    params: dict = field(default_factory=dict)
-
-    def scale_or_one(self) -> float:
-        """The scale to fuse into a kernel: 1 for raw estimates (all classic estimates are <= 1)."""
-        return 1.0 if self.scale is None else float(self.scale)
+def kernel_scale(scale: Optional[float]) -> float:
+    """The scale a classic method fuses into its kernel: ``scale``, or 1 for raw output
+    (``scale=None``): its estimates are firing rates <= 1, so x 1 and clipping at 1 leaves them raw."""
+    return 1.0 if scale is None else float(scale)
 
 
 @dataclass(frozen=True)
@@ -59,33 +41,37 @@ class Method:
     Attributes:
         name: registry key and ``-m`` value.
         summary: one line for ``--help``.
-        run: ``run(source, centres, opts)`` -> iterator of ``(centres, images)``, where centres
-            is a list of spike-frame indices (a consecutive part of the sorted input list) and
-            images float32 (N, len(centres), H, W) in [0, 1] (or raw estimates when
-            ``opts.scale is None``), row 0 the top.
+        run: ``run(source, centres, opts, scale)`` -> iterator of ``(centres, images)``, where
+            centres is a list of spike-frame indices (a consecutive part of the sorted input
+            list) and images float32 (N, len(centres), H, W), row 0 the top:
+            ``min(scale * estimate, 1)``, or with ``scale=None`` (the one "raw output" value,
+            used by ``scale="auto"``) the unscaled, unclipped estimate.
         valid: ``valid(T, opts)`` -> (lo, hi), the first and last reconstructible index.
-        uses_window: True when ``opts.window`` changes the result (``eval`` then loops over
-            the ``-w`` values and reports the window).
-        params: names of the method-specific parameters it accepts (``--param NAME=VALUE``);
-            any other name is an error.
+        options: the method's options dataclass (default :class:`~spikekit.recon.options.NoOptions`).
     """
 
     name: str
     summary: str
-    run: Callable[[Source, list, Options], Iterator[tuple[list, torch.Tensor]]]
-    valid: Callable[[int, Options], tuple[int, int]]
-    uses_window: bool = False
-    params: tuple = ()
+    run: Callable[[Source, list, Any, Optional[float]], Iterator[tuple[list, torch.Tensor]]]
+    valid: Callable[[int, Any], tuple[int, int]]
+    options: type = NoOptions
 
-    def check_params(self, params: dict) -> None:
-        """Raise ValueError naming parameters this method does not take (and the ones it does)."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            known = f"known: {', '.join(self.params)}" if self.params else "it takes none"
-            raise ValueError(f"{self.name}: unknown parameter(s) {unknown}; {known}")
+    @property
+    def uses_window(self) -> bool:
+        """True when the method has a ``window`` option (``eval`` then loops over the ``-w``
+        values and reports the window)."""
+        return "window" in option_names(self.options)
 
-    def describe(self, opts: Options) -> str:
-        """Method and the parameters that matter, for messages ("tfp with window 41")."""
+    def make_options(self, **values):
+        """The method's options object from keyword values (the rest at their defaults).
+
+        Raises:
+            ValueError: a name the method does not take, or a value its options class rejects.
+        """
+        return make_options(self.options, values, self.name)
+
+    def describe(self, opts) -> str:
+        """Method and the options that matter, for messages ("tfp with window 41")."""
         return f"{self.name} with window {opts.window}" if self.uses_window else self.name
 
 
@@ -103,8 +89,11 @@ def check_max_interval(max_interval) -> int:
     return int(max_interval)
 
 
-def parse_scale(scale) -> float | str:
-    """A positive float, ``"auto"``, or a string ``"1/0.6"`` / ``"1.5"``. Raises ValueError."""
+def parse_scale(scale) -> float | str | None:
+    """A positive float, ``"auto"``, a string ``"1/0.6"`` / ``"1.5"``, or None (raw output,
+    see :class:`Method`). Raises ValueError."""
+    if scale is None:
+        return None
     if isinstance(scale, str):
         text = scale.strip().lower()
         if text == "auto":
@@ -129,32 +118,34 @@ def auto_scale(raw: torch.Tensor) -> float:
     return 1.0 / p if p > 0 else 1.0
 
 
-def iter_images(method: Method, source: Source, centres: Sequence[int], opts: Options, *,
+def iter_images(method: Method, source: Source, centres: Sequence[int], opts, *,
                 scale=DEFAULT_SCALE, gamma: float = 1.0, pad: str = "none") -> Iterator[tuple[list, torch.Tensor]]:
     """Run ``method`` over sorted ``centres`` and yield ``(centres, images)`` batches.
 
     Args:
+        opts: the method's options object (:meth:`Method.make_options`).
         pad: ``"none"`` (centres must lie in ``method.valid``) or ``"reflect"``: a window that
             runs past an end of the stream reads the stream mirrored there
             (:mod:`spikekit.recon.padding`).
-        scale: positive float (fused into the method), or ``"auto"``: the 99.5th percentile of
+        scale: positive float (fused into the method); ``"auto"``: the 99.5th percentile of
             the first batch's raw estimates maps to 1, and that scale is kept for the whole run
-            (no flicker between frames of a video).
+            (no flicker between frames of a video); None: the raw estimates, unscaled and
+            unclipped.
         gamma: output = clipped intensity ** (1 / gamma) (gamma > 1 brightens dark tones).
 
     Yields:
         (list of spike-frame indices, float32 (N, n, H, W) in [0, 1]).
     """
-    method.check_params(opts.params)
     scale = parse_scale(scale)
     if not gamma > 0:
         raise ValueError(f"gamma must be > 0, got {gamma!r}")
     auto = scale == "auto"
-    opts = replace(opts, scale=None if auto else scale)
+    fused = None if auto else scale
     factor = None
     centres = list(centres)
     reflect = check_pad(pad) == "reflect"
-    batches = run_padded(method, source, centres, opts) if reflect else method.run(source, centres, opts)
+    batches = (run_padded(method, source, centres, opts, fused) if reflect
+               else method.run(source, centres, opts, fused))
     for idx, images in batches:
         if auto:
             if factor is None:
@@ -163,6 +154,51 @@ def iter_images(method: Method, source: Source, centres: Sequence[int], opts: Op
         if gamma != 1:
             images = images.pow_(1.0 / gamma)
         yield idx, images
+
+
+@dataclass(frozen=True)
+class ReconPlan:
+    """One reconstruction, planned (:func:`plan_reconstruction`): what :func:`reconstruct` and
+    ``spikekit recon`` run.
+
+    Attributes:
+        method, source, opts: the method, the spikes as a :class:`Source`, its options object.
+        centres: the spike-frame indices to reconstruct, in the order asked for.
+        single: ``at`` was one index (one image, not a stack).
+        pad: ``"none"`` or ``"reflect"`` (:mod:`spikekit.recon.padding`).
+    """
+
+    method: Method
+    source: Source
+    opts: Any
+    centres: list
+    single: bool
+    pad: str
+
+    def describe(self) -> str:
+        """The method and the options that matter ("tfp with window 41")."""
+        return self.method.describe(self.opts)
+
+    def batches(self, scale=DEFAULT_SCALE, gamma: float = 1.0) -> Iterator[tuple[list, torch.Tensor]]:
+        """:func:`iter_images` over the centres in increasing order (the order a file is read in)."""
+        return iter_images(self.method, self.source, sorted(self.centres), self.opts, scale=scale,
+                           gamma=gamma, pad=self.pad)
+
+
+def plan_reconstruction(method: Method, spikes, *, at=None, stride=None, start=None, stop=None,
+                        device=None, pad: str = "none", **options) -> ReconPlan:
+    """Check ``options`` and choose the centres of a reconstruction (arguments as :func:`reconstruct`).
+
+    Raises:
+        ValueError: an unknown option or a bad value, an index outside the valid range (the
+            message names it), an unknown ``pad``.
+    """
+    source = Source(spikes, device)
+    opts = method.make_options(**options)
+    valid = valid_centres(method, source.frames, opts, pad)
+    centres, single = select_centres(source.frames, valid, at=at, stride=stride, start=start,
+                                     stop=stop, what=method.describe(opts), name=source.name)
+    return ReconPlan(method, source, opts, list(centres), single, pad)
 
 
 def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, stop=None,
@@ -177,25 +213,23 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
         scale, gamma, pad: see :func:`iter_images` (with ``pad="reflect"`` every spike frame
             0 .. T-1 is a valid centre).
         device: where a ``SpikeStream`` is processed (tensors stay on their device).
-        options: fields of :class:`Options` (window, max_interval, weights) and method extras.
+        options: fields of the method's options class (``window`` of TFP, ``max_interval`` of
+            TFI, ``u0``... of TFSTP, ``weights``... of SSML); the others keep their defaults.
 
     Returns:
         float32 (..., H, W) for one index, (..., N, H, W) otherwise, in [0, 1], on the device
         of the computation.
 
     Raises:
-        ValueError: an index outside the valid range (the message names it), bad options.
+        ValueError: an index outside the valid range (the message names it), an option the
+            method does not take, bad values.
     """
-    source = Source(spikes, device)
-    known = {k: options.pop(k) for k in ("window", "max_interval", "weights") if k in options}
-    opts = Options(device=str(source.device), params=options, **known)
-    valid = valid_centres(method, source.frames, opts, pad)
-    centres, single = select_centres(source.frames, valid, at=at, stride=stride, start=start,
-                                     stop=stop, what=method.describe(opts), name=source.name)
+    plan = plan_reconstruction(method, spikes, at=at, stride=stride, start=start, stop=stop,
+                               device=device, pad=pad, **options)
+    source, centres = plan.source, plan.centres
     order = np.argsort(centres, kind="stable")
-    sorted_centres = [centres[i] for i in order]
     out, done = None, 0
-    for _, images in iter_images(method, source, sorted_centres, opts, scale=scale, gamma=gamma, pad=pad):
+    for _, images in plan.batches(scale=scale, gamma=gamma):
         if out is None:  # one result tensor filled batch by batch (a torch.cat of the batches at the
             # end would hold everything twice and fault in fresh pages: most of a stride-1 TFP's time)
             shape = (images.shape[0], len(centres), *images.shape[2:])
@@ -207,4 +241,4 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
         inverse = torch.from_numpy(np.argsort(order)).to(out.device)
         out = out.index_select(1, inverse)
     out = out.reshape(*source.batch, len(centres), source.height, source.width)
-    return out.squeeze(-3) if single else out
+    return out.squeeze(-3) if plan.single else out

@@ -1,18 +1,23 @@
 """``spikekit recon``, ``spikekit eval`` and ``spikekit view``.
 
-Methods come from :mod:`spikekit.recon.registry` (``-m tfp|tfi|tfstp``, plus any registered
-later, e.g. ``ssml``); files are streamed chunk by chunk, so memory stays bounded on long
-recordings.
+Methods come from :mod:`spikekit.recon.registry` (``-m tfp|tfi|tfstp``, plus those of plugins);
+each method's options class (:mod:`spikekit.recon.options`) says which of ``-w``,
+``--max-interval``, ``--weights`` it takes and what ``--param`` accepts. Files are streamed chunk
+by chunk, so memory stays bounded on long recordings.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import click
 
-from ..cli import collection_errors, fail, open_stream
+from ..cliutils import collection_errors, fail, open_stream, parse_assignments
+from ..plugins import PluginError
 from ..threads import threads_option
 from .registry import method_names
+from .tfi import TfiOptions
+from .tfp import TfpOptions
 
 MULTI_FRAME_STRIDE = 100
 """Default --stride for video/folder/.npy outputs when neither --at nor --stride is given."""
@@ -20,6 +25,9 @@ COLLECTION_FORMATS = ("npy", "mp4", "gif")
 """Per-input output types of ``spikekit recon IN_DIR -o OUT_DIR`` (one file each, hashed in the manifest)."""
 VIEW_FRAMES = 1000
 """Default number of spike frames ``spikekit view`` shows (from --start)."""
+FLAG_OPTIONS = ("window", "max_interval", "weights")
+"""Method options set by their own flags (-w, --max-interval, --weights), given to the methods
+whose options class has a field of that name; ``--param`` sets the other fields."""
 
 
 @contextlib.contextmanager
@@ -32,23 +40,69 @@ def _cli_errors():
         collection_errors(exc)
 
 
-def _parse_params(items) -> dict:
-    """``--param NAME=VALUE`` pairs -> dict (numbers parsed; 'none' -> None)."""
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
-        text = value.strip()
-        if text.lower() == "none":
-            params[name.strip()] = None
-            continue
+def method_settings(method, params=(), **flags) -> dict:
+    """The options of ``method`` from the command line: the :data:`FLAG_OPTIONS` values in
+    ``flags`` that it has a field for, and its ``--param NAME=VALUE`` items read as their fields'
+    types (:func:`spikekit.recon.options.parse_params`).
+
+    Raises:
+        click.BadParameter: an item that is not NAME=VALUE.  ValueError: a name it does not take.
+    """
+    from .options import option_names, parse_params
+
+    fields = option_names(method.options)
+    settings = {name: value for name, value in flags.items() if name in fields}
+    texts = parse_assignments(params, "--param")
+    settings.update(parse_params(method.options, texts, method.name, exclude=FLAG_OPTIONS))
+    return settings
+
+
+@functools.lru_cache(maxsize=None)
+def _loadable_methods() -> tuple:
+    """The registered methods, for --help; a plugin that cannot be loaded is left out with a
+    one-line warning (once)."""
+    from .registry import get_method
+
+    methods = []
+    for name in method_names():
         try:
-            number = float(text)
-            params[name.strip()] = int(number) if number.is_integer() and "." not in text else number
-        except ValueError:
-            params[name.strip()] = text
-    return params
+            methods.append(get_method(name))
+        except PluginError as exc:
+            click.echo(f"warning: {exc}", err=True)
+    return tuple(methods)
+
+
+def _param_help() -> str:
+    from .options import describe
+
+    by_text: dict = {}
+    for m in _loadable_methods():
+        text = describe(m.options, exclude=FLAG_OPTIONS)
+        if text:
+            by_text.setdefault(text, []).append(m.name)
+    listed = "; ".join(f"{', '.join(names)}: {text}" for text, names in by_text.items())
+    return f"Method parameter, repeatable ({listed})." if listed else "Method parameter, repeatable."
+
+
+def _weights_help() -> str:
+    from .options import option_names
+
+    names = [m.name for m in _loadable_methods() if "weights" in option_names(m.options)]
+    takers = f" ({', '.join('-m ' + n for n in names)})" if names else ""
+    return (f"Weights of a learned method{takers}: a weights file, a training checkpoint or a run "
+            "folder (default: the method's shipped ones).")
+
+
+class _HelpLater(click.Option):
+    """An option whose help text is written only when --help shows it (it imports the methods)."""
+
+    def __init__(self, *args, help_text, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._help_text = help_text
+
+    def get_help_record(self, ctx):
+        self.help = self._help_text()
+        return super().get_help_record(ctx)
 
 
 def stream_options(f):
@@ -69,12 +123,9 @@ def stream_options(f):
 def method_options(f):
     """Options every method may use; each method reads the ones it needs."""
     f = threads_option(f)
-    f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-                     help="Method-specific parameter, repeatable (tfstp: u0, D, F, f, warmup; "
-                          "ssml, ssml-lite: precision=auto|fp32|bf16, batch=N, anchor=1|0).")(f)
-    f = click.option("--weights", type=click.Path(), default=None,
-                     help="Weights of -m ssml or -m ssml-lite: a weights file, a training checkpoint or "
-                          "a run folder (default: the shipped ones).")(f)
+    f = click.option("--param", "params", multiple=True, metavar="NAME=VALUE", cls=_HelpLater,
+                     help_text=_param_help)(f)
+    f = click.option("--weights", type=click.Path(), default=None, cls=_HelpLater, help_text=_weights_help)(f)
     f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
     f = click.option("--gamma", type=float, default=1.0, show_default=True,
                      help="Output = intensity ** (1/gamma).")(f)
@@ -84,14 +135,14 @@ def method_options(f):
     f = click.option("--pad", type=click.Choice(["none", "reflect"]), default="none", show_default=True,
                      help="reflect: centre windows on any spike frame by mirroring the stream at its "
                           "ends (else a window must fit inside the stream).")(f)
-    f = click.option("--max-interval", type=int, default=20, show_default=True,
+    f = click.option("--max-interval", type=int, default=TfiOptions.max_interval, show_default=True,
                      help="TFI: ISI search bound in spike frames on each side.")(f)
     return f
 
 
 def recon_file(input, output, *, height=None, width=None, flip=None, head=None, force=False, method="tfp",
-               window=41, at=(), stride=None,
-               start=None, stop=None, max_interval=20, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
+               window=TfpOptions.window, at=(), stride=None, start=None, stop=None,
+               max_interval=TfiOptions.max_interval, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
                weights=None, params=(), fps=25.0, quiet=False) -> int:
     """Reconstruct the ``.dat`` file ``input`` into ``output`` (the body of ``spikekit recon``).
 
@@ -106,34 +157,28 @@ def recon_file(input, output, *, height=None, width=None, flip=None, head=None, 
     """
     from ..progress import progress
 
-    from .base import Options, iter_images
-    from .padding import valid_centres
+    from .base import plan_reconstruction
     from .registry import get_method
-    from .source import Source, select_centres
     from .writers import open_writer, output_kind
 
     kind = output_kind(output)
     stream = open_stream(input, height, width, flip, head, force)
     m = get_method(method)
-    opts = Options(window=window, max_interval=max_interval, device=device, weights=weights,
-                   params=_parse_params(params))
+    settings = method_settings(m, params, window=window, max_interval=max_interval, weights=weights)
     if not at and stride is None and (kind != "png" or start is not None or stop is not None):
         stride = MULTI_FRAME_STRIDE
-    centres, _ = select_centres(len(stream), valid_centres(m, len(stream), opts, pad),
-                                at=list(at) or None, stride=stride, start=start, stop=stop,
-                                what=m.describe(opts), name=str(stream.path))
-    centres = sorted(centres)
-    source = Source(stream, device)
-    bar = progress(len(centres), "recon", "image", quiet=quiet)
-    with stream, open_writer(output, len(centres), stream.height, stream.width, fps) as writer:
-        for idx, images in iter_images(m, source, centres, opts, scale=scale, gamma=gamma, pad=pad):
+    plan = plan_reconstruction(m, stream, at=list(at) or None, stride=stride, start=start, stop=stop,
+                               device=device, pad=pad, **settings)
+    count = len(plan.centres)
+    bar = progress(count, "recon", "image", quiet=quiet)
+    with stream, open_writer(output, count, stream.height, stream.width, fps) as writer:
+        for idx, images in plan.batches(scale=scale, gamma=gamma):
             writer.write(idx, images[0].cpu().numpy())
             bar.update(len(idx))
     bar.close()
     if not quiet:
-        count = f"{len(centres)} image" + ("s" if len(centres) != 1 else "")
-        click.echo(f"wrote {count} ({m.describe(opts)}) to {output}", err=True)
-    return len(centres)
+        click.echo(f"wrote {count} image{'s' if count != 1 else ''} ({plan.describe()}) to {output}", err=True)
+    return count
 
 
 @click.command()
@@ -141,7 +186,8 @@ def recon_file(input, output, *, height=None, width=None, flip=None, head=None, 
 @stream_options
 @click.option("-m", "--method", type=click.Choice(method_names()), default="tfp", show_default=True,
               help="Reconstruction method.")
-@click.option("-w", "--window", type=int, default=41, show_default=True, help="TFP window in spike frames.")
+@click.option("-w", "--window", type=int, default=TfpOptions.window, show_default=True,
+              help="TFP window in spike frames (and of any method with a window option).")
 @click.option("--at", type=int, multiple=True, help="Spike-frame index to reconstruct (repeatable).")
 @click.option("--stride", type=int, default=None,
               help=f"Reconstruct every N-th valid spike frame (default for video/folder/.npy: "
@@ -174,7 +220,7 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
                    stride=stride, start=start, stop=stop, max_interval=max_interval, pad=pad, scale=scale,
                    gamma=gamma, weights=weights, params=list(params), fps=fps)
     if Path(input).is_dir():
-        from ..cli import report_collection
+        from ..cliutils import report_collection
         from .collection import recon_collection
 
         if Path(output).suffix and not Path(output).is_dir():
@@ -203,7 +249,7 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @click.option("-m", "--method", "methods", multiple=True, type=click.Choice(method_names()),
               help="Method (repeatable; default tfp).")
 @click.option("-w", "--window", "windows", multiple=True, type=int,
-              help="TFP window (repeatable; default 41).")
+              help=f"TFP window (repeatable; default {TfpOptions.window}).")
 @method_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list of {method, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
@@ -217,7 +263,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
       spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
     """
-    from ..cli import echo_json
+    from ..cliutils import echo_json
     from ..metrics import load_gt, psnr, ssim
     from ..noref import NO_REFERENCE
     from .base import reconstruct
@@ -235,14 +281,13 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
             if truth.shape != (stream.height, stream.width):
                 raise ValueError(f"{path}: ground truth is {truth.shape[0]} x {truth.shape[1]} but the "
                                  f"stream is {stream.height} x {stream.width}")
-        extra = _parse_params(params)
         with stream:
             for name in methods or ("tfp",):
                 m = get_method(name)
-                for window in (windows or (41,)) if m.uses_window else (None,):
+                settings = method_settings(m, params, max_interval=max_interval, weights=weights)
+                for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
-                                         pad=pad, max_interval=max_interval, weights=weights,
-                                         **({"window": window} if window else {}), **extra)
+                                         pad=pad, **settings, **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
                         row = {"method": name, "window": window, "at": at}
@@ -270,7 +315,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
 @click.option("--stop", type=int, default=None, help=f"Stop before this frame (default: start + {VIEW_FRAMES}).")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Show every N-th spike frame.")
 @click.option("--tfp", "with_tfp", is_flag=True, help="Show a TFP image beside each spike frame.")
-@click.option("-w", "--window", type=int, default=41, show_default=True, help="TFP window (with --tfp).")
+@click.option("-w", "--window", type=int, default=TfpOptions.window, show_default=True, help="TFP window (with --tfp).")
 @click.option("--scale", default="1/0.6", show_default=True, help="TFP scale (with --tfp).")
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")

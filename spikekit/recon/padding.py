@@ -74,9 +74,10 @@ def valid_centres(method, frames: int, opts, pad: str) -> tuple[int, int]:
     return (0, frames - 1) if check_pad(pad) == "reflect" else method.valid(frames, opts)
 
 
-def run_padded(method, source: Source, centres: list, opts) -> Iterator[tuple[list, torch.Tensor]]:
-    """``method.run`` over sorted ``centres``, reflecting the stream where a centre's window does
-    not fit; yields ``(centres, images)`` batches in order, as ``method.run`` does."""
+def run_padded(method, source: Source, centres: list, opts, scale) -> Iterator[tuple[list, torch.Tensor]]:
+    """``method.run(source, centres, opts, scale)`` over sorted ``centres``, reflecting the stream
+    where a centre's window does not fit; yields ``(centres, images)`` batches in order, as
+    ``method.run`` does."""
     lo, hi = method.valid(source.frames, opts)
     before, after = lo, source.frames - 1 - hi
 
@@ -85,11 +86,11 @@ def run_padded(method, source: Source, centres: list, opts) -> Iterator[tuple[li
             return
         start = part[0] - before
         padded = reflected_source(source, start, part[-1] + after + 1)
-        for idx, images in method.run(padded, [c - start for c in part], opts):
+        for idx, images in method.run(padded, [c - start for c in part], opts, scale):
             yield [c + start for c in idx], images
 
     head, inside, tail = split_for_padding(centres, (lo, hi))
     yield from reflected(head)
     if inside:
-        yield from method.run(source, inside, opts)
+        yield from method.run(source, inside, opts, scale)
     yield from reflected(tail)

@@ -1,48 +1,45 @@
 """The registry of reconstruction methods behind ``spikekit recon -m NAME`` and ``spikekit eval``.
 
-Each entry maps a method name to ``"module:attribute"`` of a :class:`~spikekit.recon.base.Method`,
-imported on first use (so a method's heavy dependencies load only when it is asked for).
-
-Adding a method (e.g. ``-m ssml``):
-
-1. Create ``spikekit/recon/ssml.py`` with ``METHOD = Method("ssml", "one-line summary",
-   run, valid)`` where
-
-   * ``valid(T, opts) -> (lo, hi)`` is the first and last reconstructible spike frame
-     (for 41-frame windows: ``(20, T - 21)``);
-   * ``run(source, centres, opts)`` yields ``(centres_part, images)`` in order, images float32
-     (N, len(centres_part), H, W) on ``source.device``. Easiest:
-     ``yield from run_packed(source, centres, 20, 20, kernel)`` (``spikekit.recon.source``),
-     where ``kernel(packed, local)`` gets one stream's packed frames of a chunk (uint8
-     (n_frames, ceil(H*W/8)); decode with ``spikekit.ops.unpack_spikes(packed, H, W,
-     flip=source.flip)``, the 41-frame window of centre c is ``frames[c - 20:c + 21]``) and the
-     chunk-relative centres, and returns float32 (n, H, W); or ``source.iter_frames(a, b)``.
-     Both stream files in bounded memory (a tensor source is packed once). Honour
-     ``opts.scale`` (``None``: return raw estimates; else ``min(scale * raw, 1)``),
-     ``opts.device`` and ``opts.weights`` (``--weights``; ``None`` = shipped weights).
-2. Add one line below: ``"ssml": "spikekit.recon.ssml:METHOD",``.
+The built-in methods (TFP, TFI, TFSTP) are listed here, so they work whatever the installed
+metadata says; any other package adds methods through the ``spikekit.methods`` entry-point
+group (:mod:`spikekit.plugins`; ``ssml`` adds ``ssml`` and ``ssml-lite``). Each entry maps a
+method name to ``"module:attribute"`` of a :class:`~spikekit.recon.base.Method`, imported on
+first use (a method's heavy dependencies load only when it is asked for). How to write one:
+docs/plugins.md.
 
 The CLI, ``--scale auto``, gamma, chunking of long files, output writers and ``eval`` then work
-unchanged; ``spikekit.recon.reconstruct(get_method("ssml"), spikes, at=...)`` is the Python API.
+unchanged for every method; ``spikekit.recon.reconstruct(get_method(NAME), spikes, at=...)`` is
+the Python API.
 """
 from __future__ import annotations
 
-import importlib
+import functools
+import warnings
 
+from ..plugins import METHODS_GROUP, PluginError, load, registered
 from .base import Method
 
-METHODS: dict[str, str] = {
+BUILTIN: dict[str, str] = {
     "tfp": "spikekit.recon.tfp:METHOD",
     "tfi": "spikekit.recon.tfi:METHOD",
     "tfstp": "spikekit.recon.tfstp:METHOD",
-    "ssml": "spikekit.recon.ssml:METHOD",
-    "ssml-lite": "spikekit.recon.ssml:LITE_METHOD",
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _methods() -> dict[str, str]:
+    table = dict(BUILTIN)
+    for name, target in registered(METHODS_GROUP).items():
+        if name in BUILTIN:
+            warnings.warn(f"plugin method {name!r} ({target}) is ignored: {name} is built in", stacklevel=2)
+        else:
+            table[name] = target
+    return table
+
+
 def method_names() -> list[str]:
-    """Registered method names, in registration order."""
-    return list(METHODS)
+    """Registered method names: the built-in ones, then the plugins' in name order."""
+    return list(_methods())
 
 
 def get_method(name: str) -> Method:
@@ -50,9 +47,14 @@ def get_method(name: str) -> Method:
 
     Raises:
         ValueError: unknown name (lists the known ones).
-        ImportError: the method's module (or a dependency of it) is not installed.
+        spikekit.plugins.PluginError (an ImportError): the plugin that registers it is not
+            installed or cannot be loaded (one line naming it), or its entry point is not a Method.
     """
-    if name not in METHODS:
-        raise ValueError(f"unknown reconstruction method {name!r}; choose one of {', '.join(METHODS)}")
-    module, attr = METHODS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    methods = _methods()
+    if name not in methods:
+        raise ValueError(f"unknown reconstruction method {name!r}; choose one of {', '.join(methods)}")
+    method = load(methods[name], f"-m {name}")
+    if not isinstance(method, Method):
+        raise PluginError(f"-m {name}: its entry point {methods[name]} is a {type(method).__name__}, "
+                          "not a spikekit.recon.Method")
+    return method

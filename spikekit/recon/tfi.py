@@ -13,11 +13,13 @@ spike, so every t in [0, T - 1] is valid. A spike at frame 0 counts. SSML's AMIM
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from .. import ops
-from .base import DEFAULT_SCALE, Method, Options, check_max_interval, reconstruct
+from .base import DEFAULT_SCALE, Method, check_max_interval, kernel_scale, reconstruct
 from .source import MAX_CHUNK_OUTPUTS, Source, run_packed
 
 _OP_DTYPES = (torch.uint8, torch.bool, torch.float32)
@@ -63,16 +65,31 @@ def isi(spikes: torch.Tensor, at, max_interval: int = 20) -> torch.Tensor:
     return out.squeeze(-3) if single else out
 
 
-def tfi_valid(frames: int, opts: Options) -> tuple[int, int]:
+@dataclass(frozen=True)
+class TfiOptions:
+    """Options of ``-m tfi``.
+
+    Attributes:
+        max_interval: M, the ISI search bound in spike frames on each side (>= 1).
+
+    Raises:
+        ValueError: M is not a positive integer.
+    """
+
+    max_interval: int = 20
+
+    def __post_init__(self):
+        object.__setattr__(self, "max_interval", check_max_interval(self.max_interval))
+
+
+def tfi_valid(frames: int, opts: TfiOptions) -> tuple[int, int]:
     """Every index of the stream is valid (missing sides use the search bound)."""
-    check_max_interval(opts.max_interval)
     return 0, frames - 1
 
 
-def tfi_run(source: Source, centres: list, opts: Options):
+def tfi_run(source: Source, centres: list, opts: TfiOptions, scale):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of TFI images (the Method contract)."""
-    m = check_max_interval(opts.max_interval)
-    scale = opts.scale_or_one()
+    m, scale = opts.max_interval, kernel_scale(scale)
     if source.stream is None:  # in memory: the batched ISI op on the unpacked tensor
         for a in range(0, len(centres), MAX_CHUNK_OUTPUTS):
             part = centres[a:a + MAX_CHUNK_OUTPUTS]
@@ -84,10 +101,10 @@ def tfi_run(source: Source, centres: list, opts: Options):
 
 
 METHOD = Method("tfi", "TFI: scale / inter-spike interval, searched up to --max-interval frames each way",
-                tfi_run, tfi_valid)
+                tfi_run, tfi_valid, TfiOptions)
 
 
-def tfi(spikes, *, at=None, stride=None, max_interval: int = 20, scale=DEFAULT_SCALE, start=None,
+def tfi(spikes, *, at=None, stride=None, max_interval: int = TfiOptions.max_interval, scale=DEFAULT_SCALE, start=None,
         stop=None, gamma: float = 1.0, device=None) -> torch.Tensor:
     """TFI reconstruction: min(scale / ISI(t), 1) per pixel (ISI as in :func:`isi`).
 

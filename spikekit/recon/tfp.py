@@ -12,32 +12,49 @@ straight from the packed bytes (CPU: sliding int32 counts; CUDA: one thread per 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .. import ops
-from .base import DEFAULT_SCALE, Method, Options, check_window, reconstruct
+from .base import DEFAULT_SCALE, Method, check_window, kernel_scale, reconstruct
 from .source import Source, run_packed
 
 
-def tfp_valid(frames: int, opts: Options) -> tuple[int, int]:
+@dataclass(frozen=True)
+class TfpOptions:
+    """Options of ``-m tfp``.
+
+    Attributes:
+        window: w in spike frames, 1..65535 (odd: centred on t; even: one more frame before t).
+
+    Raises:
+        ValueError: a window that is not an integer in 1..65535.
+    """
+
+    window: int = 41
+
+    def __post_init__(self):
+        object.__setattr__(self, "window", check_window(self.window))
+
+
+def tfp_valid(frames: int, opts: TfpOptions) -> tuple[int, int]:
     """First and last centre whose window fits a ``frames``-frame stream."""
-    w = check_window(opts.window)
-    return w // 2, frames - 1 - (w - 1) // 2
+    return opts.window // 2, frames - 1 - (opts.window - 1) // 2
 
 
-def tfp_run(source: Source, centres: list, opts: Options):
+def tfp_run(source: Source, centres: list, opts: TfpOptions, scale):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of TFP images (the Method contract)."""
-    w = check_window(opts.window)
-    scale = opts.scale_or_one()
+    w, fused = opts.window, kernel_scale(scale)
     yield from run_packed(source, centres, w // 2, (w - 1) // 2, lambda packed, local: ops.tfp_packed(
-        packed, source.height, source.width, local, w, scale, flip=source.flip))
+        packed, source.height, source.width, local, w, fused, flip=source.flip))
 
 
 METHOD = Method("tfp", "TFP: mean firing rate over a window of -w spike frames (Zhu et al. 2019)",
-                tfp_run, tfp_valid, uses_window=True)
+                tfp_run, tfp_valid, TfpOptions)
 
 
-def tfp(spikes, *, window: int = 41, at=None, stride=None, scale=DEFAULT_SCALE, start=None,
+def tfp(spikes, *, window: int = TfpOptions.window, at=None, stride=None, scale=DEFAULT_SCALE, start=None,
         stop=None, gamma: float = 1.0, device=None, pad: str = "none") -> torch.Tensor:
     """TFP reconstruction: scale x mean spike count over ``window`` frames centred on each index.
 

@@ -31,35 +31,49 @@ kernel (csrc/tfstp/), on the device of the frames.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from numbers import Real
+from typing import Optional
+
 import torch
 
 from .. import ops
-from .base import DEFAULT_SCALE, Method, Options, reconstruct
+from .base import DEFAULT_SCALE, Method, kernel_scale, reconstruct
 from .source import Source
 
-DEFAULTS = {"u0": 0.15, "D": 1.0, "F": 10.0, "f": 0.15, "warmup": 400}
-"""TFSTP parameters: u0, f (dimensionless), D, F (spike frames), warmup (spike frames or None)."""
 CHUNK_FRAMES = 64
 """Spike frames decoded per recurrence call."""
 
 
-def tfstp_params(params: dict) -> dict:
-    """TFSTP parameters from ``params`` over :data:`DEFAULTS`, checked.
+@dataclass(frozen=True)
+class TfstpOptions:
+    """Options of ``-m tfstp`` (SpikeCV's TFSTP defaults, intervals in spike frames).
+
+    Attributes:
+        u0, f: rest and increment of the release probability (dimensionless, in (0, 1)).
+        D, F: depression and facilitation time constants in spike frames (> 0).
+        warmup: spike frames of history before each output (>= 0; None: from frame 0).
 
     Raises:
-        ValueError: an unknown name, D or F <= 0, u0 or f outside (0, 1), warmup < 0.
+        ValueError: D or F <= 0, u0 or f outside (0, 1), warmup < 0 or not a whole number.
     """
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"tfstp: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    p = dict(DEFAULTS, **params)
-    if not (p["D"] > 0 and p["F"] > 0):
-        raise ValueError(f"tfstp: time constants D and F must be > 0 spike frames, got D={p['D']}, F={p['F']}")
-    if not (0 < p["u0"] < 1 and 0 < p["f"] < 1):
-        raise ValueError(f"tfstp: u0 and f must be in (0, 1), got u0={p['u0']}, f={p['f']}")
-    if p["warmup"] is not None and (int(p["warmup"]) != p["warmup"] or p["warmup"] < 0):
-        raise ValueError(f"tfstp: warmup must be a number of spike frames >= 0 or None, got {p['warmup']!r}")
-    return p
+
+    u0: float = 0.15
+    D: float = 1.0
+    F: float = 10.0
+    f: float = 0.15
+    warmup: Optional[int] = 400
+
+    def __post_init__(self):
+        number = lambda v: isinstance(v, Real) and not isinstance(v, bool)
+        if not (number(self.D) and number(self.F) and self.D > 0 and self.F > 0):
+            raise ValueError(f"tfstp: time constants D and F must be > 0 spike frames, got D={self.D!r}, "
+                             f"F={self.F!r}")
+        if not (number(self.u0) and number(self.f) and 0 < self.u0 < 1 and 0 < self.f < 1):
+            raise ValueError(f"tfstp: u0 and f must be in (0, 1), got u0={self.u0!r}, f={self.f!r}")
+        w = self.warmup
+        if w is not None and not (number(w) and int(w) == w and w >= 0):
+            raise ValueError(f"tfstp: warmup must be a number of spike frames >= 0 or None, got {w!r}")
 
 
 def _segments(centres: list, warmup) -> list:
@@ -81,19 +95,17 @@ def _rest_state(npix: int, u0: float, start: int, device) -> tuple:
             torch.full((npix,), start - 1, dtype=torch.int64, device=device))
 
 
-def tfstp_valid(frames: int, opts: Options) -> tuple[int, int]:
+def tfstp_valid(frames: int, opts: TfstpOptions) -> tuple[int, int]:
     """Every index is valid (the recurrence is causal: frames up to t are used)."""
-    tfstp_params(opts.params)
     return 0, frames - 1
 
 
-def tfstp_run(source: Source, centres: list, opts: Options):
+def tfstp_run(source: Source, centres: list, opts: TfstpOptions, scale):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of TFSTP images (the Method contract)."""
-    p = tfstp_params(opts.params)
-    scale = -1.0 if opts.scale is None else float(opts.scale)
+    p, scale = opts, kernel_scale(scale)
     npix, dev = source.height * source.width, source.device
-    for start, wanted in _segments(centres, p["warmup"]):
-        states = [_rest_state(npix, p["u0"], start, dev) for _ in range(source.samples())]
+    for start, wanted in _segments(centres, p.warmup):
+        states = [_rest_state(npix, p.u0, start, dev) for _ in range(source.samples())]
         readers = [source.iter_frames(start, wanted[-1] + 1, CHUNK_FRAMES, sample=n)
                    for n in range(source.samples())]
         t0, w = start, 0
@@ -106,20 +118,20 @@ def tfstp_run(source: Source, centres: list, opts: Options):
             emit_t = torch.tensor(emit, dtype=torch.int64)
             out = torch.empty((len(blocks), len(emit), npix), dtype=torch.float32, device=dev)
             for b, (frames, state) in enumerate(zip(blocks, states)):
-                ops.tfstp_frames(frames.reshape(n, npix).contiguous(), *state, emit_t, t0, start, p["u0"], p["D"],
-                                 p["F"], p["f"], scale, out[b])
+                ops.tfstp_frames(frames.reshape(n, npix).contiguous(), *state, emit_t, t0, start, float(p.u0),
+                                 float(p.D), float(p.F), float(p.f), scale, out[b])
             t0 += n
             if emit:
                 yield [t0 - n + e for e in emit], out.reshape(len(blocks), len(emit), source.height, source.width)
 
 
 METHOD = Method("tfstp", "TFSTP: steady-state inversion of per-pixel short-term plasticity (Zheng et al. 2021)",
-                tfstp_run, tfstp_valid, params=tuple(DEFAULTS))
+                tfstp_run, tfstp_valid, TfstpOptions)
 
 
 def tfstp(spikes, *, at=None, stride=None, scale=DEFAULT_SCALE, start=None, stop=None,
-          gamma: float = 1.0, u0: float = DEFAULTS["u0"], D: float = DEFAULTS["D"],
-          F: float = DEFAULTS["F"], f: float = DEFAULTS["f"], warmup=DEFAULTS["warmup"],
+          gamma: float = 1.0, u0: float = TfstpOptions.u0, D: float = TfstpOptions.D,
+          F: float = TfstpOptions.F, f: float = TfstpOptions.f, warmup=TfstpOptions.warmup,
           device=None) -> torch.Tensor:
     """TFSTP reconstruction (module docstring: equations, parameters, edge cases).
 

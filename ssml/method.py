@@ -11,12 +11,12 @@ Scale: the network is trained against the ``tfp7`` pseudo-label, a mean firing r
 scale and intensity = min(scale x output, 1) with the same default scale 1/0.6 (``--scale``;
 ``scale=None`` in the API returns the raw output, unclipped). Negative outputs clip to 0.
 
-Options (``spikekit recon/eval -m ssml``): ``--weights FILE`` (default: the shipped
-``ssml/weights/ssml_default.pt``), ``--device cpu|cuda``, ``--param precision=auto|fp32|bf16``
-(default auto: bf16 autocast where the hardware has native bf16, about 1.6x faster and -0.013 dB
-on the validation cases, see ssml/precision.py; else fp32),
-``--param batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anchor=0``
-(turn off the brightness anchoring below).
+Options (the fields of :class:`SsmlOptions`; ``spikekit recon/eval -m ssml``): ``--weights FILE``
+(default: the shipped ``ssml/weights/ssml_default.pt``), ``--device cpu|cuda``, ``--param
+precision=auto|fp32|bf16`` (default auto: bf16 autocast where the hardware has native bf16, about
+1.6x faster and -0.013 dB on the validation cases, see ssml/precision.py; else fp32), ``--param
+batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anchor=0`` (turn off
+the brightness anchoring below).
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
@@ -33,17 +33,19 @@ import functools
 import threading
 import warnings
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
 
-from .. import ops
-from .base import Method, Options
-from .source import Source, plan_chunks
+from spikekit import ops
+from spikekit.recon.base import Method
+from spikekit.recon.source import Source, plan_chunks
 
-HALF = 20
-"""Frames on each side of the output index (41-frame windows)."""
+from .networks import WINDOW
+from .precision import PRECISIONS, resolve_precision
 TRAINED_RATE = (0.05, 0.6)
 """Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
 streams 0.17-0.33, simulated scenes about 0.1-0.3), with a margin."""
@@ -57,9 +59,9 @@ _cache: dict = {}
 _lock = threading.Lock()
 
 
-def ssml_valid(frames: int, opts: Options) -> tuple[int, int]:
+def ssml_valid(frames: int, opts: SsmlOptions) -> tuple[int, int]:
     """First and last index with a full 41-frame window: (20, T - 21)."""
-    return HALF, frames - 1 - HALF
+    return WINDOW // 2, frames - 1 - WINDOW // 2
 
 
 def load_network(weights=None, device="cpu", lite: bool = False):
@@ -70,7 +72,7 @@ def load_network(weights=None, device="cpu", lite: bool = False):
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
         ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
     """
-    from ssml import load_model
+    from .weights_io import load_model
 
     key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
@@ -80,18 +82,38 @@ def load_network(weights=None, device="cpu", lite: bool = False):
         return _cache[key]
 
 
-def _options(opts: Options) -> tuple[str, int, bool]:
-    from ssml.precision import resolve_precision
+@dataclass(frozen=True)
+class SsmlOptions:
+    """Options of ``-m ssml`` and ``-m ssml-lite`` (``--weights``, ``--param NAME=VALUE``).
 
-    precision = resolve_precision(opts.params.get("precision", "auto"), opts.device)
-    default_batch = 4 if torch.device(opts.device).type == "cuda" else 1
-    batch = opts.params.get("batch", default_batch)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"ssml: batch must be a positive integer, got {batch!r}")
-    anchor = opts.params.get("anchor", 1)
-    if anchor not in (0, 1, True, False):
-        raise ValueError(f"ssml: anchor must be 1 (on) or 0 (off), got {anchor!r}")
-    return precision, batch, bool(anchor)
+    Attributes:
+        weights: a weights file, training checkpoint or run folder (None: the shipped weights).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (bf16 autocast; any case; auto: bf16 where
+            the device computes it natively, :func:`ssml.precision.resolve_precision`).
+        batch: windows per forward pass (None: 1 on CPU, 4 on CUDA).
+        anchor: brightness anchoring (module docstring) on (1/True) or off (0/False).
+
+    Raises:
+        ValueError: an unknown precision, a batch that is not a positive integer, an anchor
+            other than 1/0.
+    """
+
+    weights: Optional[str] = None
+    precision: str = field(default="auto", metadata={"values": "|".join(PRECISIONS)})
+    batch: Optional[int] = field(default=None, metadata={"values": "N"})
+    anchor: bool = True
+
+    def __post_init__(self):
+        precision = str(self.precision).lower()
+        if precision not in PRECISIONS:
+            raise ValueError(f"ssml: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        object.__setattr__(self, "precision", precision)
+        batch = self.batch
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+            raise ValueError(f"ssml: batch must be a positive integer, got {batch!r}")
+        if self.anchor not in (0, 1, True, False):
+            raise ValueError(f"ssml: anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
+        object.__setattr__(self, "anchor", bool(self.anchor))
 
 
 def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
@@ -122,7 +144,7 @@ def input_problems(window: torch.Tensor) -> dict:
         ``structure`` (neighbouring pixels of its TFP barely correlated) and ``flip`` (brighter
         at the bottom than upright scenes); empty when it looks like the training data.
     """
-    from ..io.geometry import neighbour_correlations
+    from spikekit.io.geometry import neighbour_correlations
 
     image = window.float().mean(0).cpu().numpy()
     rate, out = float(image.mean()), {}
@@ -171,39 +193,38 @@ def _decoded_chunks(source: Source, chunks):
         yield chunk, frames.unsqueeze(0)
 
 
-def ssml_run(source: Source, centres: list, opts: Options, lite: bool = False):
+def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool = False):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of SSML (``lite``: ssml-lite) images
-    (the Method contract)."""
-    precision, batch, anchor = _options(opts)
+    (the Method contract; ``scale=None``: the raw output)."""
     device = torch.device(source.device)
+    batch = opts.batch or (4 if device.type == "cuda" else 1)
     model = load_network(opts.weights, device, lite)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
-                else nullcontext())
-    from ssml.sequence import SubstreamReuse, reuses_substreams
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
+                if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
+    from .sequence import SubstreamReuse, reuses_substreams
 
     reuse = SubstreamReuse(model.nbsn) if not lite and reuses_substreams(centres) else None
-    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, HALF, HALF, source.frames)):
+    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, WINDOW // 2, WINDOW // 2, source.frames)):
         for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
             part = chunk.centres[a:a + batch]
             out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
                               dtype=torch.float32, device=spikes.device)
             for i in range(spikes.shape[0]):
-                starts = [c - HALF - chunk.start for c in part]
-                windows = torch.stack([spikes[i, s:s + 2 * HALF + 1] for s in starts]) > 0
+                starts = [c - WINDOW // 2 - chunk.start for c in part]
+                windows = torch.stack([spikes[i, s:s + WINDOW] for s in starts]) > 0
                 windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
                 with torch.no_grad(), autocast:
                     raw = (model(windows) if reuse is None else  # stride 7/14: sub-streams shared
                            torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
                     raw = raw[:, 0].float()
-                out[i] = anchor_brightness(raw, windows) if anchor else raw
-            if opts.scale is not None:
-                out.mul_(float(opts.scale)).clamp_(0.0, 1.0)
+                out[i] = anchor_brightness(raw, windows) if opts.anchor else raw
+            if scale is not None:
+                out.mul_(float(scale)).clamp_(0.0, 1.0)
             yield part, out
 
 
-PARAMS = ("precision", "batch", "anchor")
 METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=fp32",
-                ssml_run, ssml_valid, params=PARAMS)
+                ssml_run, ssml_valid, SsmlOptions)
 LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (~16x faster than ssml); --weights",
-                     functools.partial(ssml_run, lite=True), ssml_valid, params=PARAMS)
+                     functools.partial(ssml_run, lite=True), ssml_valid, SsmlOptions)

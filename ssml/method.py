@@ -13,8 +13,8 @@ scale and intensity = min(scale x output, 1) with the same default scale 1/0.6 (
 
 Options (the fields of :class:`SsmlOptions`; ``spikekit recon/eval -m ssml``): ``--weights FILE``
 (default: the shipped ``ssml/weights/ssml_default.pt``), ``--device cpu|cuda``, ``--param
-precision=auto|fp32|bf16`` (default auto: bf16 autocast where the hardware has native bf16, about
-1.6x faster and -0.013 dB on the validation cases, see ssml/precision.py; else fp32), ``--param
+precision=auto|fp32|bf16`` (default auto: bf16 autocast where the hardware has native bf16, else
+fp32; ssml/precision.py gives the speed and the measured quality change), ``--param
 batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anchor=0`` (turn off
 the brightness anchoring below).
 

@@ -272,12 +272,12 @@ def main(argv=None) -> dict:
         row = bench_stride7(size, 4 if quick else 6, repeats, clock)
         print(f"\nStride 7, {threads} threads: sub-stream reuse vs isolated windows")
         print_table([row], list(row))
-        result["stride7"] = row
+        result["stride7"] = [row]  # a list of rows, as every table of tools/bench_tables.py
     if "large" not in skip:
         row = bench_large((500, 500) if quick else (1000, 1000), threads)
         print(f"\nLarge frame, {threads} threads, fresh process")
         print_table([row], list(row))
-        result["large"] = row
+        result["large"] = [row]
     if "threads" not in skip:
         rows = bench_threads(size, repeats)
         print("\nThreads beside one busy-loop process (wall seconds per frame)")

@@ -47,17 +47,17 @@ TORCH_LIBRARY(spikekit, m) {
         "Tensor(c!) out) -> ()");
 
   // --- reconstruction (TFP / TFI windows on packed streams): csrc/recon/ -------------------
-  // packed uint8 (T, ceil(H*W/8)), centers int64 (K,) -> float32 (K, H, W):
+  // packed uint8 (T, ceil(H*W/8)), centres int64 (K,) -> float32 (K, H, W):
   // min(scale * spikes in [c - window/2, c - window/2 + window) / window, 1); centres whose window
   // leaves [0, T) are an error.
-  m.def("tfp_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale) -> Tensor");
-  m.def("tfp_packed.out(Tensor packed, int height, int width, bool flip, Tensor centers, int window, float scale, *, Tensor(a!) out) -> ()");
+  m.def("tfp_packed(Tensor packed, int height, int width, bool flip, Tensor centres, int window, float scale) -> Tensor");
+  m.def("tfp_packed.out(Tensor packed, int height, int width, bool flip, Tensor centres, int window, float scale, *, Tensor(a!) out) -> ()");
   // Same shapes: min(scale / ISI(c), 1), ISI searched up to max_interval frames each way.
-  m.def("tfi_packed(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale) -> Tensor");
-  m.def("tfi_packed.out(Tensor packed, int height, int width, bool flip, Tensor centers, int max_interval, float scale, *, Tensor(a!) out) -> ()");
-  // spikes uint8/bool/float32 (N, T, P) (value > 0 = spike), centers int64 (K,) -> float32
+  m.def("tfi_packed(Tensor packed, int height, int width, bool flip, Tensor centres, int max_interval, float scale) -> Tensor");
+  m.def("tfi_packed.out(Tensor packed, int height, int width, bool flip, Tensor centres, int max_interval, float scale, *, Tensor(a!) out) -> ()");
+  // spikes uint8/bool/float32 (N, T, P) (value > 0 = spike), centres int64 (K,) -> float32
   // (N, K, P) ISI in spike frames, in [1, 2 * max_interval].
-  m.def("isi(Tensor spikes, Tensor centers, int max_interval) -> Tensor");
+  m.def("isi(Tensor spikes, Tensor centres, int max_interval) -> Tensor");
 
   // --- TFSTP (short-term plasticity recurrence): csrc/tfstp/ ---------------------------------
   // spikes uint8 (n, P); state r, u float64 (P,), last int64 (P,) (frame of the previous spike),

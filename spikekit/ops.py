@@ -217,7 +217,7 @@ def _packed_out(packed: torch.Tensor, k: int, height: int, width: int) -> torch.
     return torch.empty((k, height, width), dtype=torch.float32, device=packed.device)
 
 
-def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Tensor, window: int,
+def tfp_packed(packed: torch.Tensor, height: int, width: int, centres: torch.Tensor, window: int,
                scale: float, flip: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
     """TFP images straight from packed spike frames (never unpacking the stream).
 
@@ -228,7 +228,7 @@ def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     Args:
         packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA (the ``.dat`` bytes).
         height, width: frame size H, W.
-        centers: int64 (K,) spike-frame indices into ``packed`` (any order; sorted ascending is
+        centres: int64 (K,) spike-frame indices into ``packed`` (any order; sorted ascending is
             fastest on CPU, where neighbouring windows slide instead of being recounted).
         window: w >= 1, spike frames.  scale: intensity per unit firing rate (> 0).
         flip: file rows stored bottom-up.  out: optional float32 (K, H, W) to fill.
@@ -240,14 +240,14 @@ def tfp_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
         RuntimeError: bad dtype/shape/device, or a centre whose window leaves [0, T) (the
             message names the valid centres ``w//2 .. T-1-(w-1)//2``).
     """
-    centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
+    centres = centres.to(device=packed.device, dtype=torch.int64).contiguous()
     if out is None:
-        out = _packed_out(packed, centers.shape[0], height, width)
-    torch.ops.spikekit.tfp_packed.out(packed, height, width, flip, centers, int(window), float(scale), out=out)
+        out = _packed_out(packed, centres.shape[0], height, width)
+    torch.ops.spikekit.tfp_packed.out(packed, height, width, flip, centres, int(window), float(scale), out=out)
     return out
 
 
-def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Tensor,
+def tfi_packed(packed: torch.Tensor, height: int, width: int, centres: torch.Tensor,
                max_interval: int, scale: float, flip: bool = True,
                out: torch.Tensor | None = None) -> torch.Tensor:
     """TFI images straight from packed spike frames: min(scale / ISI(c), 1) per pixel.
@@ -258,7 +258,7 @@ def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
 
     Args:
         packed: uint8 (T, ceil(H*W/8)), contiguous, CPU or CUDA.
-        height, width: frame size.  centers: int64 (K,) in [0, T).
+        height, width: frame size.  centres: int64 (K,) in [0, T).
         max_interval: M >= 1, spike frames.  scale: > 0.  flip: rows stored bottom-up.
         out: optional float32 (K, H, W).
 
@@ -268,36 +268,36 @@ def tfi_packed(packed: torch.Tensor, height: int, width: int, centers: torch.Ten
     Raises:
         RuntimeError: bad dtype/shape/device, a centre outside [0, T), M < 1.
     """
-    centers = centers.to(device=packed.device, dtype=torch.int64).contiguous()
+    centres = centres.to(device=packed.device, dtype=torch.int64).contiguous()
     if out is None:
-        out = _packed_out(packed, centers.shape[0], height, width)
-    torch.ops.spikekit.tfi_packed.out(packed, height, width, flip, centers, int(max_interval), float(scale),
+        out = _packed_out(packed, centres.shape[0], height, width)
+    torch.ops.spikekit.tfi_packed.out(packed, height, width, flip, centres, int(max_interval), float(scale),
                                       out=out)
     return out
 
 
-def isi(spikes: torch.Tensor, centers: torch.Tensor, max_interval: int) -> torch.Tensor:
+def isi(spikes: torch.Tensor, centres: torch.Tensor, max_interval: int) -> torch.Tensor:
     """Inter-spike intervals of unpacked spike batches (the definition of :func:`tfi_packed`).
 
     Args:
         spikes: uint8, bool or float32 (N, T, P), contiguous, CPU or CUDA; value > 0 is a spike.
-        centers: int64 (K,) spike-frame indices in [0, T).
+        centres: int64 (K,) spike-frame indices in [0, T).
         max_interval: M >= 1.
 
     Returns:
         float32 (N, K, P): ISI in spike frames, in [1, 2M].
     """
-    centers = centers.to(device=spikes.device, dtype=torch.int64).contiguous()
-    return torch.ops.spikekit.isi.default(spikes, centers, int(max_interval))
+    centres = centres.to(device=spikes.device, dtype=torch.int64).contiguous()
+    return torch.ops.spikekit.isi.default(spikes, centres, int(max_interval))
 
 
-def _packed_images_fake(packed, height, width, flip, centers, window_or_bound, scale):
+def _packed_images_fake(packed, height, width, flip, centres, window_or_bound, scale):
     """Fake of tfp_packed / tfi_packed: float32 (K, H, W), one image per centre."""
     torch._check(packed.dim() == 2)
-    return packed.new_empty((centers.shape[0], height, width), dtype=torch.float32)
+    return packed.new_empty((centres.shape[0], height, width), dtype=torch.float32)
 
 
-def _packed_images_out_fake(packed, height, width, flip, centers, window_or_bound, scale, *, out):
+def _packed_images_out_fake(packed, height, width, flip, centres, window_or_bound, scale, *, out):
     return None
 
 
@@ -307,9 +307,9 @@ for _op in ("tfp_packed", "tfi_packed"):
 
 
 @torch.library.register_fake("spikekit::isi")
-def _isi_fake(spikes, centers, max_interval):
+def _isi_fake(spikes, centres, max_interval):
     torch._check(spikes.dim() == 3)
-    return spikes.new_empty((spikes.shape[0], centers.shape[0], spikes.shape[2]), dtype=torch.float32)
+    return spikes.new_empty((spikes.shape[0], centres.shape[0], spikes.shape[2]), dtype=torch.float32)
 
 
 # --- TFSTP (short-term plasticity recurrence) ------------------------------------------------

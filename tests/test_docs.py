@@ -98,3 +98,19 @@ def test_bench_tables_are_generated_from_json(tmp_path):
     assert tables.update(doc, json_dir) == text  # idempotent
     shipped = (REPO / "docs" / "benchmarks.md").read_text()
     assert tables.BEGIN in shipped and tables.END in shipped
+
+
+def test_one_spelling_of_centre():
+    """The tree writes the British "centre(s)/centred" everywhere (code, kernels, docs), one spelling."""
+    import subprocess
+
+    try:
+        files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    american = re.compile(r"\b[cC]enter(s|ed|ing)?\b")
+    suffixes = (".py", ".md", ".cpp", ".cu", ".h", ".txt", ".cfg", ".ini", ".toml", ".sh")
+    found = [f"{name}:{n}" for name in files if name.endswith(suffixes) and (REPO / name).is_file()
+             for n, line in enumerate((REPO / name).read_text(errors="replace").splitlines(), 1)
+             if american.search(line) and "[cC]enter" not in line]
+    assert not found, f"American spelling of centre in: {found[:10]}"

@@ -20,9 +20,9 @@ def run_cli(*args):
     return CliRunner().invoke(main, ["simulate", *map(str, args)])
 
 
-def tfp(stream, center: int, window: int = 41, scale: float = 1 / 0.6) -> np.ndarray:
+def tfp(stream, centre: int, window: int = 41, scale: float = 1 / 0.6) -> np.ndarray:
     half = window // 2
-    return np.clip(stream[center - half:center - half + window].numpy().mean(axis=0) * scale, 0, 1)
+    return np.clip(stream[centre - half:centre - half + window].numpy().mean(axis=0) * scale, 0, 1)
 
 
 # --- inputs ----------------------------------------------------------------------------------

@@ -12,12 +12,12 @@ namespace spikekit {
 
 // Checks shared by the packed TFP/TFI entries; returns the number of centres.
 inline int64_t check_packed_args(const at::Tensor& packed, int64_t height, int64_t width,
-                                 const at::Tensor& centers, const char* op) {
+                                 const at::Tensor& centres, const char* op) {
   check_packed(packed, height, width, op);
-  TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1 && centers.is_contiguous(),
-              "spikekit::", op, ": centers must be a contiguous 1-D int64 tensor, got ",
-              centers.scalar_type(), " of shape ", centers.sizes());
-  return centers.size(0);
+  TORCH_CHECK(centres.scalar_type() == at::kLong && centres.dim() == 1 && centres.is_contiguous(),
+              "spikekit::", op, ": centres must be a contiguous 1-D int64 tensor, got ",
+              centres.scalar_type(), " of shape ", centres.sizes());
+  return centres.size(0);
 }
 
 inline void check_out(const at::Tensor& out, int64_t k, int64_t height, int64_t width,
@@ -28,7 +28,7 @@ inline void check_out(const at::Tensor& out, int64_t k, int64_t height, int64_t 
               width, ") tensor, got ", out.scalar_type(), " of shape ", out.sizes());
 }
 
-inline void check_tfp_centers(const int64_t* c, int64_t k, int64_t frames, int64_t window) {
+inline void check_tfp_centres(const int64_t* c, int64_t k, int64_t frames, int64_t window) {
   TORCH_CHECK(window >= 1, "spikekit::tfp_packed: window must be >= 1 spike frame, got ", window);
   const int64_t lo = window / 2, hi = frames - 1 - (window - 1) / 2;
   for (int64_t i = 0; i < k; ++i)
@@ -61,16 +61,16 @@ inline void check_isi_spikes(const at::Tensor& spikes) {
 
 // Signature of the .out entries of tfp_packed / tfi_packed (param: window or max_interval).
 using PackedOutFn = void (*)(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                              const at::Tensor& centers, int64_t param, double scale, at::Tensor out);
+                              const at::Tensor& centres, int64_t param, double scale, at::Tensor out);
 
 // The functional op over a .out entry: allocate float32 (K, H, W) on packed's device, fill it.
 template <PackedOutFn Out>
 at::Tensor packed_functional(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                             const at::Tensor& centers, int64_t param, double scale) {
-  const int64_t k = centers.dim() == 1 ? centers.size(0) : 0;  // Out reports a bad shape
+                             const at::Tensor& centres, int64_t param, double scale) {
+  const int64_t k = centres.dim() == 1 ? centres.size(0) : 0;  // Out reports a bad shape
   at::Tensor out = at::empty({k, std::max<int64_t>(height, 0), std::max<int64_t>(width, 0)},
                              packed.options().dtype(at::kFloat));
-  Out(packed, height, width, flip, centers, param, scale, out);
+  Out(packed, height, width, flip, centres, param, scale, out);
   return out;
 }
 

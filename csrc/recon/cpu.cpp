@@ -111,12 +111,12 @@ void accumulate_frames(const uint8_t* src, int64_t nbytes, int64_t j0, int64_t n
 // by less than w/2 frames slides the window (add the new frames, drop the old ones); otherwise
 // the window is recounted.
 void tfp_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                         const at::Tensor& centers, int64_t window, double scale, at::Tensor out) {
-  const int64_t k = check_packed_args(packed, height, width, centers, "tfp_packed");
+                         const at::Tensor& centres, int64_t window, double scale, at::Tensor out) {
+  const int64_t k = check_packed_args(packed, height, width, centres, "tfp_packed");
   check_out(out, k, height, width, "tfp_packed");
   const int64_t frames = packed.size(0), nbytes = packed.size(1), npix = height * width;
-  const int64_t* c = centers.data_ptr<int64_t>();
-  check_tfp_centers(c, k, frames, window);
+  const int64_t* c = centres.data_ptr<int64_t>();
+  check_tfp_centres(c, k, frames, window);
   const uint8_t* src = packed.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
   const float factor = static_cast<float>(scale / static_cast<double>(window));
@@ -155,12 +155,12 @@ void tfp_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width,
 // --- TFI from packed frames -------------------------------------------------------------------
 
 void tfi_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
-                         const at::Tensor& centers, int64_t max_interval, double scale,
+                         const at::Tensor& centres, int64_t max_interval, double scale,
                          at::Tensor out) {
-  const int64_t k = check_packed_args(packed, height, width, centers, "tfi_packed");
+  const int64_t k = check_packed_args(packed, height, width, centres, "tfi_packed");
   check_out(out, k, height, width, "tfi_packed");
   const int64_t frames = packed.size(0), nbytes = packed.size(1), npix = height * width;
-  const int64_t* c = centers.data_ptr<int64_t>();
+  const int64_t* c = centres.data_ptr<int64_t>();
   check_tfi_args(c, k, frames, max_interval, "tfi_packed");
   const uint8_t* src = packed.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
@@ -231,15 +231,15 @@ void isi_run(const T* src, int64_t n, int64_t bstride, int64_t frames, int64_t n
     isi_run_as<T, int32_t>(src, n, bstride, frames, npix, c, k, max_interval, dst);
 }
 
-at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centers, int64_t max_interval) {
+at::Tensor isi_cpu(const at::Tensor& spikes, const at::Tensor& centres, int64_t max_interval) {
   check_isi_spikes(spikes);
   const auto st = spikes.scalar_type();
-  TORCH_CHECK(centers.scalar_type() == at::kLong && centers.dim() == 1 && centers.is_contiguous() &&
-                  centers.device().is_cpu(),
-              "spikekit::isi: centers must be a contiguous 1-D int64 CPU tensor");
+  TORCH_CHECK(centres.scalar_type() == at::kLong && centres.dim() == 1 && centres.is_contiguous() &&
+                  centres.device().is_cpu(),
+              "spikekit::isi: centres must be a contiguous 1-D int64 CPU tensor");
   const int64_t n = spikes.size(0), frames = spikes.size(1), npix = spikes.size(2);
-  const int64_t k = centers.size(0);
-  const int64_t* c = centers.data_ptr<int64_t>();
+  const int64_t k = centres.size(0);
+  const int64_t* c = centres.data_ptr<int64_t>();
   check_tfi_args(c, k, frames, max_interval, "isi");
   at::Tensor out = at::empty({n, k, npix}, spikes.options().dtype(at::kFloat));
   float* dst = out.data_ptr<float>();

@@ -21,13 +21,13 @@ __device__ __forceinline__ void store8(float* image, int64_t j, int64_t height, 
   }
 }
 
-__global__ void tfp_kernel(const uint8_t* __restrict__ packed, const int64_t* __restrict__ centers,
+__global__ void tfp_kernel(const uint8_t* __restrict__ packed, const int64_t* __restrict__ centres,
                            float* __restrict__ out, int64_t k, int64_t nbytes, int64_t height,
                            int64_t width, bool flip, int64_t window, float factor) {
   const int64_t total = k * nbytes;
   grid_stride(total, [&](int64_t i) {
     const int64_t c = i / nbytes, j = i - c * nbytes;
-    const int64_t a = tfp_window_start(centers[c], window);
+    const int64_t a = tfp_window_start(centres[c], window);
     int32_t count[8];
     window_count_byte(packed, nbytes, j, a, a + window, count);
     float v[8];
@@ -36,7 +36,7 @@ __global__ void tfp_kernel(const uint8_t* __restrict__ packed, const int64_t* __
   });
 }
 
-__global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __restrict__ centers,
+__global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __restrict__ centres,
                            float* __restrict__ out, int64_t k, int64_t frames, int64_t nbytes,
                            int64_t height, int64_t width, bool flip, int64_t max_interval,
                            float scale) {
@@ -44,7 +44,7 @@ __global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __
   grid_stride(total, [&](int64_t i) {
     const int64_t c = i / nbytes, j = i - c * nbytes;
     int32_t isi[8];
-    isi_byte(packed, nbytes, frames, j, centers[c], max_interval, isi);
+    isi_byte(packed, nbytes, frames, j, centres[c], max_interval, isi);
     float v[8];
     for (int q = 0; q < 8; ++q) v[q] = tfi_value(isi[q], scale);
     store8(out + c * height * width, j, height, width, flip, v);
@@ -53,7 +53,7 @@ __global__ void tfi_kernel(const uint8_t* __restrict__ packed, const int64_t* __
 
 // One thread per (sample, centre, pixel); neighbouring threads read neighbouring pixels.
 template <typename T>
-__global__ void isi_kernel(const T* __restrict__ spikes, const int64_t* __restrict__ centers,
+__global__ void isi_kernel(const T* __restrict__ spikes, const int64_t* __restrict__ centres,
                            float* __restrict__ out, int64_t n, int64_t bstride, int64_t frames,
                            int64_t npix, int64_t k, int64_t max_interval) {
   const int64_t total = n * k * npix;
@@ -61,48 +61,48 @@ __global__ void isi_kernel(const T* __restrict__ spikes, const int64_t* __restri
     const int64_t b = i / (k * npix), rest = i - b * k * npix;
     const int64_t c = rest / npix, p = rest - c * npix;
     out[i] = static_cast<float>(
-        isi_pixel(spikes + b * bstride + p, npix, frames, centers[c], max_interval));
+        isi_pixel(spikes + b * bstride + p, npix, frames, centres[c], max_interval));
   });
 }
 
 }  // namespace
 
-cudaError_t launch_tfp_packed(const uint8_t* packed, const int64_t* centers, float* out, int64_t k,
+cudaError_t launch_tfp_packed(const uint8_t* packed, const int64_t* centres, float* out, int64_t k,
                               int64_t frames, int64_t height, int64_t width, bool flip,
                               int64_t window, float scale, cudaStream_t stream) {
   (void)frames;
   const int64_t nbytes = frame_bytes(height, width);
   const float factor = static_cast<float>(static_cast<double>(scale) / static_cast<double>(window));
-  return launch_grid_stride(tfp_kernel, k * nbytes, 256, stream, packed, centers, out, k, nbytes, height,
+  return launch_grid_stride(tfp_kernel, k * nbytes, 256, stream, packed, centres, out, k, nbytes, height,
                             width, flip, window, factor);
 }
 
-cudaError_t launch_tfi_packed(const uint8_t* packed, const int64_t* centers, float* out, int64_t k,
+cudaError_t launch_tfi_packed(const uint8_t* packed, const int64_t* centres, float* out, int64_t k,
                               int64_t frames, int64_t height, int64_t width, bool flip,
                               int64_t max_interval, float scale, cudaStream_t stream) {
   const int64_t nbytes = frame_bytes(height, width);
-  return launch_grid_stride(tfi_kernel, k * nbytes, 256, stream, packed, centers, out, k, frames, nbytes,
+  return launch_grid_stride(tfi_kernel, k * nbytes, 256, stream, packed, centres, out, k, frames, nbytes,
                             height, width, flip, max_interval, scale);
 }
 
 template <typename T>
-cudaError_t launch_isi(const T* spikes, const int64_t* centers, float* out, int64_t n, int64_t bstride,
+cudaError_t launch_isi(const T* spikes, const int64_t* centres, float* out, int64_t n, int64_t bstride,
                        int64_t frames, int64_t npix, int64_t k, int64_t max_interval,
                        cudaStream_t stream) {
-  return launch_grid_stride(isi_kernel<T>, n * k * npix, 256, stream, spikes, centers, out, n, bstride,
+  return launch_grid_stride(isi_kernel<T>, n * k * npix, 256, stream, spikes, centres, out, n, bstride,
                             frames, npix, k, max_interval);
 }
 
-cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centers, float* out, int64_t n,
+cudaError_t launch_isi_u8(const uint8_t* spikes, const int64_t* centres, float* out, int64_t n,
                           int64_t bstride, int64_t frames, int64_t npix, int64_t k,
                           int64_t max_interval, cudaStream_t stream) {
-  return launch_isi(spikes, centers, out, n, bstride, frames, npix, k, max_interval, stream);
+  return launch_isi(spikes, centres, out, n, bstride, frames, npix, k, max_interval, stream);
 }
 
-cudaError_t launch_isi_f32(const float* spikes, const int64_t* centers, float* out, int64_t n,
+cudaError_t launch_isi_f32(const float* spikes, const int64_t* centres, float* out, int64_t n,
                            int64_t bstride, int64_t frames, int64_t npix, int64_t k,
                            int64_t max_interval, cudaStream_t stream) {
-  return launch_isi(spikes, centers, out, n, bstride, frames, npix, k, max_interval, stream);
+  return launch_isi(spikes, centres, out, n, bstride, frames, npix, k, max_interval, stream);
 }
 
 }  // namespace spikekit

@@ -48,7 +48,7 @@ _OPTIONS = {
     "init": dict(metavar="WEIGHTS", help="Start a new run from these weights (file, checkpoint, run folder, or "
                                          "'default' for the shipped ones) with a fresh optimiser and schedule."),
     "device": dict(help="cpu, cuda, cuda:N."),
-    "threads": dict(help="torch threads (0: default)."),
+    "threads": dict(help="torch threads (0: the cores free to the process)."),
     "ckpt_every": dict(help="Checkpoint every N steps."),
     "ckpt_minutes": dict(help="Checkpoint every M minutes."),
     "val_every": dict(help="Validate every N steps."),

@@ -116,7 +116,8 @@ class TrainConfig:
     device: str = "cpu"
     """Training device (``cpu``, ``cuda``, ``cuda:1``; under DDP each rank takes its local GPU)."""
     threads: int = 0
-    """torch intra-op threads; 0 keeps torch's default (divided by the local DDP world size)."""
+    """torch intra-op threads; 0: the cores free to the process (``spikekit.threads.apply_threads``;
+    under torchrun its ``OMP_NUM_THREADS`` of one thread per rank)."""
     dat: list = field(default_factory=list)
     """Training ``.dat`` spike streams (never the validation streams); may be empty."""
     dat_cache_mb: int = 2048

@@ -34,6 +34,8 @@ import torch
 import torch.distributed as dist
 
 from spikekit import ops
+from spikekit.threads import apply_threads
+
 from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .validation import Validator
@@ -159,8 +161,8 @@ class Trainer:
         """Rank, world size and device of this process (initialises DDP under torchrun); threads."""
         self.rank, self.world, local = _distributed()
         self.device = _device(self.cfg.device, local, self.world)
-        if self.cfg.threads:
-            torch.set_num_threads(self.cfg.threads)
+        if self.device.type == "cpu" or self.cfg.threads:
+            apply_threads(self.cfg.threads or None)  # 0: the cores free to this process
         self.is_main = self.rank == 0
 
     def _open_run_folder(self) -> None:

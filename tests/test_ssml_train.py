@@ -436,3 +436,18 @@ def test_train_options_are_the_config_fields_with_their_defaults():
             assert param.default == want and not param.multiple, name
     assert options["out"].opts == ["-o", "--out"] and options["nla"].secondary_opts == ["--no-nla"]
     assert list(options["pseudo_label"].type.choices) == ["tfp7", "tfi12"]
+
+
+def test_threads_0_takes_the_free_cores_of_the_thread_policy(tmp_path, monkeypatch):
+    import spikekit.threads as policy
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(policy, "free_cores", lambda: (1, "auto: test"))
+    try:
+        Trainer(tiny(tmp_path, threads=0))
+        assert torch.get_num_threads() == 1 and "auto: test" in policy.describe()
+        Trainer(tiny(tmp_path / "b", threads=2))
+        assert torch.get_num_threads() == 2 and "--threads" in policy.describe()
+    finally:
+        torch.set_num_threads(before)

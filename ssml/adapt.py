@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .networks import WINDOW
+
 RECIPE = {"steps": 200, "batch": 4, "crop": 40, "lr": 1e-4, "amp": "bf16", "sim_fraction": 0.0,
           "log_every": 10, "ckpt_every": 0, "ckpt_minutes": 0.0, "val_every": 0}
 """TrainConfig values of the adaptation run (steps, lr and amp can be changed on the command line).
@@ -46,9 +48,10 @@ def adapt_config(dats, out, **values):
 
 def eval_centres(frames: int, count: int = EVAL_FRAMES) -> list[int]:
     """``count`` evenly spaced centres where a 41-frame window fits a ``frames``-frame stream."""
-    lo, hi = 20, frames - 21
+    half = WINDOW // 2
+    lo, hi = half, frames - 1 - half
     if hi < lo:
-        raise ValueError(f"a recording needs at least 41 spike frames, got {frames}")
+        raise ValueError(f"a recording needs at least {WINDOW} spike frames, got {frames}")
     return sorted({int(round(c)) for c in np.linspace(lo, hi, count + 2)[1:-1]})
 
 
@@ -63,7 +66,7 @@ def niqe_of_methods(stream, centres, methods=METHODS, weights=None, scale="auto"
 
     out = {}
     for name in methods:
-        extra = {"window": 41} if name == "tfp" else ({"weights": weights} if name == "ssml" else {})
+        extra = {"window": WINDOW} if name == "tfp" else ({"weights": weights} if name == "ssml" else {})
         images = reconstruct(get_method(name), stream, at=list(centres), scale=scale, **extra)
         out[name] = float(np.mean([niqe(image.numpy()) for image in images]))
     return out
@@ -106,7 +109,7 @@ def _write_copy(stream, path: Path, frames: int) -> None:
 @click.option("--lr", type=float, default=RECIPE["lr"], show_default=True, help="Adam learning rate (cosine decay).")
 @click.option("--amp", type=click.Choice(["none", "bf16"]), default=RECIPE["amp"], show_default=True,
               help="bf16 autocast (CPUs with AVX-512 BF16, GPUs).")
-@click.option("--frames", type=click.IntRange(min=41), default=TRAIN_FRAMES, show_default=True,
+@click.option("--frames", type=click.IntRange(min=WINDOW), default=TRAIN_FRAMES, show_default=True,
               help="Spike frames of each recording to train on (from its start).")
 @click.option("--eval-frames", type=click.IntRange(min=1), default=EVAL_FRAMES, show_default=True,
               help="Frames of each recording whose NIQE is reported before and after.")

@@ -45,7 +45,8 @@ from spikekit.recon.base import Method
 from spikekit.recon.source import Source, plan_chunks
 
 from .networks import WINDOW
-from .precision import PRECISIONS, resolve_precision
+from .precision import PRECISIONS, precision_name, resolve_precision
+from .sequence import SubstreamReuse, reuses_substreams
 TRAINED_RATE = (0.05, 0.6)
 """Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
 streams 0.17-0.33, simulated scenes about 0.1-0.3), with a margin."""
@@ -104,10 +105,7 @@ class SsmlOptions:
     anchor: bool = True
 
     def __post_init__(self):
-        precision = str(self.precision).lower()
-        if precision not in PRECISIONS:
-            raise ValueError(f"ssml: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        object.__setattr__(self, "precision", precision)
+        object.__setattr__(self, "precision", precision_name(self.precision))
         batch = self.batch
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
             raise ValueError(f"ssml: batch must be a positive integer, got {batch!r}")
@@ -201,8 +199,6 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
     model = load_network(opts.weights, device, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
-    from .sequence import SubstreamReuse, reuses_substreams
-
     reuse = SubstreamReuse(model.nbsn) if not lite and reuses_substreams(centres) else None
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, WINDOW // 2, WINDOW // 2, source.frames)):
         for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress

@@ -34,8 +34,8 @@ def native_bf16(device) -> bool:
     return any(flag in flags for flag in CPU_BF16_FLAGS)
 
 
-def resolve_precision(name, device) -> str:
-    """``"fp32"`` or ``"bf16"`` for the requested ``name`` (``auto``/``fp32``/``bf16``, any case).
+def precision_name(name) -> str:
+    """``name`` as one of :data:`PRECISIONS` (any case accepted), checked.
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
@@ -43,6 +43,16 @@ def resolve_precision(name, device) -> str:
     precision = str(name).lower()
     if precision not in PRECISIONS:
         raise ValueError(f"ssml: precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    return precision
+
+
+def resolve_precision(name, device) -> str:
+    """``"fp32"`` or ``"bf16"`` for the requested ``name`` (``auto``/``fp32``/``bf16``, any case).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    precision = precision_name(name)
     if precision == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     return precision

@@ -88,7 +88,7 @@ def write_real_panels(rows: list[dict], folder: Path) -> list[Path]:
     from spikekit.io import write_image
 
     written = []
-    for name in rows[0].get("real", {}):
+    for name in (rows[0]["real"] if rows else {}):
         grid = np.concatenate([np.concatenate([r["real"][name][i] for r in rows if "real" in r], 1)
                                for i in range(len(REAL_FRAMES))], 0)
         path = folder / f"real_{name}.png"

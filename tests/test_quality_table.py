@@ -1,0 +1,40 @@
+"""tools/quality_table.py: its edge-fidelity measure and best-classic row against plain formulas."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import quality_table  # noqa: E402
+
+
+def test_edge_fidelity_is_one_for_the_gt_and_lower_when_blurred():
+    rng = np.random.default_rng(0)
+    gt = ndimage.gaussian_filter(rng.random((48, 48)), 1.0)
+    assert quality_table.edge_fidelity(gt, gt) == pytest.approx(1.0)
+    assert quality_table.edge_fidelity(2 * gt, gt) == pytest.approx(2.0)  # linear in the image
+    blurred = ndimage.gaussian_filter(gt, 2.0)
+    assert quality_table.edge_fidelity(blurred, gt) < 0.6
+    # noise uncorrelated with the edges averages out instead of scoring as sharpness
+    noisy = gt + rng.normal(0, 0.2, gt.shape)
+    assert quality_table.edge_fidelity(noisy, gt) == pytest.approx(1.0, abs=0.25)
+
+
+def test_best_row_takes_each_case_best_classic():
+    rows = [{"classic": True, "validation": [{"case": "a", "psnr": 30.0, "ssim": 0.9, "edges": 0.5},
+                                             {"case": "b", "psnr": 20.0, "ssim": 0.7, "edges": 0.9}]},
+            {"classic": True, "validation": [{"case": "a", "psnr": 25.0, "ssim": 0.95, "edges": 0.6},
+                                             {"case": "b", "psnr": 22.0, "ssim": 0.6, "edges": 0.8}]},
+            {"classic": False, "validation": [{"case": "a", "psnr": 99.0, "ssim": 1.0, "edges": 1.0},
+                                              {"case": "b", "psnr": 99.0, "ssim": 1.0, "edges": 1.0}]}]
+    best = quality_table.best_row(rows, "validation")
+    assert [(b["case"], b["psnr"], b["ssim"], b["edges"]) for b in best] == [("a", 30.0, 0.95, 0.6), ("b", 22.0, 0.7, 0.9)]
+
+
+def test_no_real_panels_without_real_rows(tmp_path):
+    """--no-test rows carry no real-recording images: no panel, no crash."""
+    assert quality_table.write_real_panels([], tmp_path) == []

@@ -97,6 +97,9 @@ class TrainConfig:
     the NBSN weighted by ``sup_weight``."""
     sup_weight: float = 1.0
     """Weight of the supervised term in the ``hybrid`` objective."""
+    edge_weight: float = 0.0
+    """Weight of the edge term of the supervised loss: L1 of the horizontal and vertical
+    differences of (output - ground truth), :func:`ssml.losses.supervised_loss`; 0: plain L1."""
     nla: bool = True
     """NBSN with non-local attention (the paper's best); False: the released plain concat."""
     pseudo_label: str = "tfp7"
@@ -220,6 +223,7 @@ class TrainConfig:
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
         need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
+        need(self.edge_weight >= 0, "edge_weight", "a weight >= 0")
         need(0.0 <= self.video_fraction <= 1.0, "video_fraction", "a share in [0, 1]")
         need(not self.video_fraction or self.videos, "videos", "at least one video when video_fraction > 0")
         need(len(self.video_span) == 2 and 0 <= self.video_span[0] < self.video_span[1] <= 1,

@@ -239,3 +239,31 @@ def test_export_from_a_checkpoint_folder(tmp_path):
     assert not loaded.nla
     res = CliRunner().invoke(cli, ["export", str(tmp_path / "missing"), "-o", str(tmp_path / "x.pt")])
     assert res.exit_code != 0 and "missing" in res.output and not (tmp_path / "x.pt").exists()
+
+
+def test_export_averages_several_checkpoints(tmp_path):
+    """spikekit export A B C -o W: W is the mean of the three models' weights; sources of
+    different models are refused with a one-line error and nothing is written."""
+    from click.testing import CliRunner
+
+    from spikekit.cli import main as cli
+    from ssml.lite import LiteNet
+
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(LiteNet())
+        torch.save({"model": models[-1].state_dict(), "optimizer": {}, "step": 100 * (seed + 1)},
+                   tmp_path / f"step{seed}.pt")
+    out = tmp_path / "avg.pt"
+    res = CliRunner().invoke(cli, ["export", *(str(tmp_path / f"step{s}.pt") for s in range(3)), "-o", str(out)])
+    assert res.exit_code == 0 and "mean of 3 sources, the last at step 300" in res.output, res.output
+    state = torch.load(out, weights_only=True)
+    for k, v in models[0].state_dict().items():
+        torch.testing.assert_close(state[k], sum(m.state_dict()[k] for m in models) / 3)
+    torch.save(ssml.SSML(nla=False).state_dict(), tmp_path / "pair.pt")
+    bad = tmp_path / "bad.pt"
+    res = CliRunner().invoke(cli, ["export", str(tmp_path / "step0.pt"), str(tmp_path / "pair.pt"), "-o", str(bad)])
+    assert res.exit_code != 0 and "different model" in res.output and not bad.exists()
+    assert "Traceback" not in res.output
+

@@ -94,6 +94,8 @@ def free_cores() -> tuple[int, str]:
     which sees a competing job at once), else from the 1-minute load average (which lags).
     """
     cores = usable_cores()
+    if cores == 1:  # nothing to choose: skip the /proc/stat sample and its sleep
+        return 1, "auto: the one usable core"
     busy, what = busy_cores(), "busy"
     if busy is None:
         busy, what = load_average(), "load average"

@@ -34,6 +34,12 @@ def test_free_cores_falls_back_to_the_load_average(monkeypatch):
     assert threads.free_cores() == (1, "auto: 1 of 2 cores free, load average 1.20")
 
 
+def test_one_usable_core_needs_no_sample(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    monkeypatch.setattr(threads, "busy_cores", lambda *a: pytest.fail("sampled /proc/stat for one core"))
+    assert threads.free_cores() == (1, "auto: the one usable core")
+
+
 def test_usable_cores_honours_a_cgroup_quota(monkeypatch, tmp_path):
     quota = tmp_path / "cpu.max"
     monkeypatch.setattr(threads, "CGROUP_CPU_MAX", quota)

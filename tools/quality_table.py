@@ -144,15 +144,15 @@ def tables(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_card(path: Path, text: str) -> None:
-    """Replace the marked part of a model card (the markers must be there)."""
+def write_card(path: Path, text: str, markers=MARKERS) -> None:
+    """Replace the part of a model card between the two ``markers`` lines (they must be there)."""
     from spikekit.io import atomic_output
 
     body = path.read_text()
-    start, end = body.find(MARKERS[0]), body.find(MARKERS[1])
+    start, end = body.find(markers[0]), body.find(markers[1])
     if start < 0 or end < start:
-        raise SystemExit(f"{path}: no {MARKERS[0]} ... {MARKERS[1]} lines to write the table between")
-    body = body[:start + len(MARKERS[0])] + "\n" + text + body[end:]
+        raise SystemExit(f"{path}: no {markers[0]} ... {markers[1]} lines to write the table between")
+    body = body[:start + len(markers[0])] + "\n" + text + body[end:]
     with atomic_output(path) as tmp:
         tmp.write_text(body)
 

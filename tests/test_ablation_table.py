@@ -1,0 +1,57 @@
+"""tools/ablation_table.py: figures read from a run folder, recorded to JSON, rendered into a card."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+sys.path.insert(0, str(TOOLS))
+import ablation_table  # noqa: E402
+
+
+def _run(folder: Path, config: dict, vals: dict) -> Path:
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    lines = ["step,wall_s,tag,value"]
+    for step, cases in vals.items():
+        lines += [f"{step},1.0,loss/total,0.5", f"{step},1.0,val/sim_psnr,40.0"]
+        lines += [f"{step},1.0,val/{case}_psnr,{psnr}" for case, psnr in cases.items()]
+    (folder / "log.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _cli(monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["ablation_table.py", *map(str, args)])
+    ablation_table.main()
+
+
+def test_record_and_render(tmp_path, monkeypatch, capsys):
+    base = {"out": "/a/ref", "steps": 100, "lr": 1e-3, "videos": ["/abs/data/v.mp4"], "seed": 0, "init": None}
+    ref = _run(tmp_path / "ref", base, {50: {"a": 30.0, "b": 31.0}, 100: {"a": 32.004, "b": 33.0}})
+    other = _run(tmp_path / "other", {**base, "out": "/a/o", "lr": 5e-4, "videos": ["../data/v.mp4"], "seed": 3,
+                                       "init": "/x/weights/w.pt"}, {100: {"a": 31.5, "b": 34.25}})
+    js, card = tmp_path / "abl.json", tmp_path / "CARD.md"
+    for label, run, step in (("reference", ref, 50), ("half lr", other, None), ("reference", ref, None)):
+        _cli(monkeypatch, "record", "--json", js, "--label", label, "--run", run, "--reference", ref,
+             *(["--step", step] if step else []))
+    entries = json.loads(js.read_text())
+    # the same label is replaced, not doubled; paths differing only in form are no change
+    assert [e["label"] for e in entries] == ["half lr", "reference"]
+    assert entries[0]["changes"] == {"lr": 5e-4} and entries[0]["init"] == "w.pt"
+    assert entries[1]["validation"] == {"a": 32.0, "b": 33.0} and entries[1]["step"] == 100
+    card.write_text("# card\n<!-- ablation-table -->\nold\n<!-- /ablation-table -->\ntail\n")
+    _cli(monkeypatch, "render", "--json", js, "--card", card)
+    body = card.read_text()
+    assert "old" not in body and body.endswith("tail\n")
+    assert "| half lr | w.pt | 100 (100) | `lr=0.0005` | 31.50 | 34.25 |" in body
+    assert "| reference | scratch | 100 (100) | none | 32.00 | 33.00 |" in body
+
+
+def test_missing_step_names_the_log(tmp_path):
+    run = _run(tmp_path / "r", {"steps": 10}, {10: {"a": 1.0}})
+    with pytest.raises(SystemExit, match=r"log.csv: no validation at step 5 \(validated: \[10\]\)"):
+        ablation_table.validation_at(run / "log.csv", 5)

@@ -1,0 +1,141 @@
+"""What each training ingredient adds: a model card's ablation table, written from measured JSON.
+
+Training runs do not survive a session, so what one measured is recorded into a JSON file beside
+the card (``record``), and the card's table is rendered from that file (``render``), never typed.
+
+    python tools/ablation_table.py record --json ssml/weights/ablations_lite.json \\
+        --label "photographs only" --run runs/abl_photos --step 2000 --reference runs/lite1 \\
+        [--quality bench_out/quality.json --row LABEL]
+    python tools/ablation_table.py render --json ssml/weights/ablations_lite.json \\
+        --card ssml/weights/MODEL_CARD_lite.md
+
+``record`` reads the run's ``config.yaml`` (the settings that differ from ``--reference``'s, and
+``init``) and the trainer's validation PSNRs at ``--step`` (default: the last) from its
+``log.csv``; ``--quality`` adds that run's row of a ``tools/quality_table.py`` JSON (validation
+mean over all six cases, test-grid mean, dark-cell edge fidelity). An entry of the same label is
+replaced. ``render`` rewrites the part of the card between ``<!-- ablation-table -->`` and
+``<!-- /ablation-table -->``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import yaml
+
+from quality_table import mean, write_card
+
+MARKERS = ("<!-- ablation-table -->", "<!-- /ablation-table -->")
+IGNORED = {"out", "seed", "ckpt_every", "ckpt_minutes", "keep_every", "val_every", "threads", "log_every",
+           "val", "device", "init", "steps"}
+"""Config keys that do not change what a run learns (or are shown in their own column)."""
+
+
+def _names(value):
+    """A setting with file paths reduced to their names (runs store them absolute or relative)."""
+    if isinstance(value, dict):
+        return {k: _names(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names(v) for v in value]
+    return Path(value).name if isinstance(value, str) and "/" in value else value
+
+
+def validation_at(log: Path, step: int | None) -> tuple[int, dict]:
+    """(step, {case: PSNR dB}) of the trainer's validation lines in ``log`` (``val/<case>_psnr``)
+    at ``step``, or at the last validated step.
+
+    Raises:
+        SystemExit: no validation at that step (names the log).
+    """
+    rows = {}
+    with open(log, newline="") as f:
+        for r in csv.DictReader(f):
+            tag = r["tag"]
+            if tag.startswith("val/") and tag.endswith("_psnr") and not tag.startswith("val/sim"):
+                rows.setdefault(int(r["step"]), {})[tag[4:-5]] = round(float(r["value"]), 2)
+    if not rows:
+        raise SystemExit(f"{log}: no validation lines")
+    step = max(rows) if step is None else step
+    if step not in rows:
+        raise SystemExit(f"{log}: no validation at step {step} (validated: {sorted(rows)})")
+    return step, rows[step]
+
+
+def changes(config: dict, reference: dict) -> dict:
+    """{key: value} of the settings in ``config`` that differ from ``reference`` (IGNORED aside)."""
+    return {k: v for k, v in sorted(config.items()) if k not in IGNORED and _names(reference.get(k)) != _names(v)}
+
+
+def quality_summary(path: Path, label: str) -> dict:
+    """Validation mean, test-grid mean (PSNR dB) and dark-cell edge fidelity of one row of a
+    ``tools/quality_table.py`` JSON.
+
+    Raises:
+        SystemExit: no row of that label (lists the labels there).
+    """
+    rows = {r["label"]: r for r in json.loads(Path(path).read_text())["rows"]}
+    if label not in rows:
+        raise SystemExit(f"{path}: no row {label!r} (rows: {', '.join(rows)})")
+    r = rows[label]
+    return {"validation_mean": round(mean(r["validation"]), 2), "test_mean": round(mean(r["test"]), 2),
+            "dark_edges": round(mean(r["test"], "edges", light="dark"), 3)}
+
+
+def record(args) -> None:
+    run = Path(args.run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    reference = yaml.safe_load((Path(args.reference) / "config.yaml").read_text()) if args.reference else config
+    step, validation = validation_at(run / "log.csv", args.step)
+    entry = {"label": args.label, "init": _names(config.get("init") or "scratch"), "step": step,
+             "schedule": config["steps"], "changes": _names(changes(config, reference)), "validation": validation}
+    if args.quality:
+        entry["quality"] = quality_summary(Path(args.quality), args.row or args.label)
+    path = Path(args.json)
+    entries = json.loads(path.read_text()) if path.is_file() else []
+    entries = [e for e in entries if e["label"] != args.label] + [entry]
+    path.write_text(json.dumps(entries, indent=1) + "\n")
+    print(json.dumps(entry))
+
+
+def table(entries: list[dict]) -> str:
+    """The markdown table of the recorded entries, in recording order."""
+    cases = list(dict.fromkeys(c for e in entries for c in e["validation"]))
+    lines = ["| recipe | from | steps (schedule) | settings changed | " + " | ".join(cases)
+             + " | validation mean | test mean | edge fidelity, dark |", "|---" * (7 + len(cases)) + "|"]
+    for e in entries:
+        changed = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in e["changes"].items()) or "none"
+        q = e.get("quality", {})
+        lines.append(f"| {e['label']} | {e['init']} | {e['step']:,} ({e['schedule']:,}) | {changed} | "
+                     + " | ".join(f"{e['validation'].get(c, float('nan')):.2f}" for c in cases)
+                     + "".join(f" | {q[k]:.{d}f}" if k in q else " | " for k, d in
+                               (("validation_mean", 2), ("test_mean", 2), ("dark_edges", 3))) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="add one run's measured figures to the JSON")
+    rec.add_argument("--json", required=True)
+    rec.add_argument("--label", required=True)
+    rec.add_argument("--run", required=True, help="run folder (config.yaml, log.csv)")
+    rec.add_argument("--step", type=int, help="validated step to take (default: the last)")
+    rec.add_argument("--reference", help="run folder whose settings the 'changed' column compares with")
+    rec.add_argument("--quality", help="tools/quality_table.py JSON holding a row for this run")
+    rec.add_argument("--row", help="that row's label (default: --label)")
+    ren = sub.add_parser("render", help="write the table into a model card")
+    ren.add_argument("--json", required=True)
+    ren.add_argument("--card", type=Path)
+    args = parser.parse_args()
+    if args.command == "record":
+        return record(args)
+    text = table(json.loads(Path(args.json).read_text()))
+    print(text)
+    if args.card:
+        write_card(args.card, text, MARKERS)
+
+
+if __name__ == "__main__":
+    main()

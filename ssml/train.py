@@ -361,7 +361,7 @@ class Trainer:
                         scores = self.validate()
                         log.scalars(self.step, scores)
                         bar.write(f"step {self.step}: validation PSNR " + ", ".join(
-                            f"{k[4:-5]} {v:.2f} dB" for k, v in scores.items() if k.endswith("_psnr")))
+                            f"{k[4:-5]} {v:.2f} dB" for k, v in scores.items() if k.endswith("_psnr") and not k.endswith("_raw_psnr")))
                 if callback is not None:
                     callback(self)
                 stop, due = self._flags(last_ckpt)

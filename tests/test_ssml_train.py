@@ -214,9 +214,9 @@ def test_checkpoint_contents_logs_and_validation(tmp_path, shared_data):
     with open(out / "log.csv") as f:
         tags = {r["tag"]: float(r["value"]) for r in csv.DictReader(f)}
     for tag in ("loss/total", "loss/reconstruction", "loss/mutual", "lr", "val/sim_psnr", "val/sim_tfp21_psnr",
-                "val/sim_ssim", "val/200_part1_psnr", "val/200_part1_ssim"):
+                "val/sim_ssim", "val/200_part1_psnr", "val/200_part1_ssim", "val/200_part1_raw_psnr"):
         assert tag in tags
-    assert 0 < tags["val/200_part1_psnr"] < 60
+    assert 0 < tags["val/200_part1_psnr"] < 60 and 0 < tags["val/200_part1_raw_psnr"] < 60
     assert any((out / "tb").iterdir())
     assert summary["last"]["loss/total"] == pytest.approx(tags["loss/total"], rel=1e-6)
     # The model loader accepts our checkpoint.

@@ -43,8 +43,9 @@ def _names(value):
 
 
 def validation_at(log: Path, step: int | None) -> tuple[int, dict]:
-    """(step, {case: PSNR dB}) of the trainer's validation lines in ``log`` (``val/<case>_psnr``)
-    at ``step``, or at the last validated step.
+    """(step, {case: PSNR dB}) of the trainer's validation lines in ``log`` (``val/<case>_psnr``,
+    brightness-anchored in runs since ``val/<case>_raw_psnr`` was added beside it) at ``step``, or
+    at the last validated step.
 
     Raises:
         SystemExit: no validation at that step (names the log).
@@ -53,7 +54,8 @@ def validation_at(log: Path, step: int | None) -> tuple[int, dict]:
     with open(log, newline="") as f:
         for r in csv.DictReader(f):
             tag = r["tag"]
-            if tag.startswith("val/") and tag.endswith("_psnr") and not tag.startswith("val/sim"):
+            if tag.startswith("val/") and tag.endswith("_psnr") and not tag.startswith("val/sim") \
+                    and not tag.endswith("_raw_psnr"):
                 rows.setdefault(int(r["step"]), {})[tag[4:-5]] = round(float(r["value"]), 2)
     if not rows:
         raise SystemExit(f"{log}: no validation lines")

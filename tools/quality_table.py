@@ -12,7 +12,8 @@ window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikeki
 
 ``--model LABEL=METHOD[:WEIGHTS]`` adds a row (repeatable; default: the shipped ``ssml`` and,
 when its file exists, ``ssml-lite``). ``--card FILE`` rewrites the part of FILE between the
-``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables.
+``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables. ``--offset K``
+centres every window K spike frames after the GT index (a check of the data's timing convention).
 """
 from __future__ import annotations
 
@@ -48,13 +49,14 @@ def parse_model(text: str) -> tuple[str, str, dict]:
     return label, method, {"weights": weights or None}
 
 
-def score(method, options, cases) -> list[dict]:
-    """PSNR/SSIM (and seconds) of one method on each case."""
+def score(method, options, cases, offset: int = 0) -> list[dict]:
+    """PSNR/SSIM (and seconds) of one method on each case, its window centred ``offset`` spike
+    frames after the case's GT index."""
     out = []
     for case in cases:
         with (SpikeStream(case.spikes) if isinstance(case.spikes, Path) else nullcontext(case.spikes)) as spikes:
             started = time.perf_counter()
-            image = reconstruct(method, spikes, at=case.index, pad="reflect", **options).cpu().numpy()
+            image = reconstruct(method, spikes, at=case.index + offset, pad="reflect", **options).cpu().numpy()
             seconds = time.perf_counter() - started
         out.append({"case": case.name, **case.cell, "psnr": psnr(image, case.gt),
                     "ssim": ssim(image, case.gt), "edges": edge_fidelity(image, case.gt),
@@ -164,7 +166,12 @@ def main():
     parser.add_argument("--no-test", action="store_true", help="validation cases only")
     parser.add_argument("--card", action="append", default=[], type=Path, help="model card to update")
     parser.add_argument("--json-out", default="bench_out/quality.json")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="centre every window this many spike frames after the GT index (a timing check; "
+                             "the cards' tables use 0)")
     args = parser.parse_args()
+    if args.card and args.offset:
+        parser.error("--card takes the tables of --offset 0 only")
     models = [parse_model(m) for m in args.model] or (
         [("SSML (shipped)", "ssml", {})] + ([("SSML-lite (shipped)", "ssml-lite", {})] if LITE_WEIGHTS.is_file() else []))
     validation = validation_cases(DATA)
@@ -175,7 +182,8 @@ def main():
         method = get_method(name)
         row = {"label": label, "method": name, "options": {k: v for k, v in options.items() if v is not None},
                "classic": classic,
-               "validation": score(method, options, validation), "test": score(method, options, test)}
+               "validation": score(method, options, validation, args.offset),
+               "test": score(method, options, test, args.offset)}
         if test:
             from spikekit.noref import niqe
 

@@ -9,8 +9,9 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
   the output scaled by ``val_scale``, optionally a centred ``val_crop``. ``val/<name>_psnr`` is
   the image ``spikekit recon -m ssml`` delivers: brightness-anchored to the window's mean firing
   rate (:func:`ssml.method.anchor_brightness`); ``val/<name>_raw_psnr`` the raw output's. The
-  raw figure swings by up to 1.4 dB between checkpoints of one run where the anchored one
-  moves by 0.1 dB (``ssml/weights/MODEL_CARD.md``): runs are chosen by the anchored one.
+  raw figure follows the output's overall brightness, which drifts during supervised training
+  (8.6 dB below the anchored figure at one checkpoint, ``ssml/weights/MODEL_CARD.md``): runs
+  are chosen by the anchored one.
 
 Ground truth is used here only, never in a loss. The cases of the evaluation protocol (runs are
 chosen by them) are listed in :mod:`ssml.evaluation`; they may need reflect padding at a stream's

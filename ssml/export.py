@@ -82,7 +82,8 @@ def export(source, output):
         done = export_weights(source, output)
     except (OSError, ValueError) as exc:  # missing source; missing, read-only or full output folder
         fail(exc)
-    step = f" (step {done['step']})" if done["step"] is not None else ""
-    if done["averaged"] > 1:
-        step = f" (the mean of {done['averaged']} sources{step.replace(' (', ', the last at ').rstrip(')')})"
-    click.echo(f"wrote {done['output']}{step}: {done['bytes'] / 2**20:.1f} MiB", err=True)
+    notes = [f"the mean of {done['averaged']} sources"] if done["averaged"] > 1 else []
+    if done["step"] is not None:
+        notes.append(f"the last at step {done['step']}" if notes else f"step {done['step']}")
+    what = f" ({', '.join(notes)})" if notes else ""
+    click.echo(f"wrote {done['output']}{what}: {done['bytes'] / 2**20:.1f} MiB", err=True)

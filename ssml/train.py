@@ -360,8 +360,10 @@ class Trainer:
                     if self.validator:
                         scores = self.validate()
                         log.scalars(self.step, scores)
-                        bar.write(f"step {self.step}: validation PSNR " + ", ".join(
-                            f"{k[4:-5]} {v:.2f} dB" for k, v in scores.items() if k.endswith("_psnr") and not k.endswith("_raw_psnr")))
+                        shown = {k[4:-5]: v for k, v in scores.items()
+                                 if k.endswith("_psnr") and not k.endswith("_raw_psnr")}
+                        bar.write(f"step {self.step}: validation PSNR "
+                                  + ", ".join(f"{name} {v:.2f} dB" for name, v in shown.items()))
                 if callback is not None:
                     callback(self)
                 stop, due = self._flags(last_ckpt)

@@ -55,3 +55,14 @@ def test_missing_step_names_the_log(tmp_path):
     run = _run(tmp_path / "r", {"steps": 10}, {10: {"a": 1.0}})
     with pytest.raises(SystemExit, match=r"log.csv: no validation at step 5 \(validated: \[10\]\)"):
         ablation_table.validation_at(run / "log.csv", 5)
+
+
+def test_missing_run_files_are_named(tmp_path, monkeypatch):
+    js = tmp_path / "abl.json"
+    with pytest.raises(SystemExit, match=r"nope/config.yaml: not found"):
+        _cli(monkeypatch, "record", "--json", js, "--label", "x", "--run", tmp_path / "nope")
+    run = _run(tmp_path / "r", {"steps": 10}, {10: {"a": 1.0}})
+    with pytest.raises(SystemExit, match=r"q.json: not found"):
+        _cli(monkeypatch, "record", "--json", js, "--label", "x", "--run", run, "--quality", tmp_path / "q.json")
+    assert not js.exists()
+

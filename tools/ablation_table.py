@@ -75,8 +75,10 @@ def quality_summary(path: Path, label: str) -> dict:
     ``tools/quality_table.py`` JSON.
 
     Raises:
-        SystemExit: no row of that label (lists the labels there).
+        SystemExit: the file is missing, or has no row of that label (lists the labels there).
     """
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: not found (write it with tools/quality_table.py --json-out)")
     rows = {r["label"]: r for r in json.loads(Path(path).read_text())["rows"]}
     if label not in rows:
         raise SystemExit(f"{path}: no row {label!r} (rows: {', '.join(rows)})")
@@ -85,11 +87,24 @@ def quality_summary(path: Path, label: str) -> dict:
             "dark_edges": round(mean(r["test"], "edges", light="dark"), 3)}
 
 
+def run_file(run, name: str) -> Path:
+    """``run/name`` of a run folder.
+
+    Raises:
+        SystemExit: it is not there (names it).
+    """
+    path = Path(run) / name
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found (is {run} a spikekit train run folder?)")
+    return path
+
+
 def record(args) -> None:
-    run = Path(args.run)
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    reference = yaml.safe_load((Path(args.reference) / "config.yaml").read_text()) if args.reference else config
-    step, validation = validation_at(run / "log.csv", args.step)
+    from spikekit.io import atomic_output
+
+    config = yaml.safe_load(run_file(args.run, "config.yaml").read_text())
+    reference = yaml.safe_load(run_file(args.reference, "config.yaml").read_text()) if args.reference else config
+    step, validation = validation_at(run_file(args.run, "log.csv"), args.step)
     entry = {"label": args.label, "init": _names(config.get("init") or "scratch"), "step": step,
              "schedule": config["steps"], "changes": _names(changes(config, reference)), "validation": validation}
     if args.quality:
@@ -97,7 +112,8 @@ def record(args) -> None:
     path = Path(args.json)
     entries = json.loads(path.read_text()) if path.is_file() else []
     entries = [e for e in entries if e["label"] != args.label] + [entry]
-    path.write_text(json.dumps(entries, indent=1) + "\n")
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(entries, indent=1) + "\n")
     print(json.dumps(entry))
 
 

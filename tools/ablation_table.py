@@ -100,6 +100,11 @@ def run_file(run, name: str) -> Path:
 
 
 def record(args) -> None:
+    """Add (or replace, by label) one run's entry in ``args.json`` (the ``record`` command).
+
+    Raises:
+        SystemExit: a missing run file or quality JSON, or no validation at ``args.step``.
+    """
     from spikekit.io import atomic_output
 
     config = yaml.safe_load(run_file(args.run, "config.yaml").read_text())
@@ -118,7 +123,7 @@ def record(args) -> None:
 
 
 def table(entries: list[dict]) -> str:
-    """The markdown table of the recorded entries, in recording order."""
+    """The markdown table of the recorded entries (as ``record`` writes them), in recording order."""
     cases = list(dict.fromkeys(c for e in entries for c in e["validation"]))
     lines = ["| recipe | from | steps (schedule) | settings changed | " + " | ".join(cases)
              + " | validation mean | test mean | edge fidelity, dark |", "|---" * (7 + len(cases)) + "|"]

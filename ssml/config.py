@@ -162,6 +162,9 @@ class TrainConfig:
     """Probability of a camera pan over a video clip (velocity drawn as ``speed``)."""
     shake: float = 0.0
     """Largest camera-shake amplitude over video clips, output pixels (a sinusoid per sample)."""
+    edge_prob: float = 0.0
+    """Share of the training windows mirrored at a stream end, as inference reads the first and last
+    20 spike frames of a stream (:func:`ssml.data.reflect_at_end`, ``spikekit.recon.padding``)."""
     noise: list = field(default_factory=lambda: ["on", "off", "strong"])
     """Simulator noise levels the simulated samples cycle through (``off``, ``on``, ``strong``;
     see :func:`ssml.data.noise_model`)."""
@@ -231,6 +234,7 @@ class TrainConfig:
         need(len(self.video_rate) == 2 and 0 < self.video_rate[0] <= self.video_rate[1] <= 0.5,
              "video_rate", "[min, max] with 0 < min <= max <= 0.5 video frames per spike frame")
         need(0.0 <= self.pan_prob <= 1.0, "pan_prob", "a probability in [0, 1]")
+        need(0.0 <= self.edge_prob <= 1.0, "edge_prob", "a probability in [0, 1]")
         need(self.shake >= 0 and self.video_height >= 16, "shake", "shake >= 0 and video_height >= 16")
         for name in ("objects", "log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
                      "bsn_warmup", "lr_warmup", "sim_lead", "threads"):

@@ -389,6 +389,31 @@ class SceneSimulator:
         return spikes, intensity[:, centre:centre + 1].clone()
 
 
+def reflect_at_end(spikes: torch.Tensor, gen: torch.Generator, prob: float) -> torch.Tensor:
+    """Windows as inference sees them at a stream's first or last 20 spike frames.
+
+    ``spikes`` float (B, 41, c, c); with probability ``prob`` a sample's window is taken to start
+    ``e`` frames before the stream's first spike frame (e uniform in 1 .. 20, so the stream's end
+    lies at window index ``e``), or, with equal chance, to end ``e`` frames past its last one. The
+    frames beyond that end are then the mirror image about it (window index i < e reads 2e - i),
+    which is exactly what ``spikekit.recon.padding.reflected_source`` feeds a network there. The
+    centre frame, and so the ground truth, is unchanged. Returns a new tensor of the same shape;
+    ``prob = 0`` returns ``spikes`` itself and draws nothing from ``gen``.
+    """
+    if prob <= 0:
+        return spikes
+    n, t, dev = spikes.shape[0], spikes.shape[1], spikes.device
+    half = t // 2
+    hit = torch.rand(n, generator=gen, device=dev) < prob
+    end = torch.randint(1, half + 1, (n,), generator=gen, device=dev) * hit
+    tail = torch.rand(n, generator=gen, device=dev) < 0.5
+    i = torch.arange(t, device=dev).expand(n, t)
+    j = torch.where(tail[:, None], t - 1 - i, i)  # the tail case is the head case in reversed time
+    j = torch.where(j < end[:, None], 2 * end[:, None] - j, j)
+    index = torch.where(tail[:, None], t - 1 - j, j)
+    return spikes.gather(1, index[:, :, None, None].expand_as(spikes))
+
+
 class TrainData:
     """The training batch stream: ``config.sim_count`` simulated samples then the rest from files.
 
@@ -398,7 +423,8 @@ class TrainData:
         rank: DDP rank (rank r seeds its generator with ``config.seed + 1000003 * r``).
 
     Each :meth:`next` returns ``{"spikes": float32 (B, 41, c, c), "gt": float32 (n_sim, 1, c, c)
-    or None}``; the first ``n_sim`` samples are the simulated ones the ``gt`` belongs to.
+    or None}``; the first ``n_sim`` samples are the simulated ones the ``gt`` belongs to. A share
+    ``config.edge_prob`` of the windows is mirrored at a stream end (:func:`reflect_at_end`).
     """
 
     def __init__(self, config: TrainConfig, device="cpu", rank: int = 0):
@@ -421,7 +447,8 @@ class TrainData:
         if self.dat is not None:
             parts.append(self.dat.sample(self.n_dat, self.gen))
         self.counter += 1
-        return {"spikes": parts[0] if len(parts) == 1 else torch.cat(parts), "gt": gt}
+        spikes = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return {"spikes": reflect_at_end(spikes, self.gen, self.cfg.edge_prob), "gt": gt}
 
     def state_dict(self) -> dict:
         """Generator state and batch counter: enough to continue the exact batch sequence."""

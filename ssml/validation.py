@@ -5,17 +5,19 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
 * ``val_sim`` simulated scenes, 64 x 64, drawn once from seed ``config.seed + 7919`` with their
   exact ground truth: PSNR/SSIM of the model's output / ``gain``, and of TFP over 21 spike frames
   as a reference (``val/sim_tfp21_psnr``);
-* each ``--val DAT:GT_PNG:INDEX`` case (:func:`parse_val`): the 41-frame window centred on INDEX,
-  the output scaled by ``val_scale``, optionally a centred ``val_crop``. ``val/<name>_psnr`` is
+* each ``--val DAT:GT_PNG:INDEX`` case (:func:`parse_val`): the 41-frame window centred on INDEX
+  (mirrored at the stream's ends where it runs past them, as ``spikekit recon`` reads it,
+  ``spikekit.recon.padding``), the output scaled by ``val_scale``, optionally a centred
+  ``val_crop``. ``val/<name>_psnr`` is
   the image ``spikekit recon -m ssml`` delivers: brightness-anchored to the window's mean firing
   rate (:func:`ssml.method.anchor_brightness`); ``val/<name>_raw_psnr`` the raw output's. The
   raw figure follows the output's overall brightness, which drifts during supervised training
   (8.6 dB below the anchored figure at one checkpoint, ``ssml/weights/MODEL_CARD.md``): runs
-  are chosen by the anchored one.
+  are chosen by the anchored one. <name> is the ``.dat`` name up to ``_key``, with ``@INDEX``
+  added where several cases share a stream (``val/000_part1@6_psnr``).
 
 Ground truth is used here only, never in a loss. The cases of the evaluation protocol (runs are
-chosen by them) are listed in :mod:`ssml.evaluation`; they may need reflect padding at a stream's
-end, which a training-time case may not (its window must lie inside the stream).
+chosen by them) are listed in :mod:`ssml.evaluation`.
 """
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ SIM_CROP = 64
 def parse_val(case: str) -> tuple[Path, Path, int]:
     """``DAT:GT_PNG:INDEX`` -> (dat, gt, index).
 
-    Checked here, before any training step: the form, both files, that INDEX leaves room for the
-    41-frame window inside the stream, and that the GT image has the stream's H x W.
+    Checked here, before any training step: the form, both files, that INDEX is a spike frame of
+    the stream, and that the GT image has the stream's H x W.
 
     Raises:
         ValueError: any of these fails (names the case and what was expected).
@@ -53,14 +55,18 @@ def parse_val(case: str) -> tuple[Path, Path, int]:
             raise ValueError(f"validation case {case!r}: file not found: {p}")
     with SpikeStream(dat) as stream:
         frames, size = len(stream), (stream.height, stream.width)
-    half = WINDOW // 2
-    if not half <= index <= frames - 1 - half:
-        raise ValueError(f"validation case {case!r}: index {index} needs spike frames [{index - half}, "
-                         f"{index + half + 1}) inside the {frames}-frame stream; valid: {half} .. {frames - 1 - half}")
+    if not 0 <= index <= frames - 1:
+        raise ValueError(f"validation case {case!r}: index {index} is not a spike frame of the "
+                         f"{frames}-frame stream; valid: 0 .. {frames - 1}")
     if tuple(load_gt(gt).shape) != size:
         raise ValueError(f"validation case {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
                          f"but the stream is {size[0]}x{size[1]}")
     return dat, gt, index
+
+
+def case_name(dat) -> str:
+    """The name of a ``--val`` case's stream in metric tags: the ``.dat`` name up to ``_key``."""
+    return Path(dat).name.split("_key")[0].removesuffix(".dat")
 
 
 def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
@@ -102,6 +108,8 @@ class Validator:
     def __init__(self, config, device, memory_format=torch.contiguous_format, images=None):
         self.cfg, self.device, self.fmt, self._images = config, device, memory_format, images
         self.cases = [parse_val(v) for v in config.val]
+        names = [case_name(dat) for dat, _, _ in self.cases]
+        self.names = [f"{n}@{i}" if names.count(n) > 1 else n for n, (_, _, i) in zip(names, self.cases)]
         self._sim = None
 
     def __bool__(self) -> bool:
@@ -114,14 +122,13 @@ class Validator:
         scenes (exact GT, output scaled by 1/gain) and on each ``--val`` case (scaled by
         ``val_scale``): ``{"val/sim_psnr", "val/sim_ssim", "val/sim_tfp21_psnr",
         "val/<name>_psnr", "val/<name>_ssim", "val/<name>_raw_psnr", "val/<name>_raw_ssim"}``
-        (floats; <name> is the ``.dat`` name up to ``_key``; ``raw``: without brightness anchoring)."""
+        (floats; <name> as in the module docstring; ``raw``: without brightness anchoring)."""
         model.eval()
         out = {}
         try:
             if self.cfg.val_sim:
                 out.update(self._simulated(model))
-            for dat, gt_path, index in self.cases:
-                name = Path(dat).name.split("_key")[0].removesuffix(".dat")
+            for name, (dat, gt_path, index) in zip(self.names, self.cases):
                 anchored, raw = self._case(model, dat, gt_path, index)
                 out[f"val/{name}_psnr"], out[f"val/{name}_ssim"] = anchored
                 out[f"val/{name}_raw_psnr"], out[f"val/{name}_raw_ssim"] = raw
@@ -145,12 +152,14 @@ class Validator:
         checked the window and the GT size)."""
         from spikekit.io import SpikeStream
         from spikekit.metrics import load_gt
+        from spikekit.recon.padding import reflected_source
+        from spikekit.recon.source import Source
 
         from .method import anchor_brightness
 
         a = index - WINDOW // 2
         with SpikeStream(dat) as stream:
-            spikes = stream.decode(a, a + WINDOW, device=self.device).float()[None]
+            spikes = reflected_source(Source(stream, self.device), a, a + WINDOW).tensor.float()[None]
         gt = torch.from_numpy(load_gt(gt_path))[None, None].to(self.device)
         if self.cfg.val_crop:
             spikes, gt = centre_crop(spikes, self.cfg.val_crop), centre_crop(gt, self.cfg.val_crop)

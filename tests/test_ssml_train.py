@@ -19,7 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from ssml.config import TrainConfig
-from ssml.data import DatWindows, SceneSimulator, TrainData, d4_maps
+from ssml.data import DatWindows, SceneSimulator, TrainData, d4_maps, reflect_at_end
 from ssml.train import Trainer, cosine_factor, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,6 +137,34 @@ def test_train_data_mix_and_state(tmp_path, shared_data):
     nxt = data.next()
     data.load_state_dict(state)
     assert torch.equal(data.next()["spikes"], nxt["spikes"])
+
+
+def test_windows_mirrored_at_a_stream_end_are_what_recon_reads_there():
+    """Each mirrored window is the one `spikekit.recon.padding` reads for some centre within 20
+    frames of a stream's first or last frame; the centre frame never changes."""
+    import numpy as np
+
+    from spikekit.recon.padding import reflect_index
+
+    frames = 500  # a long stream: window start s in [-20, -1] (head) or [frames - 40, frames - 21] (tail)
+    readable = {tuple(reflect_index(np.arange(s, s + 41), frames) - s)
+                for s in list(range(-20, 0)) + list(range(frames - 40, frames - 20))}
+    x = torch.arange(41.0).view(1, 41, 1, 1).expand(4000, 41, 1, 1).contiguous()
+    gen = torch.Generator()
+    gen.manual_seed(0)
+    y = reflect_at_end(x, gen, 0.3)[:, :, 0, 0].long()
+    mirrored = (y != x[:, :, 0, 0]).any(1)
+    assert abs(mirrored.float().mean().item() - 0.3) < 0.03 and torch.equal(y[:, 20], torch.full((4000,), 20))
+    seen = {tuple(r.tolist()) for r in y[mirrored]}
+    assert seen == readable  # all 40 end positions occur, nothing else
+    assert torch.equal(y[~mirrored], x[~mirrored][:, :, 0, 0].long())
+    assert reflect_at_end(x, gen, 0.0) is x
+
+
+def test_edge_prob_reaches_the_batches(tmp_path):
+    plain = TrainData(tiny(tmp_path, batch=4)).next()["spikes"]
+    edged = TrainData(tiny(tmp_path, batch=4, edge_prob=1.0)).next()["spikes"]
+    assert torch.equal(plain[:, 20], edged[:, 20]) and not torch.equal(plain, edged)
 
 
 # --- training loop -------------------------------------------------------------------------------
@@ -394,8 +422,10 @@ def test_init_starts_a_fresh_run_from_weights(tmp_path):
 
 
 @pytest.mark.parametrize("index,gt,message", [
-    (999, "reds301/gt/200_part1_key_id151.png", r"index 999 needs spike frames \[979, 1020\) .* valid: 20 \.\. 280"),
+    (999, "reds301/gt/200_part1_key_id151.png", r"index 999 is not a spike frame of the 301-frame stream; valid: 0 \.\. 300"),
+    (-1, "reds301/gt/200_part1_key_id151.png", r"index -1 is not a spike frame .* valid: 0 \.\. 300"),
     (150, "reds41/gt/000_part1_key_id21.png", None),
+    (3, "reds41/gt/000_part1_key_id21.png", None),  # near the stream's start: read mirrored
 ])
 def test_validation_cases_are_checked_before_training(tmp_path, shared_data, index, gt, message):
     from ssml.validation import parse_val

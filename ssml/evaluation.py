@@ -20,6 +20,11 @@ is not among the training photographs (:data:`TEST_IMAGES`). Cells: every combin
 Each cell holds :data:`SCENES_PER_CELL` scenes of :data:`TEST_SIZE` x :data:`TEST_SIZE` pixels,
 :data:`TEST_FRAMES` spike frames, the ground truth at the middle frame :data:`TEST_INDEX`, from a
 fixed seed: the grid is the same on every machine and every run.
+
+**Stream ends** (:func:`at_stream_start`): the same scenes with their streams cut so that the GT
+frame is one of the first :data:`END_FRAMES` spike frames, where a 41-frame window runs past the
+stream's start and is read mirrored (``spikekit/recon/padding.py``), as at the first and last
+20 frames of every recording.
 """
 from __future__ import annotations
 
@@ -50,6 +55,8 @@ TEST_SIZE = 160
 TEST_FRAMES = 121
 TEST_INDEX = 60
 TEST_SEED = 20261201
+END_FRAMES = WINDOW // 2
+"""Spike frames at each end of a stream where a centred window needs mirrored frames."""
 
 
 @dataclasses.dataclass
@@ -119,3 +126,17 @@ def test_grid(data: Path, device="cpu", cells: int | None = None) -> list[Case]:
             cases.append(Case(f"{sname}/{lname}/{noise}/{j}", spikes[j],
                               intensity[j, TEST_INDEX].cpu().numpy(), TEST_INDEX, cell))
     return cases
+
+
+def at_stream_start(cases: list[Case]) -> list[Case]:
+    """The test cases (:func:`test_grid`) with case i's stream cut to start ``i % END_FRAMES``
+    spike frames before its GT frame (so every distance 0 .. 19 from the stream's start occurs,
+    spread over the cells); the GT is unchanged and ``cell["set"]`` is ``"test-start"``.
+    Spikes stay uint8 (T', 160, 160) views of the originals."""
+    out = []
+    for i, case in enumerate(cases):
+        ahead = i % END_FRAMES
+        start = case.index - ahead
+        out.append(dataclasses.replace(case, spikes=case.spikes[start:], index=ahead,
+                                       cell={**case.cell, "set": "test-start"}))
+    return out

@@ -38,3 +38,15 @@ def test_best_row_takes_each_case_best_classic():
 def test_no_real_panels_without_real_rows(tmp_path):
     """--no-test rows carry no real-recording images: no panel, no crash."""
     assert quality_table.write_real_panels([], tmp_path) == []
+
+
+def test_tables_show_the_stream_start_mean_beside_the_test_mean():
+    test = [{"case": f"c{i}", "speed": s, "light": l, "noise": n, "psnr": 30.0 + i, "ssim": 0.9, "edges": 1.0}
+            for i, (s, l, n) in enumerate([("slow", "dark", "off"), ("fast", "bright", "on")])]
+    start = [{**c, "psnr": c["psnr"] - 10} for c in test]
+    row = {"label": "net", "seconds_per_frame": None, "validation": [{"case": "v", "psnr": 1.0, "ssim": 0.5}],
+           "test": test, "test_start": start, "niqe": {}}
+    text = quality_table.tables({"validation_cases": ["v"], "test_cases": 2, "rows": [row], "real": []})
+    line = [x for x in text.splitlines() if x.startswith("| net |") and "**30.50" in x][0]
+    assert line.endswith("| **30.50 / 0.900** | 20.50 / 0.900 |")
+    assert "| mean | at stream start |" in text

@@ -191,3 +191,9 @@ def test_grid_is_fixed_held_out_and_at_its_light_levels(shared_data):
     again = evaluation.test_grid(shared_data, cells=1)
     assert len(again) == evaluation.SCENES_PER_CELL
     assert all(torch.equal(a.spikes, b.spikes) for a, b in zip(cases, again))
+    ends = evaluation.at_stream_start(cases)
+    assert [c.index for c in ends] == [i % 20 for i in range(len(cases))]
+    for case, end in zip(cases, ends):  # the same scene and GT, the stream starting `index` frames before it
+        assert end.gt is case.gt and end.cell == {**case.cell, "set": "test-start"}
+        assert torch.equal(end.spikes[end.index], case.spikes[case.index])
+        assert end.spikes.shape[0] == case.spikes.shape[0] - (case.index - end.index)

@@ -66,3 +66,22 @@ def test_missing_run_files_are_named(tmp_path, monkeypatch):
         _cli(monkeypatch, "record", "--json", js, "--label", "x", "--run", run, "--quality", tmp_path / "q.json")
     assert not js.exists()
 
+
+
+def test_quality_columns_come_from_the_quality_json(tmp_path, monkeypatch):
+    cell = lambda p, light="dim": {"psnr": p, "ssim": 0.9, "edges": 0.5, "light": light}
+    rows = [{"label": "new", "validation": [cell(30.0), cell(32.0)], "test": [cell(40.0), cell(44.0, "dark")],
+             "test_start": [cell(35.0), cell(36.0)]},
+            {"label": "old", "validation": [cell(30.0)], "test": [cell(40.0, "dark")]}]  # before the column
+    q = tmp_path / "q.json"
+    q.write_text(json.dumps({"rows": rows}))
+    assert ablation_table.quality_summary(q, "new") == {"validation_mean": 31.0, "test_mean": 42.0,
+                                                        "dark_edges": 0.5, "test_start_mean": 35.5}
+    assert "test_start_mean" not in ablation_table.quality_summary(q, "old")
+    run = _run(tmp_path / "r", {"steps": 10}, {10: {"a": 1.0}})
+    js = tmp_path / "abl.json"
+    for label in ("new", "old"):
+        _cli(monkeypatch, "record", "--json", js, "--label", label, "--run", run, "--quality", q)
+    text = ablation_table.table(json.loads(js.read_text()))
+    assert "| new | scratch | 10 (10) | none | 1.00 | 31.00 | 42.00 | 35.50 | 0.500 |" in text
+    assert "| old | scratch | 10 (10) | none | 1.00 | 30.00 | 40.00 |  | 0.500 |" in text

@@ -12,7 +12,7 @@ the card (``record``), and the card's table is rendered from that file (``render
 ``record`` reads the run's ``config.yaml`` (the settings that differ from ``--reference``'s, and
 ``init``) and the trainer's validation PSNRs at ``--step`` (default: the last) from its
 ``log.csv``; ``--quality`` adds that run's row of a ``tools/quality_table.py`` JSON (validation
-mean over all six cases, test-grid mean, dark-cell edge fidelity). An entry of the same label is
+mean over all six cases, test-grid mean, its mean at stream start, dark-cell edge fidelity). An entry of the same label is
 replaced. ``render`` rewrites the part of the card between ``<!-- ablation-table -->`` and
 ``<!-- /ablation-table -->``.
 """
@@ -71,7 +71,8 @@ def changes(config: dict, reference: dict) -> dict:
 
 
 def quality_summary(path: Path, label: str) -> dict:
-    """Validation mean, test-grid mean (PSNR dB) and dark-cell edge fidelity of one row of a
+    """Validation mean, test-grid mean, test-grid mean at stream start (PSNR dB; absent from JSON
+    written before that column) and dark-cell edge fidelity of one row of a
     ``tools/quality_table.py`` JSON.
 
     Raises:
@@ -83,8 +84,11 @@ def quality_summary(path: Path, label: str) -> dict:
     if label not in rows:
         raise SystemExit(f"{path}: no row {label!r} (rows: {', '.join(rows)})")
     r = rows[label]
-    return {"validation_mean": round(mean(r["validation"]), 2), "test_mean": round(mean(r["test"]), 2),
-            "dark_edges": round(mean(r["test"], "edges", light="dark"), 3)}
+    out = {"validation_mean": round(mean(r["validation"]), 2), "test_mean": round(mean(r["test"]), 2),
+           "dark_edges": round(mean(r["test"], "edges", light="dark"), 3)}
+    if r.get("test_start"):
+        out["test_start_mean"] = round(mean(r["test_start"]), 2)
+    return out
 
 
 def run_file(run, name: str) -> Path:
@@ -126,14 +130,16 @@ def table(entries: list[dict]) -> str:
     """The markdown table of the recorded entries (as ``record`` writes them), in recording order."""
     cases = list(dict.fromkeys(c for e in entries for c in e["validation"]))
     lines = ["| recipe | from | steps (schedule) | settings changed | " + " | ".join(cases)
-             + " | validation mean | test mean | edge fidelity, dark |", "|---" * (7 + len(cases)) + "|"]
+             + " | validation mean | test mean | test at stream start | edge fidelity, dark |",
+             "|---" * (8 + len(cases)) + "|"]
     for e in entries:
         changed = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in e["changes"].items()) or "none"
         q = e.get("quality", {})
         lines.append(f"| {e['label']} | {e['init']} | {e['step']:,} ({e['schedule']:,}) | {changed} | "
                      + " | ".join(f"{e['validation'].get(c, float('nan')):.2f}" for c in cases)
                      + "".join(f" | {q[k]:.{d}f}" if k in q else " | " for k, d in
-                               (("validation_mean", 2), ("test_mean", 2), ("dark_edges", 3))) + " |")
+                               (("validation_mean", 2), ("test_mean", 2), ("test_start_mean", 2),
+                                ("dark_edges", 3))) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -8,13 +8,13 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
 * each ``--val DAT:GT_PNG:INDEX`` case (:func:`parse_val`): the 41-frame window centred on INDEX
   (mirrored at the stream's ends where it runs past them, as ``spikekit recon`` reads it,
   ``spikekit.recon.padding``), the output scaled by ``val_scale``, optionally a centred
-  ``val_crop``. ``val/<name>_psnr`` is
-  the image ``spikekit recon -m ssml`` delivers: brightness-anchored to the window's mean firing
-  rate (:func:`ssml.method.anchor_brightness`); ``val/<name>_raw_psnr`` the raw output's. The
-  raw figure follows the output's overall brightness, which drifts during supervised training
-  (8.6 dB below the anchored figure at one checkpoint, ``ssml/weights/MODEL_CARD.md``): runs
-  are chosen by the anchored one. <name> is the ``.dat`` name up to ``_key``, with ``@INDEX``
-  added where several cases share a stream (``val/000_part1@6_psnr``).
+  ``val_crop``. ``val/<name>_psnr`` is the image ``spikekit recon -m ssml`` delivers:
+  brightness-anchored to the window's mean firing rate (:func:`ssml.method.anchor_brightness`);
+  ``val/<name>_raw_psnr`` the raw output's. The raw figure follows the output's overall
+  brightness, which drifts during supervised training (8.6 dB below the anchored figure at one
+  checkpoint, ``ssml/weights/MODEL_CARD.md``): runs are chosen by the anchored one. <name> is
+  the ``.dat`` name up to ``_key``, with ``@INDEX`` added where several cases share a stream
+  (``val/000_part1@6_psnr``).
 
 Ground truth is used here only, never in a loss. The cases of the evaluation protocol (runs are
 chosen by them) are listed in :mod:`ssml.evaluation`.
@@ -149,7 +149,7 @@ class Validator:
 
     def _case(self, model, dat, gt_path, index) -> tuple[tuple[float, float], tuple[float, float]]:
         """(PSNR, SSIM) of one ``--val`` case, brightness-anchored and raw (:func:`parse_val`
-        checked the window and the GT size)."""
+        checked the index and the GT size)."""
         from spikekit.io import SpikeStream
         from spikekit.metrics import load_gt
         from spikekit.recon.padding import reflected_source

@@ -12,8 +12,8 @@ the card (``record``), and the card's table is rendered from that file (``render
 ``record`` reads the run's ``config.yaml`` (the settings that differ from ``--reference``'s, and
 ``init``) and the trainer's validation PSNRs at ``--step`` (default: the last) from its
 ``log.csv``; ``--quality`` adds that run's row of a ``tools/quality_table.py`` JSON (validation
-mean over all six cases, test-grid mean, its mean at stream start, dark-cell edge fidelity). An entry of the same label is
-replaced. ``render`` rewrites the part of the card between ``<!-- ablation-table -->`` and
+mean over all six cases, test-grid mean, its mean at stream start, dark-cell edge fidelity). An
+entry of the same label is replaced. ``render`` rewrites the part of the card between ``<!-- ablation-table -->`` and
 ``<!-- /ablation-table -->``.
 """
 from __future__ import annotations

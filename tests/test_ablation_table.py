@@ -85,3 +85,11 @@ def test_quality_columns_come_from_the_quality_json(tmp_path, monkeypatch):
     text = ablation_table.table(json.loads(js.read_text()))
     assert "| new | scratch | 10 (10) | none | 1.00 | 31.00 | 42.00 | 35.50 | 0.500 |" in text
     assert "| old | scratch | 10 (10) | none | 1.00 | 30.00 | 40.00 |  | 0.500 |" in text
+
+
+def test_cases_are_named_with_their_index_from_the_runs_val_list():
+    cases = ["/d/200_part1_key_id151.dat:/g/a.png:150", "/d/000_part1_key_id21.dat:/g/b.png:20"]
+    got = ablation_table.with_indices({"200_part1": 37.0, "000_part1": 35.0}, cases)
+    assert got == {"200_part1@150": 37.0, "000_part1@20": 35.0}
+    # a case already tagged with its index (several cases of one stream) stays as it is
+    assert ablation_table.with_indices({"000_part1@6": 34.0}, cases) == {"000_part1@6": 34.0}

@@ -65,6 +65,16 @@ def validation_at(log: Path, step: int | None) -> tuple[int, dict]:
     return step, rows[step]
 
 
+def with_indices(validation: dict, cases: list) -> dict:
+    """``validation`` with each case named ``<stream>@<index>``: the trainer tags a case by its
+    stream alone when no other ``--val`` case shares the stream (``ssml.validation``); the index
+    comes from the run's ``val`` list (``DAT:GT_PNG:INDEX``)."""
+    from ssml.validation import case_name
+
+    index = {case_name(c.rsplit(":", 2)[0]): c.rsplit(":", 1)[1] for c in cases}
+    return {(f"{k}@{index[k]}" if "@" not in k and k in index else k): v for k, v in validation.items()}
+
+
 def changes(config: dict, reference: dict) -> dict:
     """{key: value} of the settings in ``config`` that differ from ``reference`` (IGNORED aside)."""
     return {k: v for k, v in sorted(config.items()) if k not in IGNORED and _names(reference.get(k)) != _names(v)}
@@ -114,6 +124,7 @@ def record(args) -> None:
     config = yaml.safe_load(run_file(args.run, "config.yaml").read_text())
     reference = yaml.safe_load(run_file(args.reference, "config.yaml").read_text()) if args.reference else config
     step, validation = validation_at(run_file(args.run, "log.csv"), args.step)
+    validation = with_indices(validation, config.get("val") or [])
     entry = {"label": args.label, "init": _names(config.get("init") or "scratch"), "step": step,
              "schedule": config["steps"], "changes": _names(changes(config, reference)), "validation": validation}
     if args.quality:
@@ -136,7 +147,7 @@ def table(entries: list[dict]) -> str:
         changed = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in e["changes"].items()) or "none"
         q = e.get("quality", {})
         lines.append(f"| {e['label']} | {e['init']} | {e['step']:,} ({e['schedule']:,}) | {changed} | "
-                     + " | ".join(f"{e['validation'].get(c, float('nan')):.2f}" for c in cases)
+                     + " | ".join(f"{e['validation'][c]:.2f}" if c in e["validation"] else "" for c in cases)
                      + "".join(f" | {q[k]:.{d}f}" if k in q else " | " for k, d in
                                (("validation_mean", 2), ("test_mean", 2), ("test_start_mean", 2),
                                 ("dark_edges", 3))) + " |")

@@ -38,6 +38,10 @@ _OPTIONS = {
     "dat": dict(type=click.Path(dir_okay=False),
                 help="Training .dat spike stream (repeatable). None: simulated scenes only."),
     "sim_fraction": dict(help="Share of each batch simulated on the device (with --dat)."),
+    "pairs": dict(decls=("--pair",), metavar="DAT:GT_PNG:INDEX",
+                  help="Training pair: a real stream and the GT of one spike frame, cropped into the "
+                       "supervised loss (repeatable; never a validation stream)."),
+    "pair_fraction": dict(help="Share of each batch drawn from --pair crops."),
     "val": dict(metavar="DAT:GT_PNG:INDEX",
                 help="Validation case (GT only for PSNR/SSIM, never in the loss; repeatable)."),
     "amp": dict(type=click.Choice(AMP_MODES), help="bf16 autocast (CPU AVX-512 BF16 / GPU)."),
@@ -86,20 +90,21 @@ def _parse_set(items) -> dict:
 
 
 def _absolute_paths(values: dict) -> dict:
-    """``out``, ``dat`` and the DAT/GT parts of ``val`` cases as absolute paths (a run resumed
+    """``out``, ``dat`` and the DAT/GT parts of ``val`` cases and ``pairs`` as absolute paths (a run resumed
     from another folder finds its data and its run folder); other keys unchanged."""
     out = dict(values)
     if "out" in out:
         out["out"] = os.path.abspath(out["out"])
     if "dat" in out:
         out["dat"] = [os.path.abspath(p) for p in out["dat"]]
-    if "val" in out:
-        cases = []
-        for case in out["val"]:
-            parts = str(case).rsplit(":", 2)
-            cases.append(":".join([os.path.abspath(parts[0]), os.path.abspath(parts[1]), parts[2]])
-                         if len(parts) == 3 else case)  # a malformed case is reported by parse_val
-        out["val"] = cases
+    for key in ("val", "pairs"):
+        if key in out:
+            cases = []
+            for case in out[key]:
+                parts = str(case).rsplit(":", 2)
+                cases.append(":".join([os.path.abspath(parts[0]), os.path.abspath(parts[1]), parts[2]])
+                             if len(parts) == 3 else case)  # a malformed case is reported by parse_val
+            out[key] = cases
     return out
 
 

@@ -64,9 +64,10 @@ class TrainConfig:
     Units: ``crop`` in pixels; speeds in output pixels per spike frame; ``lr`` per step;
     ``ckpt_minutes`` in wall-clock minutes. Paths are stored as strings.
 
-    Data mix: each batch holds ``round(batch * sim_fraction)`` simulated samples and the rest
-    from ``dat`` files; with no ``dat`` file every sample is simulated, with ``sim_fraction`` 0
-    every sample comes from the files.
+    Data mix: each batch holds ``round(batch * pair_fraction)`` crops of ``pairs`` (with pairs),
+    then of the rest ``round(rest * sim_fraction)`` simulated samples and the others from ``dat``
+    files; with no ``dat`` file the rest is simulated, with ``sim_fraction`` 0 it comes from the
+    files.
     """
 
     out: str = "runs/ssml"
@@ -127,6 +128,13 @@ class TrainConfig:
     """Streams whose unpacked frames fit this budget are held on the device; larger are read from disk."""
     sim_fraction: float = 0.5
     """Share of each batch that is simulated on the device (1.0 when ``dat`` is empty)."""
+    pairs: list = field(default_factory=list)
+    """Training pairs ``DAT:GT_PNG:INDEX``: real spike streams with the ground truth of one spike
+    frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`). Never
+    a validation or test stream (:meth:`validate` refuses those of :mod:`ssml.evaluation` and
+    of ``val``)."""
+    pair_fraction: float = 0.25
+    """Share of each batch drawn from ``pairs`` (when there are any); the rest is split by ``sim_fraction``."""
     images: list = field(default_factory=lambda: list(DEFAULT_IMAGES))
     """Source photographs: ``skimage.data`` names or image file paths (read as grayscale float)."""
     image_size: int = 384
@@ -221,8 +229,18 @@ class TrainConfig:
         need(self.images or not self.sim_count, "images", "at least one source image")
         need(self.model in MODELS, "model", f"one of {MODELS}")
         need(self.objective in OBJECTIVES, "objective", f"one of {OBJECTIVES}")
-        need(self.objective == "self" or self.sim_count > 0, "objective",
-             "'self' when no sample is simulated (only simulated samples carry ground truth)")
+        need(self.objective == "self" or self.sim_count + self.pair_count > 0, "objective",
+             "'self' when no sample has ground truth (simulated samples and pairs carry it)")
+        need(0.0 <= self.pair_fraction <= 1.0, "pair_fraction", "a share in [0, 1]")
+        need(not self.pairs or self.pair_count > 0, "pair_fraction",
+             f"a share that gives at least one pair crop in a batch of {self.batch}")
+        need(not self.pairs or self.objective != "self", "pairs",
+             "objective 'supervised' or 'hybrid' (a pair's ground truth enters only the supervised term)")
+        held_out = self.held_out_files()
+        for name in ("dat", "pairs"):
+            for entry in getattr(self, name):
+                hit = [p for p in str(entry).rsplit(":", 2)[:2] if Path(p).name in held_out]
+                need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
         need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
@@ -241,10 +259,25 @@ class TrainConfig:
             need(getattr(self, name) >= 0, name, "a number >= 0")
         return self
 
+    def held_out_files(self) -> set:
+        """File names that no training source may use: the streams and GT images of the
+        validation cases of :mod:`ssml.evaluation` and of ``val``."""
+        from .evaluation import VALIDATION
+
+        names = {Path(p).name for _, dat, gt, _ in VALIDATION for p in (dat, gt)}
+        return names | {Path(p).name for case in self.val for p in str(case).rsplit(":", 2)[:2]}
+
+    @property
+    def pair_count(self) -> int:
+        """Crops of ``pairs`` per batch: ``round(batch * pair_fraction)``, none without pairs."""
+        return int(round(self.batch * self.pair_fraction)) if self.pairs else 0
+
     @property
     def sim_count(self) -> int:
-        """Simulated samples per batch: ``round(batch * sim_fraction)``, all of them without dat files."""
-        return self.batch if not self.dat else int(round(self.batch * self.sim_fraction))
+        """Simulated samples per batch: ``round(rest * sim_fraction)`` of the ``rest = batch -
+        pair_count``, all of the rest without dat files."""
+        rest = self.batch - self.pair_count
+        return rest if not self.dat else int(round(rest * self.sim_fraction))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

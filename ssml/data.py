@@ -1,6 +1,6 @@
 """Training batches for SSML: random windows of ``.dat`` spike streams and scenes simulated on the device.
 
-Two sources, mixed per batch by :class:`TrainData`:
+Three sources, mixed per batch by :class:`TrainData`:
 
 * :class:`DatWindows`: random 41-frame windows, ``crop`` x ``crop`` crops and one of the 8
   flips/rotations (the dihedral group D4) from real ``.dat`` spike streams. Streams that fit the
@@ -13,7 +13,9 @@ Two sources, mixed per batch by :class:`TrainData`:
   rendered for all spike frames at once (one ``grid_sample`` call per layer, through the renderer
   the demo uses too, :class:`spikekit.simulate.scene.AffineView`), turned into spikes by
   :class:`spikekit.simulate.Simulator` on the same device, with the exact intensity of the centre
-  frame kept as ground truth (for validation metrics only; it never enters the loss).
+  frame kept as ground truth (for the supervised loss and validation metrics).
+* :class:`PairedWindows`: crops of real spike streams at a spike frame whose ground truth image
+  is known (``--pair DAT:GT_PNG:INDEX``), for the supervised loss.
 
 Tensors: spikes float32 (B, 41, crop, crop) of {0, 1}; ground truth float32 (n, 1, crop, crop) in
 [0, 1] (intensity; the firing probability per spike frame is about ``gain`` x intensity). All
@@ -52,6 +54,29 @@ def d4_maps(crop: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
         out.append(idx)
     idx = torch.stack(out)
     return rows.flatten()[idx], cols.flatten()[idx]
+
+
+def draw_crops(gen: torch.Generator, n: int, h: torch.Tensor, w: torch.Tensor, crop: int, device):
+    """Random crop corners and D4 transforms: (top, left, transform), each int64 (n,) on ``device``,
+    with ``top`` uniform in 0 .. h - crop, ``left`` in 0 .. w - crop (``h``, ``w``: (n,) sizes of
+    each sample's source) and the transform uniform in 0 .. 7 (:func:`d4_maps`)."""
+    y0 = (torch.rand(n, generator=gen, device=device) * (h - crop + 1)).long()
+    x0 = (torch.rand(n, generator=gen, device=device) * (w - crop + 1)).long()
+    return y0, x0, torch.randint(0, 8, (n,), generator=gen, device=device)
+
+
+def gather_crops(flat, base, t0, frames: int, h, w, y0, x0, rows, cols) -> torch.Tensor:
+    """Transformed crops of frames held in one flat buffer, in one vectorised gather.
+
+    Sample i reads ``frames`` frames from frame ``t0[i]`` of the (T, h[i], w[i]) block that starts
+    at ``flat[base[i]]``: output pixel (t, r, c) is ``flat[base + (t0 + t) h w + (y0 + rows[r, c])
+    w + x0 + cols[r, c]]``. ``base``, ``t0``, ``h``, ``w``, ``y0``, ``x0``: int64 (n,); ``rows``,
+    ``cols``: int64 (n, crop, crop), each sample's D4 map (:func:`d4_maps`). Returns ``flat``'s
+    dtype, (n, frames, crop, crop)."""
+    col = lambda v: v.view(-1, 1, 1, 1)
+    tt = torch.arange(frames, device=flat.device).view(1, frames, 1, 1)
+    idx = col(base) + (col(t0) + tt) * col(h * w) + (col(y0) + rows.unsqueeze(1)) * col(w) + col(x0) + cols.unsqueeze(1)
+    return flat[idx]
 
 
 def _uniform(gen, n, lo, hi, device):
@@ -120,10 +145,7 @@ class DatWindows:
         f = torch.multinomial(self._weights, n, replacement=True, generator=gen)
         _, frames, h, w = self._meta[f].unbind(1)
         t0 = (torch.rand(n, generator=gen, device=dev) * (frames - WINDOW + 1)).long()
-        y0 = (torch.rand(n, generator=gen, device=dev) * (h - c + 1)).long()
-        x0 = (torch.rand(n, generator=gen, device=dev) * (w - c + 1)).long()
-        k = torch.randint(0, 8, (n,), generator=gen, device=dev)
-        return f, t0, y0, x0, k
+        return (f, t0, *draw_crops(gen, n, h, w, c, dev))
 
     def windows(self, f, t0, y0, x0, k) -> torch.Tensor:
         """Window i: frames t0..t0+40, rows y0.., columns x0.. of stream f, then D4 transform k
@@ -143,11 +165,72 @@ class DatWindows:
     def _gather(self, f, t0, y0, x0, k) -> torch.Tensor:
         """One vectorised gather from the flat device cache (every stream cached)."""
         base, _, h, w = self._meta[f].unbind(1)
-        col = lambda v: v.view(-1, 1, 1, 1)
-        tt = torch.arange(WINDOW, device=self.device).view(1, WINDOW, 1, 1)
-        rows = (col(y0) + self._rows[k].unsqueeze(1)) * col(w)
-        idx = col(base) + (col(t0) + tt) * col(h * w) + rows + col(x0) + self._cols[k].unsqueeze(1)
-        return self._flat[idx].float()
+        return gather_crops(self._flat, base, t0, WINDOW, h, w, y0, x0, self._rows[k], self._cols[k]).float()
+
+
+class PairedWindows:
+    """Crops of real spike streams at a spike frame whose ground truth is known (``--pair``).
+
+    Each pair ``DAT:GT_PNG:INDEX`` (the ``--val`` grammar, :func:`ssml.validation.parse_val`)
+    gives the 41-frame window centred on spike frame INDEX (mirrored where it runs past the
+    stream's ends, as ``spikekit recon`` reads it, ``spikekit/recon/padding.py``) and the
+    ground-truth image of that frame. A sample is one pair (uniform), one ``crop`` x ``crop`` crop
+    and one of the 8 flips/rotations, applied alike to the spikes and the ground truth. This is how
+    footage simulated by another group's generator (the REDS-derived streams of
+    ``../shared/data``) enters the supervised loss; a validation or test stream never may
+    (:meth:`ssml.config.TrainConfig.validate`).
+
+    Args:
+        cases: ``DAT:GT_PNG:INDEX`` strings.
+        crop: crop size in pixels.
+        device: where the windows are held and batches made.
+
+    Raises:
+        ValueError: a malformed case, a missing file, an index outside the stream, a GT of
+        another size than its stream, or a stream smaller than the crop (names the case).
+    """
+
+    def __init__(self, cases, crop: int, device="cpu"):
+        from spikekit.io import SpikeStream
+        from spikekit.metrics import load_gt
+        from spikekit.recon.padding import reflected_source
+        from spikekit.recon.source import Source
+
+        from .validation import parse_val
+
+        self.crop, self.device = crop, torch.device(device)
+        if not cases:
+            raise ValueError("PairedWindows needs at least one DAT:GT_PNG:INDEX pair")
+        spikes, gts, meta = [], [], []
+        for case in cases:
+            dat, gt_path, index = parse_val(case, what="training pair")
+            start = index - WINDOW // 2
+            with SpikeStream(dat) as stream:
+                if stream.height < crop or stream.width < crop:
+                    raise ValueError(f"training pair {case!r}: {stream.height}x{stream.width} pixels; "
+                                     f"training needs at least {crop}x{crop}")
+                window = reflected_source(Source(stream, self.device), start, start + WINDOW).tensor
+            h, w = window.shape[-2:]
+            meta.append([sum(x.numel() for x in spikes), sum(x.numel() for x in gts), h, w])
+            spikes.append(window.reshape(-1))
+            gts.append(torch.from_numpy(load_gt(gt_path)).to(self.device).reshape(-1))
+        self._spikes, self._gt = torch.cat(spikes), torch.cat(gts)
+        self._meta = torch.tensor(meta, dtype=torch.int64, device=self.device)  # spike base, GT base, H, W
+        self._rows, self._cols = d4_maps(crop, self.device)
+
+    def __len__(self) -> int:
+        return self._meta.shape[0]
+
+    def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` random crops: (spikes float32 (n, 41, crop, crop) of {0, 1}, ground truth float32
+        (n, 1, crop, crop) in [0, 1] at the window's centre frame), on the device."""
+        p = torch.randint(0, len(self), (n,), generator=gen, device=self.device)
+        spike_base, gt_base, h, w = self._meta[p].unbind(1)
+        y0, x0, k = draw_crops(gen, n, h, w, self.crop, self.device)
+        zero, rows, cols = torch.zeros_like(p), self._rows[k], self._cols[k]
+        spikes = gather_crops(self._spikes, spike_base, zero, WINDOW, h, w, y0, x0, rows, cols)
+        gt = gather_crops(self._gt, gt_base, zero, 1, h, w, y0, x0, rows, cols)
+        return spikes.float(), gt
 
 
 def noise_model(level: str):
@@ -415,15 +498,16 @@ def reflect_at_end(spikes: torch.Tensor, gen: torch.Generator, prob: float) -> t
 
 
 class TrainData:
-    """The training batch stream: ``config.sim_count`` simulated samples then the rest from files.
+    """The training batch stream: ``config.sim_count`` simulated samples, ``config.pair_count``
+    crops of training pairs (:class:`PairedWindows`), then the rest from ``.dat`` files.
 
     Args:
         config: the run's :class:`~ssml.config.TrainConfig`.
         device: the training device.
         rank: DDP rank (rank r seeds its generator with ``config.seed + 1000003 * r``).
 
-    Each :meth:`next` returns ``{"spikes": float32 (B, 41, c, c), "gt": float32 (n_sim, 1, c, c)
-    or None}``; the first ``n_sim`` samples are the simulated ones the ``gt`` belongs to. A share
+    Each :meth:`next` returns ``{"spikes": float32 (B, 41, c, c), "gt": float32 (n_sim + n_pair, 1, c, c)
+    or None}``; the first ``n_sim + n_pair`` samples are those the ``gt`` belongs to. A share
     ``config.edge_prob`` of the windows is mirrored at a stream end (:func:`reflect_at_end`).
     """
 
@@ -433,21 +517,28 @@ class TrainData:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(self.seed)
         self.counter = 0
-        self.n_sim = config.sim_count
-        self.n_dat = config.batch - self.n_sim
+        self.n_sim, self.n_pair = config.sim_count, config.pair_count
+        self.n_dat = config.batch - self.n_sim - self.n_pair
         self.sim = SceneSimulator(config, self.n_sim, device=self.device) if self.n_sim else None
+        self.pairs = PairedWindows(config.pairs, config.crop, self.device) if self.n_pair else None
         self.dat = DatWindows(config.dat, config.crop, self.device, config.dat_cache_mb) if self.n_dat else None
 
     def next(self) -> dict:
         """The next batch (see the class docstring)."""
-        parts, gt = [], None
+        parts, gts = [], []
         if self.sim is not None:
             spikes, gt = self.sim.sample(self.gen, self.seed * 1000003 + self.counter)
             parts.append(spikes)
+            gts.append(gt)
+        if self.pairs is not None:
+            spikes, gt = self.pairs.sample(self.n_pair, self.gen)
+            parts.append(spikes)
+            gts.append(gt)
         if self.dat is not None:
             parts.append(self.dat.sample(self.n_dat, self.gen))
         self.counter += 1
         spikes = parts[0] if len(parts) == 1 else torch.cat(parts)
+        gt = (gts[0] if len(gts) == 1 else torch.cat(gts)) if gts else None
         return {"spikes": reflect_at_end(spikes, self.gen, self.cfg.edge_prob), "gt": gt}
 
     def state_dict(self) -> dict:

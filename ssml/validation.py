@@ -34,11 +34,15 @@ SIM_CROP = 64
 """Side of the simulated validation scenes, pixels."""
 
 
-def parse_val(case: str) -> tuple[Path, Path, int]:
-    """``DAT:GT_PNG:INDEX`` -> (dat, gt, index).
+def parse_val(case: str, what: str = "validation case") -> tuple[Path, Path, int]:
+    """``DAT:GT_PNG:INDEX`` -> (dat, gt, index); the grammar of ``--val`` and ``--pair``.
 
     Checked here, before any training step: the form, both files, that INDEX is a spike frame of
     the stream, and that the GT image has the stream's H x W.
+
+    Args:
+        case: the ``DAT:GT_PNG:INDEX`` text.
+        what: how the errors name it (``validation case``, ``training pair``).
 
     Raises:
         ValueError: any of these fails (names the case and what was expected).
@@ -48,18 +52,18 @@ def parse_val(case: str) -> tuple[Path, Path, int]:
 
     parts = str(case).rsplit(":", 2)
     if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
-        raise ValueError(f"validation case {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
+        raise ValueError(f"{what} {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
     dat, gt, index = Path(parts[0]), Path(parts[1]), int(parts[2])
     for p in (dat, gt):
         if not p.is_file():
-            raise ValueError(f"validation case {case!r}: file not found: {p}")
+            raise ValueError(f"{what} {case!r}: file not found: {p}")
     with SpikeStream(dat) as stream:
         frames, size = len(stream), (stream.height, stream.width)
     if not 0 <= index <= frames - 1:
-        raise ValueError(f"validation case {case!r}: index {index} is not a spike frame of the "
+        raise ValueError(f"{what} {case!r}: index {index} is not a spike frame of the "
                          f"{frames}-frame stream; valid: 0 .. {frames - 1}")
     if tuple(load_gt(gt).shape) != size:
-        raise ValueError(f"validation case {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
+        raise ValueError(f"{what} {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
                          f"but the stream is {size[0]}x{size[1]}")
     return dat, gt, index
 

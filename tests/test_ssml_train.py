@@ -456,7 +456,7 @@ def test_train_options_are_the_config_fields_with_their_defaults():
 
     defaults = TrainConfig()
     options = {p.name: p for p in command.params if p.name in TrainConfig.__dataclass_fields__}
-    assert len(options) == 20 and "set_values" not in options
+    assert len(options) == 22 and "set_values" not in options
     for name, param in options.items():
         want = getattr(defaults, name)
         assert param.opts[-1] == "--" + name.replace("_", "-"), name

@@ -30,6 +30,7 @@ the model card ssml/weights/MODEL_CARD.md has the shipped weights with and witho
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import warnings
 from contextlib import nullcontext
@@ -47,11 +48,16 @@ from spikekit.recon.source import Source, plan_chunks
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
-TRAINED_RATE = (0.05, 0.6)
+TRAINED_RATE = (0.015, 0.6)
 """Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
-streams 0.17-0.33, simulated scenes about 0.1-0.3), with a margin."""
+streams 0.17-0.33; simulated scenes of brightness log-uniform in 0.1-1, about 0.02-0.35,
+``ssml/weights/MODEL_CARD_lite.md``), with a margin."""
 TRAINED_STRUCTURE = 0.5
-"""Neighbour correlation of a training window's TFP image: above this (noise is about 0)."""
+"""Neighbour correlation of a training window's TFP image, summed over blocks of
+:data:`STRUCTURE_SPIKES` expected spikes: above this (noise is about 0)."""
+STRUCTURE_SPIKES = 8
+"""Expected spikes per block of the structure check: a dark window's TFP is summed over b x b
+pixel blocks first, so that its counting noise does not hide a real scene's structure."""
 UPSIDE_DOWN = 0.5
 """Correlation of row index with row brightness above which a scene looks upside down (every
 upright stream in ../shared/data is brighter at the top: -0.05 to -0.92)."""
@@ -131,6 +137,14 @@ def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
     return out.mul_(factor[:, None, None])
 
 
+def block_sums(image: np.ndarray, pixels: float) -> np.ndarray:
+    """``image`` (H, W) summed over b x b blocks, b the smallest side with b * b >= ``pixels``
+    (1: unchanged), at most a tenth of the shorter side; a partial last block is dropped."""
+    b = max(1, min(math.ceil(math.sqrt(pixels)), min(image.shape) // 10))
+    h, w = image.shape[0] // b * b, image.shape[1] // b * b
+    return image[:h, :w].reshape(h // b, b, w // b, b).sum((1, 3))
+
+
 def input_problems(window: torch.Tensor) -> dict:
     """How a spike window differs from the shipped weights' training windows.
 
@@ -139,7 +153,7 @@ def input_problems(window: torch.Tensor) -> dict:
 
     Returns:
         {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`),
-        ``structure`` (neighbouring pixels of its TFP barely correlated) and ``flip`` (brighter
+        ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`) and ``flip`` (brighter
         at the bottom than upright scenes); empty when it looks like the training data.
     """
     from spikekit.io.geometry import neighbour_correlations
@@ -150,7 +164,7 @@ def input_problems(window: torch.Tensor) -> dict:
     if not lo <= rate <= hi:
         out["rate"] = (f"mean firing rate {rate:.3f} per spike frame is outside that of the training "
                        f"windows ({lo}-{hi}): try --scale auto, or `spikekit adapt` on this recording")
-    rows, cols = neighbour_correlations(image)
+    rows, cols = neighbour_correlations(block_sums(image, STRUCTURE_SPIKES / (WINDOW * max(rate, 1e-9))))
     if max(rows, cols) < TRAINED_STRUCTURE:
         out["structure"] = (f"neighbouring pixels of its TFP are barely correlated (rows {rows:.2f}, "
                             f"columns {cols:.2f}; training windows above {TRAINED_STRUCTURE}): noise, "

@@ -23,10 +23,30 @@ def test_training_like_window_passes(reds_window):
     assert input_problems(reds_window) == {}
 
 
-def test_dark_recording(shared_data):
-    problems = input_problems(read_npz(shared_data / REAL)[80:121])
-    assert set(problems) == {"rate"}
-    assert "0.031" in problems["rate"] and "--scale auto" in problems["rate"] and "adapt" in problems["rate"]
+def test_dark_recording_is_within_the_training_data(shared_data):
+    """The real recording (mean firing rate 0.031) is as dark as the darkest training scenes."""
+    assert input_problems(read_npz(shared_data / REAL)[80:121]) == {}
+
+
+def test_too_dark(reds_window):
+    dark = reds_window * (torch.rand(reds_window.shape, generator=torch.Generator().manual_seed(0)) < 0.04)
+    problems = input_problems(dark)
+    assert "rate" in problems and "--scale auto" in problems["rate"] and "adapt" in problems["rate"]
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.03, 0.1])
+def test_dark_scenes_have_structure_and_noise_of_their_rate_does_not(rate):
+    """Counting noise of a dark window must not read as a scene without structure: a photograph
+    simulated at the rate passes, independent spikes at the same rate do not."""
+    from spikekit.simulate import Simulator
+    from ssml.data import load_images
+
+    image = load_images(["camera"], 160)[0, 0]
+    intensity = (image * rate / 0.6 / image.mean()).clamp(0, 1).expand(41, 160, 160)
+    spikes = Simulator(160, 160, gain=0.6, seed=0).step(intensity.contiguous())
+    assert input_problems(spikes) == {}
+    noise = (torch.rand(41, 160, 160, generator=torch.Generator().manual_seed(1)) < rate).to(torch.uint8)
+    assert set(input_problems(noise)) == {"structure"}
 
 
 def test_all_ones_and_random(reds_window):
@@ -44,8 +64,8 @@ def test_wrong_flip(reds_window):
 
 
 def test_cli_warns_once_naming_the_file(shared_data, tmp_path):
-    dark = read_npz(shared_data / REAL)[:, 60:124, 60:124].contiguous()  # small: fast inference
-    path = write_dat(tmp_path / "dark.dat", dark)
+    rng = np.random.default_rng(0)  # small: fast inference; independent spikes: no scene structure
+    path = write_dat(tmp_path / "noise.dat", torch.from_numpy((rng.random((200, 64, 64)) < 0.1).astype(np.uint8)))
     result = CliRunner().invoke(main, ["recon", str(path), "-m", "ssml", "--at", "30", "--at", "90",
                                        "-o", str(tmp_path / "frames")])
     assert result.exit_code == 0, result.output

@@ -101,6 +101,9 @@ class TrainConfig:
     edge_weight: float = 0.0
     """Weight of the edge term of the supervised loss: L1 of the horizontal and vertical
     differences of (output - ground truth), :func:`ssml.losses.supervised_loss`; 0: plain L1."""
+    relative_loss: bool = False
+    """Divide each sample's supervised error by its mean target (:func:`ssml.losses.supervised_loss`):
+    a dark scene weighs as much as a bright one."""
     nla: bool = True
     """NBSN with non-local attention (the paper's best); False: the released plain concat."""
     pseudo_label: str = "tfp7"

@@ -282,7 +282,7 @@ class Trainer:
             n = gt.shape[0]  # only the simulated samples have ground truth
             with self._autocast():
                 pred = self.net(spikes[:n])
-            total = supervised_loss(pred, gt, cfg.gain, cfg.edge_weight)
+            total = supervised_loss(pred, gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
             out["loss/supervised"] = total.detach()
         else:
             warm = self.step < cfg.bsn_warmup
@@ -296,7 +296,7 @@ class Trainer:
             total = terms.total
             out.update({"loss/reconstruction": terms.reconstruction.detach(), "loss/mutual": terms.mutual.detach()})
             if cfg.objective == "hybrid" and pred is not None:
-                sup = supervised_loss(pred[:gt.shape[0]], gt, cfg.gain, cfg.edge_weight)
+                sup = supervised_loss(pred[:gt.shape[0]], gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
                 total = total + cfg.sup_weight * sup
                 out["loss/supervised"] = sup.detach()
         self.optimizer.zero_grad(set_to_none=True)

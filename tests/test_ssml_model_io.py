@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import ssml
 from ssml import weights_io
-from ssml.losses import LossTerms, pseudo_label, ssml_loss, supervised_loss
+from ssml.losses import RELATIVE_FLOOR, LossTerms, pseudo_label, ssml_loss, supervised_loss
 from ssml_model_util import one_thread, spikes  # noqa: F401  (autouse fixture)
 
 
@@ -85,6 +85,24 @@ def test_supervised_loss_and_its_edge_term_match_loops():
     sharp[..., 4:] = 1.0
     blurred = F.avg_pool2d(F.pad(sharp, (1, 1, 0, 0), mode="replicate"), (1, 3), stride=1)
     assert supervised_loss(blurred, sharp / 0.6, 0.6, 1.0) > 1.5 * supervised_loss(blurred, sharp / 0.6, 0.6)
+
+
+def test_relative_supervised_loss_divides_each_sample_by_its_mean_target():
+    torch.manual_seed(2)
+    pred, gt = torch.rand(3, 1, 4, 5), torch.rand(3, 1, 4, 5)
+    gt[1] *= 0.01  # a dark sample: its mean target falls below the floor
+    want = []
+    for n in range(3):
+        err = sum(abs(pred[n, 0, i, j].item() - 0.6 * gt[n, 0, i, j].item()) for i in range(4) for j in range(5)) / 20
+        mean_target = sum(0.6 * gt[n, 0, i, j].item() for i in range(4) for j in range(5)) / 20
+        want.append(err / max(mean_target, RELATIVE_FLOOR))
+    assert supervised_loss(pred, gt, 0.6, relative=True).item() == pytest.approx(sum(want) / 3, rel=1e-5)
+    # the same error costs ten times more on a scene a tenth as bright
+    target = torch.full((2, 1, 4, 4), 0.5)
+    target[1] = 0.05
+    err = torch.full_like(target, 0.01)
+    each = [supervised_loss(target[n:n + 1] * 0.6 + err[n:n + 1], target[n:n + 1], 0.6, relative=True) for n in range(2)]
+    assert each[1].item() == pytest.approx(10 * each[0].item(), rel=1e-4)
 
 
 # --- weight loading ----------------------------------------------------------------------------

@@ -21,6 +21,10 @@ Each cell holds :data:`SCENES_PER_CELL` scenes of :data:`TEST_SIZE` x :data:`TES
 :data:`TEST_FRAMES` spike frames, the ground truth at the middle frame :data:`TEST_INDEX`, from a
 fixed seed: the grid is the same on every machine and every run.
 
+**Dark validation** (:func:`dark_validation`, tuning data): the validation cases' GT images panned
+and simulated at the real recording's mean firing rate (0.03), to choose dark-scene settings by
+without looking at the test grid's dark cells.
+
 **Stream ends** (:func:`at_stream_start`): the same scenes with their streams cut so that the GT
 frame is one of the first :data:`END_FRAMES` spike frames, where a 41-frame window runs past the
 stream's start and is read mirrored (``spikekit/recon/padding.py``), as at the first and last
@@ -55,6 +59,10 @@ TEST_SIZE = 160
 TEST_FRAMES = 121
 TEST_INDEX = 60
 TEST_SEED = 20261201
+DARK_RATE = 0.03
+"""Mean firing rate of the dark validation scenes (:func:`dark_validation`): the real recording's."""
+DARK_SCENES = 8
+DARK_SEED = 20261205
 END_FRAMES = WINDOW // 2
 """Spike frames at each end of a stream where a centred window needs mirrored frames."""
 
@@ -115,17 +123,49 @@ def test_grid(data: Path, device="cpu", cells: int | None = None) -> list[Case]:
         cfg = dataclasses.replace(base, speed=[speed, speed], noise=[noise])
         sim = SceneSimulator(cfg, SCENES_PER_CELL, crop=TEST_SIZE, device=device, images=images, videos=clips)
         images = sim.images
-        gen = torch.Generator(device=device)
-        gen.manual_seed(TEST_SEED + k)
-        intensity = sim.render(gen)
-        level = intensity.mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-        intensity = (intensity * (rate / cfg.gain) / level).clamp_(0, 1)
-        spikes = sim.spikes(intensity, TEST_SEED + k).to(torch.uint8).cpu()
-        for j in range(SCENES_PER_CELL):
-            cell = {"set": "test", "speed": sname, "light": lname, "noise": noise}
-            cases.append(Case(f"{sname}/{lname}/{noise}/{j}", spikes[j],
-                              intensity[j, TEST_INDEX].cpu().numpy(), TEST_INDEX, cell))
+        cell = {"set": "test", "speed": sname, "light": lname, "noise": noise}
+        cases += simulated_cases(sim, TEST_SEED + k, rate, f"{sname}/{lname}/{noise}", cell)
     return cases
+
+
+def simulated_cases(sim, seed: int, rate: float, name: str, cell: dict) -> list[Case]:
+    """The scenes of one :class:`ssml.data.SceneSimulator` call (a fixed ``seed``), each scaled so
+    that its mean firing rate (gain x mean intensity) is ``rate`` (values above 1 clip to 1), as
+    cases ``<name>/<j>`` with spikes uint8 (T, H, W) on the host and the GT of spike frame
+    :data:`TEST_INDEX`."""
+    gen = torch.Generator(device=sim.device)
+    gen.manual_seed(seed)
+    intensity = sim.render(gen)
+    level = intensity.mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    intensity = (intensity * (rate / sim.cfg.gain) / level).clamp_(0, 1)
+    spikes = sim.spikes(intensity, seed).to(torch.uint8).cpu()
+    return [Case(f"{name}/{j}", spikes[j], intensity[j, TEST_INDEX].cpu().numpy(), TEST_INDEX, dict(cell))
+            for j in range(spikes.shape[0])]
+
+
+def dark_validation(data: Path, device="cpu") -> list[Case]:
+    """Dark validation scenes (tuning data, like :data:`VALIDATION`): the validation cases' GT
+    images, each panned at the grid's ``medium`` speed (:data:`SPEEDS`) in :data:`DARK_SCENES`
+    directions, at the mean firing rate :data:`DARK_RATE` with the simulator's default noise;
+    :data:`TEST_SIZE` pixels a side, :data:`TEST_FRAMES` spike frames, GT at :data:`TEST_INDEX`.
+    Never trained on; what dark-scene settings are chosen by, so that the test grid's dark cells
+    stay held out.
+
+    Raises:
+        FileNotFoundError: a GT image is missing (names it).
+    """
+    from .data import SceneSimulator
+
+    paths = sorted({data / gt for _, _, gt, _ in VALIDATION})
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"validation file not found: {p}")
+    speed = SPEEDS["medium"]
+    cfg = TrainConfig(images=[str(p) for p in paths], image_size=TEST_SIZE * 2, speed=[speed, speed],
+                      rotation=0.0, zoom=[1.0, 1.0], zoom_rate=0.0, brightness=[1.0, 1.0], objects=0,
+                      noise=["on"], sim_lead=TEST_FRAMES - WINDOW)
+    sim = SceneSimulator(cfg, DARK_SCENES, crop=TEST_SIZE, device=device)
+    return simulated_cases(sim, DARK_SEED, DARK_RATE, "dark", {"set": "dark-validation", "light": "dark"})
 
 
 def at_stream_start(cases: list[Case]) -> list[Case]:

@@ -50,3 +50,12 @@ def test_tables_show_the_stream_start_mean_beside_the_test_mean():
     line = [x for x in text.splitlines() if x.startswith("| net |") and "**30.50" in x][0]
     assert line.endswith("| **30.50 / 0.900** | 20.50 / 0.900 |")
     assert "| mean | at stream start |" in text
+
+
+def test_dark_validation_table_has_psnr_and_edge_fidelity_per_method():
+    dark = [{"case": f"dark/{i}", "light": "dark", "psnr": 40.0 + 2 * i, "ssim": 0.8, "edges": 0.5 + 0.1 * i}
+            for i in range(2)]
+    row = {"label": "net", "seconds_per_frame": None, "validation": [{"case": "v", "psnr": 1.0, "ssim": 0.5}],
+           "dark": dark}
+    text = quality_table.tables({"validation_cases": ["v"], "test_cases": 0, "rows": [row], "real": []})
+    assert "| net | 41.00 / 0.800 | 0.550 |" in text and "Dark validation" in text

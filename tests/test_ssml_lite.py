@@ -197,3 +197,15 @@ def test_grid_is_fixed_held_out_and_at_its_light_levels(shared_data):
         assert end.gt is case.gt and end.cell == {**case.cell, "set": "test-start"}
         assert torch.equal(end.spikes[end.index], case.spikes[case.index])
         assert end.spikes.shape[0] == case.spikes.shape[0] - (case.index - end.index)
+
+
+def test_dark_validation_is_fixed_and_dark(shared_data):
+    from ssml import evaluation
+
+    cases = evaluation.dark_validation(shared_data)
+    assert len(cases) == evaluation.DARK_SCENES and all(c.cell["set"] == "dark-validation" for c in cases)
+    for case in cases:
+        assert case.spikes.shape == (evaluation.TEST_FRAMES, evaluation.TEST_SIZE, evaluation.TEST_SIZE)
+        assert case.spikes.float().mean().item() == pytest.approx(evaluation.DARK_RATE, rel=0.1)
+    again = evaluation.dark_validation(shared_data)
+    assert all(torch.equal(a.spikes, b.spikes) and np.array_equal(a.gt, b.gt) for a, b in zip(cases, again))

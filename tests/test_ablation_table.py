@@ -71,20 +71,23 @@ def test_missing_run_files_are_named(tmp_path, monkeypatch):
 def test_quality_columns_come_from_the_quality_json(tmp_path, monkeypatch):
     cell = lambda p, light="dim": {"psnr": p, "ssim": 0.9, "edges": 0.5, "light": light}
     rows = [{"label": "new", "validation": [cell(30.0), cell(32.0)], "test": [cell(40.0), cell(44.0, "dark")],
-             "test_start": [cell(35.0), cell(36.0)]},
-            {"label": "old", "validation": [cell(30.0)], "test": [cell(40.0, "dark")]}]  # before the column
+             "test_start": [cell(35.0), cell(36.0)], "dark": [cell(49.0, "dark"), {**cell(50.0, "dark"), "edges": 0.7}]},
+            {"label": "old", "validation": [cell(30.0)], "test": [cell(40.0, "dark")]},  # before the columns
+            {"label": "tuning", "validation": [cell(33.0)], "test": [], "dark": [cell(49.0, "dark")]}]  # --no-test
     q = tmp_path / "q.json"
     q.write_text(json.dumps({"rows": rows}))
-    assert ablation_table.quality_summary(q, "new") == {"validation_mean": 31.0, "test_mean": 42.0,
-                                                        "dark_edges": 0.5, "test_start_mean": 35.5}
+    assert ablation_table.quality_summary(q, "new") == {"validation_mean": 31.0, "test_mean": 42.0, "dark_edges": 0.5,
+                                                        "test_start_mean": 35.5, "dark_validation_edges": 0.6}
     assert "test_start_mean" not in ablation_table.quality_summary(q, "old")
+    assert ablation_table.quality_summary(q, "tuning") == {"validation_mean": 33.0, "dark_validation_edges": 0.5}
     run = _run(tmp_path / "r", {"steps": 10}, {10: {"a": 1.0}})
     js = tmp_path / "abl.json"
-    for label in ("new", "old"):
+    for label in ("new", "old", "tuning"):
         _cli(monkeypatch, "record", "--json", js, "--label", label, "--run", run, "--quality", q)
     text = ablation_table.table(json.loads(js.read_text()))
-    assert "| new | scratch | 10 (10) | none | 1.00 | 31.00 | 42.00 | 35.50 | 0.500 |" in text
-    assert "| old | scratch | 10 (10) | none | 1.00 | 30.00 | 40.00 |  | 0.500 |" in text
+    assert "| new | scratch | 10 (10) | none | 1.00 | 31.00 | 0.600 | 42.00 | 35.50 | 0.500 |" in text
+    assert "| old | scratch | 10 (10) | none | 1.00 | 30.00 |  | 40.00 |  | 0.500 |" in text
+    assert "| tuning | scratch | 10 (10) | none | 1.00 | 33.00 | 0.500 |  |  |  |" in text
 
 
 def test_cases_are_named_with_their_index_from_the_runs_val_list():
@@ -93,3 +96,9 @@ def test_cases_are_named_with_their_index_from_the_runs_val_list():
     assert got == {"200_part1@150": 37.0, "000_part1@20": 35.0}
     # a case already tagged with its index (several cases of one stream) stays as it is
     assert ablation_table.with_indices({"000_part1@6": 34.0}, cases) == {"000_part1@6": 34.0}
+
+
+def test_pair_and_val_paths_are_shown_by_their_file_names():
+    pair = "/data/reds301/spike/203_part2_key_id151.dat:/data/reds301/gt/203_part2_key_id151.png:150"
+    assert ablation_table._names({"pairs": [pair], "init": "ssml/weights/ssml_lite.pt", "lr": 0.1}) == {
+        "pairs": ["203_part2_key_id151.dat:203_part2_key_id151.png:150"], "init": "ssml_lite.pt", "lr": 0.1}

@@ -39,7 +39,9 @@ def _names(value):
         return {k: _names(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_names(v) for v in value]
-    return Path(value).name if isinstance(value, str) and "/" in value else value
+    if isinstance(value, str) and "/" in value:  # a path, or DAT:GT_PNG:INDEX (--pair, --val)
+        return ":".join(Path(part).name if "/" in part else part for part in value.split(":"))
+    return value
 
 
 def validation_at(log: Path, step: int | None) -> tuple[int, dict]:
@@ -81,9 +83,9 @@ def changes(config: dict, reference: dict) -> dict:
 
 
 def quality_summary(path: Path, label: str) -> dict:
-    """Validation mean, test-grid mean, test-grid mean at stream start (PSNR dB; absent from JSON
-    written before that column) and dark-cell edge fidelity of one row of a
-    ``tools/quality_table.py`` JSON.
+    """Validation mean, dark-validation edge fidelity, test-grid mean, test-grid mean at stream
+    start (PSNR dB) and dark-cell edge fidelity of one row of a ``tools/quality_table.py`` JSON;
+    each only where the row has it (JSON written with ``--no-test``, or before a column existed).
 
     Raises:
         SystemExit: the file is missing, or has no row of that label (lists the labels there).
@@ -94,8 +96,11 @@ def quality_summary(path: Path, label: str) -> dict:
     if label not in rows:
         raise SystemExit(f"{path}: no row {label!r} (rows: {', '.join(rows)})")
     r = rows[label]
-    out = {"validation_mean": round(mean(r["validation"]), 2), "test_mean": round(mean(r["test"]), 2),
-           "dark_edges": round(mean(r["test"], "edges", light="dark"), 3)}
+    out = {"validation_mean": round(mean(r["validation"]), 2)}
+    if r.get("dark"):
+        out["dark_validation_edges"] = round(mean(r["dark"], "edges"), 3)
+    if r.get("test"):
+        out.update(test_mean=round(mean(r["test"]), 2), dark_edges=round(mean(r["test"], "edges", light="dark"), 3))
     if r.get("test_start"):
         out["test_start_mean"] = round(mean(r["test_start"]), 2)
     return out
@@ -141,16 +146,17 @@ def table(entries: list[dict]) -> str:
     """The markdown table of the recorded entries (as ``record`` writes them), in recording order."""
     cases = list(dict.fromkeys(c for e in entries for c in e["validation"]))
     lines = ["| recipe | from | steps (schedule) | settings changed | " + " | ".join(cases)
-             + " | validation mean | test mean | test at stream start | edge fidelity, dark |",
-             "|---" * (8 + len(cases)) + "|"]
+             + " | validation mean | edge fidelity, dark validation | test mean | test at stream start"
+             " | edge fidelity, dark test cells |",
+             "|---" * (9 + len(cases)) + "|"]
     for e in entries:
         changed = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in e["changes"].items()) or "none"
         q = e.get("quality", {})
         lines.append(f"| {e['label']} | {e['init']} | {e['step']:,} ({e['schedule']:,}) | {changed} | "
                      + " | ".join(f"{e['validation'][c]:.2f}" if c in e["validation"] else "" for c in cases)
                      + "".join(f" | {q[k]:.{d}f}" if k in q else " | " for k, d in
-                               (("validation_mean", 2), ("test_mean", 2), ("test_start_mean", 2),
-                                ("dark_edges", 3))) + " |")
+                               (("validation_mean", 2), ("dark_validation_edges", 3), ("test_mean", 2),
+                                ("test_start_mean", 2), ("dark_edges", 3))) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -37,10 +37,11 @@ _OPTIONS = {
     "seed": dict(help="Seed of every RNG."),
     "dat": dict(type=click.Path(dir_okay=False),
                 help="Training .dat spike stream (repeatable). None: simulated scenes only."),
-    "sim_fraction": dict(help="Share of each batch simulated on the device (with --dat)."),
+    "sim_fraction": dict(help="Share of the batch left after --pair crops simulated on the device (with --dat)."),
     "pairs": dict(decls=("--pair",), metavar="DAT:GT_PNG:INDEX",
                   help="Training pair: a real stream and the GT of one spike frame, cropped into the "
-                       "supervised loss (repeatable; never a validation stream)."),
+                       "supervised loss (repeatable; needs --set objective=supervised or hybrid; never "
+                       "a validation stream)."),
     "pair_fraction": dict(help="Share of each batch drawn from --pair crops."),
     "val": dict(metavar="DAT:GT_PNG:INDEX",
                 help="Validation case (GT only for PSNR/SSIM, never in the loss; repeatable)."),
@@ -202,21 +203,28 @@ def dry_run(config: TrainConfig, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the dry-run or the final summary as JSON.")
 @click.pass_context
 def train(ctx, **params):
-    """Train SSML (BSN + NBSN, mutual learning) self-supervised on spike streams.
+    """Train SSML (BSN + NBSN, mutual learning) or ssml-lite on spike streams.
 
     \b
-    Loss  L = MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN), no ground truth in it.
-    Data  scenes simulated on the device from skimage photographs (random smooth motion,
-          the spikekit simulator) mixed with random windows of --dat streams.
+    Loss  --set objective=self (default): MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN),
+          no ground truth in it; supervised: L1 to the ground truth of simulated
+          samples and --pair crops; hybrid: both (--set model=lite: supervised only).
+    Data  --pair-fraction of each batch from --pair crops (they need objective
+          supervised or hybrid); of the rest, --sim-fraction simulated on the device
+          (photographs and --set videos, the spikekit simulator) when --dat streams
+          give the others.
     Ctrl-C saves a checkpoint; --resume RUN_FOLDER continues bit-exactly, in that folder. A
-    folder that already holds a run is never replaced without --overwrite. -o/--dat/--val paths
-    are stored absolute, so a run resumes from any working directory.
+    folder that already holds a run is never replaced without --overwrite. -o/--dat/--pair/--val
+    paths are stored absolute, so a run resumes from any working directory. docs/training.md
+    has the details and the shipped weights' recipes.
 
     \b
     Examples:
       spikekit train --dry-run
       spikekit train -o runs/a --steps 20000 --amp bf16 --dat a.dat --dat b.dat \\
           --val v.dat:v.png:150
+      spikekit train -o runs/l --set model=lite --set objective=supervised \\
+          --pair t.dat:t.png:150 --val v.dat:v.png:150
       torchrun --nproc_per_node=4 -m ssml -o runs/b --device cuda
     """
     config = build_config(ctx, params)

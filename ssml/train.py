@@ -142,7 +142,6 @@ class Trainer:
         self._setup_process()
         start = self._init_model(config.init) if resume is None and config.init else None
         seed_everything(config.seed + 1000003 * self.rank)
-        self._open_run_folder()
         from .data import TrainData
 
         self.data = TrainData(config, self.device, self.rank)
@@ -154,6 +153,7 @@ class Trainer:
         self.net = self._trained_module()
         self.validator = Validator(config, self.device, self.fmt,
                                    images=self.data.sim.images if self.data.sim is not None else None)
+        self._open_run_folder()  # last: a bad data source or validation case leaves no empty folder
         self._stop = False
 
     # set-up --------------------------------------------------------------------------------

@@ -122,3 +122,4 @@ def test_cli_trains_on_pairs_and_reports_bad_ones_in_one_line(tmp_path):
         res = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "bad"), "--pair", pair, "--batch", "4"])
         assert res.exit_code != 0 and "training pair" in res.output and message in res.output, res.output
         assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()  # refused before the run folder is made

@@ -130,7 +130,8 @@ class TrainConfig:
     dat_cache_mb: int = 2048
     """Streams whose unpacked frames fit this budget are held on the device; larger are read from disk."""
     sim_fraction: float = 0.5
-    """Share of each batch that is simulated on the device (1.0 when ``dat`` is empty)."""
+    """Share of the batch left after the ``pairs`` crops that is simulated on the device (all of it
+    when ``dat`` is empty)."""
     pairs: list = field(default_factory=list)
     """Training pairs ``DAT:GT_PNG:INDEX``: real spike streams with the ground truth of one spike
     frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`). Never

@@ -88,11 +88,12 @@ def test_bench_tables_are_generated_from_json(tmp_path):
     (json_dir / "io.json").write_text(json.dumps({"benchmark": "io", "decode": rows,
                                                   "stream": {"rss": [{"chunk": 1000, "peak_mb": 426.0}]},
                                                   "machine": {"cpus": 2}}))
+    (json_dir / "quality.json").write_text(json.dumps({"rows": [{"label": "TFP", "validation": []}]}))  # not a benchmark
     doc = tmp_path / "benchmarks.md"
     doc.write_text(f"intro\n{tables.BEGIN}\nold figures\n{tables.END}\noutro\n")
     text = tables.update(doc, json_dir)
     assert "old figures" not in text and text.startswith("intro\n") and text.endswith("outro\n")
-    assert "### io\n\nMachine: cpus 2." in text
+    assert "### io\n\nMachine: cpus 2." in text and "quality" not in text
     assert "| case | speedup | frames |\n|---|---|---|\n| decode 301 | 7.912 | 301 |\n| decode 40000 | 4.2 |  |" in text
     assert "`stream / rss`:\n\n| chunk | peak_mb |\n|---|---|\n| 1000 | 426 |" in text
     assert tables.update(doc, json_dir) == text  # idempotent

@@ -51,9 +51,16 @@ def markdown(name: str, payload: dict) -> str:
     return "\n\n".join(parts)
 
 
+def benchmark_files(json_dir: Path) -> list[Path]:
+    """The benchmark results in ``json_dir`` (sorted by name): the ``*.json`` files that carry the
+    ``machine`` facts of ``benchmarks/common.py`` ``write_json``; other JSON there (the quality
+    tables of ``tools/quality_table.py``) is not a benchmark's."""
+    return [f for f in sorted(json_dir.glob("*.json")) if "machine" in json.loads(f.read_text())]
+
+
 def render(json_dir: Path) -> str:
-    """The generated block for every ``*.json`` in ``json_dir`` (sorted by name)."""
-    files = sorted(json_dir.glob("*.json"))
+    """The generated block for every benchmark result in ``json_dir`` (:func:`benchmark_files`)."""
+    files = benchmark_files(json_dir)
     if not files:
         return (f"No benchmark results in `{json_dir.name}/` yet: run the benchmarks "
                 "(`python benchmarks/bench_*.py`), then `python tools/bench_tables.py`.")
@@ -85,7 +92,7 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     update(args.doc, args.json_dir)
-    print(f"wrote the tables of {len(list(args.json_dir.glob('*.json')))} benchmark file(s) into {args.doc}")
+    print(f"wrote the tables of {len(benchmark_files(args.json_dir))} benchmark file(s) into {args.doc}")
 
 
 if __name__ == "__main__":

@@ -191,29 +191,20 @@ class PairedWindows:
     """
 
     def __init__(self, cases, crop: int, device="cpu"):
-        from spikekit.io import SpikeStream
-        from spikekit.metrics import load_gt
-        from spikekit.recon.padding import reflected_source
-        from spikekit.recon.source import Source
-
-        from .validation import parse_val
+        from .validation import load_case, parse_val
 
         self.crop, self.device = crop, torch.device(device)
         if not cases:
             raise ValueError("PairedWindows needs at least one DAT:GT_PNG:INDEX pair")
         spikes, gts, meta = [], [], []
         for case in cases:
-            dat, gt_path, index = parse_val(case, what="training pair")
-            start = index - WINDOW // 2
-            with SpikeStream(dat) as stream:
-                if stream.height < crop or stream.width < crop:
-                    raise ValueError(f"training pair {case!r}: {stream.height}x{stream.width} pixels; "
-                                     f"training needs at least {crop}x{crop}")
-                window = reflected_source(Source(stream, self.device), start, start + WINDOW).tensor
+            window, gt = load_case(*parse_val(case, what="training pair"), self.device)
             h, w = window.shape[-2:]
+            if h < crop or w < crop:
+                raise ValueError(f"training pair {case!r}: {h}x{w} pixels; training needs at least {crop}x{crop}")
             meta.append([sum(x.numel() for x in spikes), sum(x.numel() for x in gts), h, w])
             spikes.append(window.reshape(-1))
-            gts.append(torch.from_numpy(load_gt(gt_path)).to(self.device).reshape(-1))
+            gts.append(gt.reshape(-1))
         self._spikes, self._gt = torch.cat(spikes), torch.cat(gts)
         self._meta = torch.tensor(meta, dtype=torch.int64, device=self.device)  # spike base, GT base, H, W
         self._rows, self._cols = d4_maps(crop, self.device)

@@ -68,6 +68,22 @@ def parse_val(case: str, what: str = "validation case") -> tuple[Path, Path, int
     return dat, gt, index
 
 
+def load_case(dat, gt_path, index: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 41-frame window of a ``DAT:GT_PNG:INDEX`` case (:func:`parse_val` checked it) centred on
+    spike frame INDEX, mirrored where it runs past the stream's ends as ``spikekit recon`` reads
+    it (``spikekit/recon/padding.py``), and its GT image: (spikes uint8 (41, H, W) of {0, 1},
+    gt float32 (H, W) in [0, 1]), both on ``device``."""
+    from spikekit.io import SpikeStream
+    from spikekit.metrics import load_gt
+    from spikekit.recon.padding import reflected_source
+    from spikekit.recon.source import Source
+
+    start = index - WINDOW // 2
+    with SpikeStream(dat) as stream:
+        spikes = reflected_source(Source(stream, device), start, start + WINDOW).tensor
+    return spikes, torch.from_numpy(load_gt(gt_path)).to(device)
+
+
 def case_name(dat) -> str:
     """The name of a ``--val`` case's stream in metric tags: the ``.dat`` name up to ``_key``."""
     return Path(dat).name.split("_key")[0].removesuffix(".dat")
@@ -154,17 +170,10 @@ class Validator:
     def _case(self, model, dat, gt_path, index) -> tuple[tuple[float, float], tuple[float, float]]:
         """(PSNR, SSIM) of one ``--val`` case, brightness-anchored and raw (:func:`parse_val`
         checked the index and the GT size)."""
-        from spikekit.io import SpikeStream
-        from spikekit.metrics import load_gt
-        from spikekit.recon.padding import reflected_source
-        from spikekit.recon.source import Source
-
         from .method import anchor_brightness
 
-        a = index - WINDOW // 2
-        with SpikeStream(dat) as stream:
-            spikes = reflected_source(Source(stream, self.device), a, a + WINDOW).tensor.float()[None]
-        gt = torch.from_numpy(load_gt(gt_path))[None, None].to(self.device)
+        spikes, gt = load_case(dat, gt_path, index, self.device)
+        spikes, gt = spikes.float()[None], gt[None, None]
         if self.cfg.val_crop:
             spikes, gt = centre_crop(spikes, self.cfg.val_crop), centre_crop(gt, self.cfg.val_crop)
         raw = model(spikes.contiguous(memory_format=self.fmt)).float()

@@ -59,3 +59,12 @@ def test_dark_validation_table_has_psnr_and_edge_fidelity_per_method():
            "dark": dark}
     text = quality_table.tables({"validation_cases": ["v"], "test_cases": 0, "rows": [row], "real": []})
     assert "| net | 41.00 / 0.800 | 0.550 |" in text and "Dark validation" in text
+
+
+def test_model_rows_take_method_params():
+    assert quality_table.parse_model("a=ssml-lite:w.pt,bin=2,anchor=0") == (
+        "a", "ssml-lite", {"weights": "w.pt", "bin": 2, "anchor": False})
+    assert quality_table.parse_model("b=tfp,window=21") == ("b", "tfp", {"weights": None, "window": 21})
+    for bad in ("nolabel", "c=ssml,bin", "d=ssml,nosuch=1", "e=ssml,weights=x"):
+        with pytest.raises(SystemExit, match="--model"):
+            quality_table.parse_model(bad)

@@ -10,8 +10,9 @@ window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikeki
     python tools/quality_table.py --model "run A=ssml-lite:runs/a" --no-test
     python tools/quality_table.py --card ssml/weights/MODEL_CARD.md --card ssml/weights/MODEL_CARD_lite.md
 
-``--model LABEL=METHOD[:WEIGHTS]`` adds a row (repeatable; default: the shipped ``ssml`` and,
-when its file exists, ``ssml-lite``). ``--card FILE`` rewrites the part of FILE between the
+``--model LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` adds a row (repeatable; the NAME=VALUE items
+are the method's ``--param`` options, e.g. ``"lite unbinned=ssml-lite,bin=1"``; default: the shipped
+``ssml`` and, when its file exists, ``ssml-lite``). ``--card FILE`` rewrites the part of FILE between the
 ``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables. ``--offset K``
 centres every window K spike frames after the GT index (a check of the data's timing convention).
 """
@@ -42,12 +43,21 @@ REAL_FRAMES = (60, 100, 139)
 
 
 def parse_model(text: str) -> tuple[str, str, dict]:
-    """``LABEL=METHOD[:WEIGHTS]`` -> (label, method, options)."""
+    """``LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` -> (label, method, options); each VALUE is read
+    as the type of the method's option NAME (``spikekit recon --param``)."""
+    from spikekit.recon.options import parse_params
+
     label, sep, spec = text.partition("=")
-    if not sep:
-        raise SystemExit(f"--model {text!r}: expected LABEL=METHOD[:WEIGHTS]")
+    spec, *items = spec.split(",")
+    params = dict(item.partition("=")[::2] for item in items)
+    if not sep or not spec or any(not k or not v for k, v in params.items()):
+        raise SystemExit(f"--model {text!r}: expected LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]")
     method, _, weights = spec.partition(":")
-    return label, method, {"weights": weights or None}
+    try:
+        options = parse_params(get_method(method).options, params, method, exclude=("weights",))
+    except (KeyError, ValueError) as e:
+        raise SystemExit(f"--model {text!r}: {e}") from None
+    return label, method, {"weights": weights or None, **options}
 
 
 def score(method, options, cases, offset: int = 0) -> list[dict]:

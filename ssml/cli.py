@@ -62,9 +62,12 @@ _OPTIONS = {
 
 def _config_option(name: str, default, decls=(), **attrs):
     """The click option of TrainConfig field ``name``: ``--name-with-dashes`` (a bool field:
-    ``--name/--no-name``; a list field: repeatable), default and type from the field."""
+    ``--name/--no-name``; a list field: repeatable), or the long flag in ``decls`` instead when it
+    has one (``--pair`` for ``pairs``); default and type from the field."""
     flag = name.replace("_", "-")
-    if isinstance(default, bool):
+    if any(d.startswith("--") for d in decls):
+        pass
+    elif isinstance(default, bool):
         decls = (*decls, f"--{flag}/--no-{flag}")
     else:
         decls = (*decls, f"--{flag}")

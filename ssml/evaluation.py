@@ -143,13 +143,15 @@ def simulated_cases(sim, seed: int, rate: float, name: str, cell: dict) -> list[
             for j in range(spikes.shape[0])]
 
 
-def dark_validation(data: Path, device="cpu") -> list[Case]:
+def dark_validation(data: Path, device="cpu", speed: float = SPEEDS["medium"],
+                    rate: float = DARK_RATE) -> list[Case]:
     """Dark validation scenes (tuning data, like :data:`VALIDATION`): the validation cases' GT
-    images, each panned at the grid's ``medium`` speed (:data:`SPEEDS`) in :data:`DARK_SCENES`
-    directions, at the mean firing rate :data:`DARK_RATE` with the simulator's default noise;
-    :data:`TEST_SIZE` pixels a side, :data:`TEST_FRAMES` spike frames, GT at :data:`TEST_INDEX`.
-    Never trained on; what dark-scene settings are chosen by, so that the test grid's dark cells
-    stay held out.
+    images, each panned at ``speed`` (output pixels per spike frame; default the grid's
+    ``medium``, :data:`SPEEDS`) in :data:`DARK_SCENES` directions, at the mean firing rate
+    ``rate`` (default :data:`DARK_RATE`) with the simulator's default noise; :data:`TEST_SIZE`
+    pixels a side, :data:`TEST_FRAMES` spike frames, GT at :data:`TEST_INDEX`. Never trained
+    on; what dark-scene settings are chosen by (``tools/bin_sweep.py`` also varies ``speed``
+    and ``rate``), so that the test grid's dark cells stay held out.
 
     Raises:
         FileNotFoundError: a GT image is missing (names it).
@@ -160,12 +162,11 @@ def dark_validation(data: Path, device="cpu") -> list[Case]:
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"validation file not found: {p}")
-    speed = SPEEDS["medium"]
     cfg = TrainConfig(images=[str(p) for p in paths], image_size=TEST_SIZE * 2, speed=[speed, speed],
                       rotation=0.0, zoom=[1.0, 1.0], zoom_rate=0.0, brightness=[1.0, 1.0], objects=0,
                       noise=["on"], sim_lead=TEST_FRAMES - WINDOW)
     sim = SceneSimulator(cfg, DARK_SCENES, crop=TEST_SIZE, device=device)
-    return simulated_cases(sim, DARK_SEED, DARK_RATE, "dark", {"set": "dark-validation", "light": "dark"})
+    return simulated_cases(sim, DARK_SEED, rate, "dark", {"set": "dark-validation", "light": "dark"})
 
 
 def at_stream_start(cases: list[Case]) -> list[Case]:

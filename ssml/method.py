@@ -16,7 +16,9 @@ Options (the fields of :class:`SsmlOptions`; ``spikekit recon/eval -m ssml``): `
 precision=auto|fp32|bf16`` (default auto: bf16 autocast where the hardware has native bf16, else
 fp32; ssml/precision.py gives the speed and the measured quality change), ``--param
 batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anchor=0`` (turn off
-the brightness anchoring below).
+the brightness anchoring below), ``--param bin=auto|K`` (temporal binning of dark streams: the
+network reads 41 x K spike frames, K per input frame; auto: K from the firing rate, 1 on bright
+streams; ssml/binning.py).
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
@@ -36,7 +38,7 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -45,6 +47,7 @@ from spikekit import ops
 from spikekit.recon.base import Method
 from spikekit.recon.source import Source, plan_chunks
 
+from .binning import bin_windows, check_bin, resolve_bin, span
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
@@ -67,8 +70,10 @@ _lock = threading.Lock()
 
 
 def ssml_valid(frames: int, opts: SsmlOptions) -> tuple[int, int]:
-    """First and last index with a full 41-frame window: (20, T - 21)."""
-    return WINDOW // 2, frames - 1 - WINDOW // 2
+    """First and last index with a full window: (20, T - 21) for ``bin=1``, and in general the
+    ``before`` and ``after`` of :func:`ssml.binning.span` (``opts.bin`` settled, not ``"auto"``)."""
+    before, after = span(opts.bin)
+    return before, frames - 1 - after
 
 
 def load_network(weights=None, device="cpu", lite: bool = False):
@@ -99,16 +104,18 @@ class SsmlOptions:
             the device computes it natively, :func:`ssml.precision.resolve_precision`).
         batch: windows per forward pass (None: 1 on CPU, 4 on CUDA).
         anchor: brightness anchoring (module docstring) on (1/True) or off (0/False).
+        bin: ``"auto"`` or K, spike frames per network input frame (:mod:`ssml.binning`).
 
     Raises:
         ValueError: an unknown precision, a batch that is not a positive integer, an anchor
-            other than 1/0.
+            other than 1/0, a bin other than auto or 1-16.
     """
 
     weights: Optional[str] = None
     precision: str = field(default="auto", metadata={"values": "|".join(PRECISIONS)})
     batch: Optional[int] = field(default=None, metadata={"values": "N"})
     anchor: bool = True
+    bin: Union[int, str] = field(default="auto", metadata={"values": "auto|K"})
 
     def __post_init__(self):
         object.__setattr__(self, "precision", precision_name(self.precision))
@@ -118,6 +125,11 @@ class SsmlOptions:
         if self.anchor not in (0, 1, True, False):
             raise ValueError(f"ssml: anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
         object.__setattr__(self, "anchor", bool(self.anchor))
+        object.__setattr__(self, "bin", check_bin(self.bin))
+
+    def describe(self) -> str:
+        """Words for messages when binning is on ("with bin 3 (123-frame windows)"), else ""."""
+        return f"with bin {self.bin} ({WINDOW * self.bin}-frame windows)" if self.bin not in (1, "auto") else ""
 
 
 def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
@@ -125,7 +137,8 @@ def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
 
     Args:
         out: float32 (B, H, W) raw network outputs (firing rate per spike frame).
-        windows: (B, 41, H, W) the input spike windows (0/1).
+        windows: (B, n, H, W) the spike frames the outputs were made from (0/1 or bool; n = 41,
+            or 41 x K with ``--param bin=K``): the mean firing rate per spike frame to match.
 
     Returns:
         ``out``, each image multiplied by mean(window) / mean(out) (left as is when its mean is
@@ -166,7 +179,7 @@ def input_problems(window: torch.Tensor) -> dict:
                        f"windows ({lo}-{hi}): try --scale auto, or `spikekit adapt` on this recording")
     rows, cols = neighbour_correlations(block_sums(image, STRUCTURE_SPIKES / (WINDOW * max(rate, 1e-9))))
     if max(rows, cols) < TRAINED_STRUCTURE:
-        out["structure"] = (f"neighbouring pixels of its TFP are barely correlated (rows {rows:.2f}, "
+        out["structure"] = (f"neighbouring pixel blocks of its TFP are barely correlated (rows {rows:.2f}, "
                             f"columns {cols:.2f}; training windows above {TRAINED_STRUCTURE}): noise, "
                             f"or a wrong -H/-W")
     profile = image.mean(1)
@@ -213,28 +226,32 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
     model = load_network(opts.weights, device, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
-    reuse = SubstreamReuse(model.nbsn) if not lite and reuses_substreams(centres) else None
-    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, WINDOW // 2, WINDOW // 2, source.frames)):
+    k = resolve_bin(source, opts).bin  # already settled when called through plan_reconstruction
+    before, after = span(k)
+    reuse = SubstreamReuse(model.nbsn) if not lite and k == 1 and reuses_substreams(centres) else None
+    for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, before, after, source.frames)):
         for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
             part = chunk.centres[a:a + batch]
             out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
                               dtype=torch.float32, device=spikes.device)
             for i in range(spikes.shape[0]):
-                starts = [c - WINDOW // 2 - chunk.start for c in part]
-                windows = torch.stack([spikes[i, s:s + WINDOW] for s in starts]) > 0
-                windows = windows.to(torch.float32).contiguous(memory_format=torch.channels_last)
+                starts = [c - before - chunk.start for c in part]
+                read = torch.stack([spikes[i, s:s + before + after + 1] for s in starts]) > 0
+                windows = bin_windows(read, k).to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
                 with torch.no_grad(), autocast:
                     raw = (model(windows) if reuse is None else  # stride 7/14: sub-streams shared
                            torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
                     raw = raw[:, 0].float()
-                out[i] = anchor_brightness(raw, windows) if opts.anchor else raw
+                # anchored to the spike frames read (a rate per spike frame); unanchored, the
+                # binned output is a rate per k spike frames
+                out[i] = anchor_brightness(raw, read) if opts.anchor else raw.div_(k)
             if scale is not None:
                 out.mul_(float(scale)).clamp_(0.0, 1.0)
             yield part, out
 
 
 METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=fp32",
-                ssml_run, ssml_valid, SsmlOptions)
+                ssml_run, ssml_valid, SsmlOptions, resolve_bin)
 LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (~30x faster than ssml, docs/benchmarks.md); --weights",
-                     functools.partial(ssml_run, lite=True), ssml_valid, SsmlOptions)
+                     functools.partial(ssml_run, lite=True), ssml_valid, SsmlOptions, resolve_bin)

@@ -45,7 +45,7 @@ def expected(model, stream, centre, scale=1 / 0.6, anchor=True):
 
 def test_registered_and_valid_range():
     m = get_method("ssml")
-    assert m.valid(T, None) == (20, T - 21)
+    assert m.valid(T, m.make_options(bin=1)) == (20, T - 21)
 
 
 def test_api_matches_model(weights, stream):

@@ -48,6 +48,9 @@ class Method:
             used by ``scale="auto"``) the unscaled, unclipped estimate.
         valid: ``valid(T, opts)`` -> (lo, hi), the first and last reconstructible index.
         options: the method's options dataclass (default :class:`~spikekit.recon.options.NoOptions`).
+        prepare: ``prepare(source, opts, pad)`` -> opts, or None: settles options that depend on
+            the spikes (``ssml``'s ``bin="auto"``), once per reconstruction, before the valid
+            range and the centres are chosen (``pad``: ``"none"`` or ``"reflect"``).
     """
 
     name: str
@@ -55,6 +58,7 @@ class Method:
     run: Callable[[Source, list, Any, Optional[float]], Iterator[tuple[list, torch.Tensor]]]
     valid: Callable[[int, Any], tuple[int, int]]
     options: type = NoOptions
+    prepare: Optional[Callable[[Source, Any, str], Any]] = None
 
     @property
     def uses_window(self) -> bool:
@@ -71,8 +75,11 @@ class Method:
         return make_options(self.options, values, self.name)
 
     def describe(self, opts) -> str:
-        """Method and the options that matter, for messages ("tfp with window 41")."""
-        return f"{self.name} with window {opts.window}" if self.uses_window else self.name
+        """Method and the options that matter, for messages ("tfp with window 41"); an options
+        class may add its own words with a ``describe()`` method (``ssml``'s temporal binning)."""
+        text = f"{self.name} with window {opts.window}" if self.uses_window else self.name
+        extra = opts.describe() if callable(getattr(opts, "describe", None)) else ""
+        return f"{text} {extra}" if extra else text
 
 
 def check_window(window) -> int:
@@ -195,6 +202,8 @@ def plan_reconstruction(method: Method, spikes, *, at=None, stride=None, start=N
     """
     source = Source(spikes, device)
     opts = method.make_options(**options)
+    if method.prepare is not None:
+        opts = method.prepare(source, opts, check_pad(pad))
     valid = valid_centres(method, source.frames, opts, pad)
     centres, single = select_centres(source.frames, valid, at=at, stride=stride, start=start,
                                      stop=stop, what=method.describe(opts), name=source.name)

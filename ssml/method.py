@@ -18,7 +18,8 @@ fp32; ssml/precision.py gives the speed and the measured quality change), ``--pa
 batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anchor=0`` (turn off
 the brightness anchoring below), ``--param bin=auto|K`` (temporal binning of dark streams: the
 network reads 41 x K spike frames, K per input frame; auto: K from the firing rate, 1 on bright
-streams; ssml/binning.py).
+streams; ssml/binning.py), ``--param ensemble=1|2|4|8`` (geometric self-ensemble: the mean over
+that many flips/rotations of the window, n times the time; default 1; ssml/ensemble.py).
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
@@ -48,6 +49,7 @@ from spikekit.recon.base import Method
 from spikekit.recon.source import Source, plan_chunks
 
 from .binning import bin_windows, check_bin, resolve_bin, span
+from .ensemble import ENSEMBLES, check_ensemble, self_ensemble
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
@@ -105,10 +107,11 @@ class SsmlOptions:
         batch: windows per forward pass (None: 1 on CPU, 4 on CUDA).
         anchor: brightness anchoring (module docstring) on (1/True) or off (0/False).
         bin: ``"auto"`` or K, spike frames per network input frame (:mod:`ssml.binning`).
+        ensemble: forward passes averaged over turns of the window (:mod:`ssml.ensemble`).
 
     Raises:
         ValueError: an unknown precision, a batch that is not a positive integer, an anchor
-            other than 1/0, a bin other than auto or 1-16.
+            other than 1/0, a bin other than auto or 1-16, an ensemble other than 1, 2, 4, 8.
     """
 
     weights: Optional[str] = None
@@ -116,6 +119,7 @@ class SsmlOptions:
     batch: Optional[int] = field(default=None, metadata={"values": "N"})
     anchor: bool = True
     bin: Union[int, str] = field(default="auto", metadata={"values": "auto|K"})
+    ensemble: int = field(default=1, metadata={"values": "|".join(map(str, ENSEMBLES))})
 
     def __post_init__(self):
         object.__setattr__(self, "precision", precision_name(self.precision))
@@ -126,10 +130,14 @@ class SsmlOptions:
             raise ValueError(f"ssml: anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
         object.__setattr__(self, "anchor", bool(self.anchor))
         object.__setattr__(self, "bin", check_bin(self.bin))
+        object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
 
     def describe(self) -> str:
-        """Words for messages when binning is on ("with bin 3 (123-frame windows)"), else ""."""
-        return f"with bin {self.bin} ({WINDOW * self.bin}-frame windows)" if self.bin not in (1, "auto") else ""
+        """Words for messages when binning or the self-ensemble is on ("with bin 3 (123-frame
+        windows)"), else ""."""
+        words = [f"with bin {self.bin} ({WINDOW * self.bin}-frame windows)"] if self.bin not in (1, "auto") else []
+        words += [f"with a {self.ensemble}-fold self-ensemble"] if self.ensemble > 1 else []
+        return " and ".join(words)
 
 
 def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
@@ -228,7 +236,8 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
     k = resolve_bin(source, opts).bin  # already settled when called through plan_reconstruction
     before, after = span(k)
-    reuse = SubstreamReuse(model.nbsn) if not lite and k == 1 and reuses_substreams(centres) else None
+    reuse = (SubstreamReuse(model.nbsn) if not lite and k == 1 and opts.ensemble == 1 and reuses_substreams(centres)
+             else None)
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, before, after, source.frames)):
         for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
             part = chunk.centres[a:a + batch]
@@ -240,7 +249,7 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 windows = bin_windows(read, k).to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
                 with torch.no_grad(), autocast:
-                    raw = (model(windows) if reuse is None else  # stride 7/14: sub-streams shared
+                    raw = (self_ensemble(model, windows, opts.ensemble) if reuse is None else  # stride 7/14: sub-streams shared
                            torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
                     raw = raw[:, 0].float()
                 # anchored to the spike frames read (a rate per spike frame); unanchored, the

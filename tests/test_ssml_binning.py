@@ -116,9 +116,10 @@ def test_auto_picks_by_the_rate_and_the_stream_length(weights):
     assert same(short, 2, at=50) and same(short, 3, at=50, pad="reflect")
 
 
-def test_stride_seven_with_bins_matches_single_frames(tmp_path):
-    """At --stride 7 the NBSN shares sub-streams between windows only without binning; with
-    bin=2 each output must equal the output computed alone."""
+@pytest.mark.parametrize("options", [{"bin": 2}, {"bin": 1, "ensemble": 2}])
+def test_stride_seven_with_bins_matches_single_frames(tmp_path, options):
+    """At --stride 7 the NBSN shares sub-streams between windows only without binning and
+    without the self-ensemble; with either, each output must equal the output computed alone."""
     import ssml
 
     torch.manual_seed(0)
@@ -127,9 +128,9 @@ def test_stride_seven_with_bins_matches_single_frames(tmp_path):
     stream = dark_stream(0.03, frames=120)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        seq = reconstruct(get_method("ssml"), stream, start=41, stop=70, stride=7, weights=str(path), bin=2,
-                          precision="fp32")
-        alone = [reconstruct(get_method("ssml"), stream, at=c, weights=str(path), bin=2, precision="fp32")
+        seq = reconstruct(get_method("ssml"), stream, start=41, stop=70, stride=7, weights=str(path),
+                          precision="fp32", **options)
+        alone = [reconstruct(get_method("ssml"), stream, at=c, weights=str(path), precision="fp32", **options)
                  for c in range(41, 70, 7)]
     torch.testing.assert_close(seq, torch.stack(alone), rtol=1e-5, atol=1e-6)
 

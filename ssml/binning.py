@@ -105,6 +105,8 @@ def resolve_bin(source, opts, pad: str = "none"):
     if opts.bin != "auto":
         return opts
     n = min(WINDOW * MAX_BIN, source.frames)
+    if n == 0:  # nothing to measure; the empty stream is refused when the centres are chosen
+        return dataclasses.replace(opts, bin=1)
     lo = (source.frames - n) // 2
     block = source.stream[lo:lo + n] if source.stream is not None else source.tensor[..., lo:lo + n, :, :]
     k = choose_bin(float((block > 0).float().mean()))

@@ -10,6 +10,10 @@ lower is better) of TFP, TFI and SSML on frames of each recording before and aft
 The recordings are read with the geometry checks of ``spikekit recon`` (``-H/-W/--head/--no-flip``),
 and the frames used for training are written once into ``RUN/data/`` with their sidecar, so the
 training loader reads them with the right size whatever the original file's layout.
+
+Dark recordings are trained on as ``-m ssml`` will read them: with the temporal binning K that
+``--param bin=auto`` picks for them (ssml/binning.py; :func:`adapt_bin`), so the adapted weights
+learn the windows they will see. The NIQE frames are read with ``pad="reflect"``, so any K fits.
 """
 from __future__ import annotations
 
@@ -46,6 +50,18 @@ def adapt_config(dats, out, **values):
     return TrainConfig.from_dict({**TrainConfig().to_dict(), **fields}).validate()
 
 
+def adapt_bin(streams, frames: int = TRAIN_FRAMES) -> int:
+    """The K of ``-m ssml --param bin=auto`` on the recordings (``SpikeStream`` s): the smallest
+    over them when they differ, and at most what fits a window in ``frames`` of each."""
+    from spikekit.recon.source import Source
+
+    from .binning import resolve_bin
+    from .method import SsmlOptions
+
+    ks = [resolve_bin(Source(s), SsmlOptions(), "none").bin for s in streams]
+    return max(1, min(min(ks), min(min(len(s), frames) for s in streams) // WINDOW))
+
+
 def eval_centres(frames: int, count: int = EVAL_FRAMES) -> list[int]:
     """``count`` evenly spaced centres where a 41-frame window fits a ``frames``-frame stream."""
     half = WINDOW // 2
@@ -58,8 +74,9 @@ def eval_centres(frames: int, count: int = EVAL_FRAMES) -> list[int]:
 def niqe_of_methods(stream, centres, methods=METHODS, weights=None, scale="auto") -> dict:
     """Mean NIQE over ``centres`` of each method's images of ``stream`` ({method: NIQE}).
 
-    TFP uses a 41-frame window; ``weights`` are SSML's (None: the shipped ones); ``scale`` is
-    applied to every method alike (``auto`` by default: real recordings are often dark).
+    TFP uses a 41-frame window; ``weights`` are SSML's (None: the shipped ones), read with its
+    default options (dark streams binned); ``scale`` is applied to every method alike (``auto``
+    by default: real recordings are often dark). Windows are mirrored at the stream's ends.
     """
     from spikekit.noref import niqe
     from spikekit.recon import get_method, reconstruct
@@ -67,7 +84,7 @@ def niqe_of_methods(stream, centres, methods=METHODS, weights=None, scale="auto"
     out = {}
     for name in methods:
         extra = {"window": WINDOW} if name == "tfp" else ({"weights": weights} if name == "ssml" else {})
-        images = reconstruct(get_method(name), stream, at=list(centres), scale=scale, **extra)
+        images = reconstruct(get_method(name), stream, at=list(centres), scale=scale, pad="reflect", **extra)
         out[name] = float(np.mean([niqe(image.numpy()) for image in images]))
     return out
 
@@ -142,7 +159,9 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
         streams = [open_stream(path, height, width, flip, head, force) for path in recordings]
         centres = [eval_centres(len(s), eval_frames) for s in streams]
         copies = _copy_paths(streams, out / "data")
-        config = adapt_config(copies, out, steps=steps, lr=lr, amp=amp, device=device, threads=threads)
+        dat_bin = adapt_bin(streams, frames)
+        config = adapt_config(copies, out, steps=steps, lr=lr, amp=amp, device=device, threads=threads,
+                              dat_bin=dat_bin)
         before = [niqe_of_methods(s, c, scale=scale) for s, c in zip(streams, centres)]
         for stream, path in zip(streams, copies):
             _write_copy(stream, path, frames)
@@ -155,7 +174,8 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
         fail(exc)
     rows = [{"recording": str(s.path), "frames": c, "before": b, "after": {**b, **a}}
             for s, c, b, a in zip(streams, centres, before, after)]
-    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out)}
+    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out),
+              "bin": dat_bin}
     with atomic_output(out / "adapt.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     for s in streams:
@@ -168,5 +188,6 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
     for r in rows:
         for m in METHODS:
             click.echo(f"{Path(r['recording']).name[:40]:<40} {m:<6} {r['before'][m]:>7.2f} {r['after'][m]:>7.2f}")
-    click.echo(f"{summary['step']} steps in {summary['elapsed_s']:.0f} s; use the weights with "
+    binned = f" on windows binned by {dat_bin} (as -m ssml reads them)" if dat_bin > 1 else ""
+    click.echo(f"{summary['step']} steps in {summary['elapsed_s']:.0f} s{binned}; use the weights with "
                f"-m ssml --weights {out}", err=True)

@@ -18,6 +18,7 @@ import yaml
 from spikekit.io import atomic_output
 from spikekit.simulate.model import DEFAULT_GAIN
 
+from .binning import MAX_MANUAL_BIN
 from .losses import PSEUDO_LABELS
 from .video import TRAIN_SPAN
 
@@ -129,6 +130,10 @@ class TrainConfig:
     """Training ``.dat`` spike streams (never the validation streams); may be empty."""
     dat_cache_mb: int = 2048
     """Streams whose unpacked frames fit this budget are held on the device; larger are read from disk."""
+    dat_bin: int = 1
+    """Spike frames per window frame of the ``dat`` windows: 41 x ``dat_bin`` frames ORed in groups
+    (ssml/binning.py; ``spikekit adapt`` sets it as ``-m ssml --param bin=auto`` would read the
+    recording)."""
     sim_fraction: float = 0.5
     """Share of the batch left after the ``pairs`` crops that is simulated on the device (all of it
     when ``dat`` is empty)."""
@@ -257,6 +262,8 @@ class TrainConfig:
              "video_rate", "[min, max] with 0 < min <= max <= 0.5 video frames per spike frame")
         need(0.0 <= self.pan_prob <= 1.0, "pan_prob", "a probability in [0, 1]")
         need(0.0 <= self.edge_prob <= 1.0, "edge_prob", "a probability in [0, 1]")
+        need(not isinstance(self.dat_bin, bool) and isinstance(self.dat_bin, int)
+             and 1 <= self.dat_bin <= MAX_MANUAL_BIN, "dat_bin", f"an integer number of spike frames in [1, {MAX_MANUAL_BIN}]")
         need(self.shake >= 0 and self.video_height >= 16, "shake", "shake >= 0 and video_height >= 16")
         for name in ("objects", "log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
                      "bsn_warmup", "lr_warmup", "sim_lead", "threads"):

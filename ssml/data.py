@@ -97,27 +97,31 @@ class DatWindows:
         device: where batches are made.
         cache_mb: streams are unpacked onto the device while the total stays within this many MiB
             (uint8, one byte per pixel and spike frame); the rest are read from disk per window.
+        bin: spike frames per window frame: each window reads 41 x ``bin`` frames and ORs each
+            group of ``bin`` (:func:`ssml.binning.bin_windows`), as ``-m ssml --param bin`` does
+            at inference (``spikekit adapt`` on a dark recording).
 
     Raises:
-        FileNotFoundError: a missing file.  ValueError: a stream shorter than 41 frames or
-        smaller than the crop (names the file).
+        FileNotFoundError: a missing file.  ValueError: a stream shorter than 41 x ``bin`` frames
+        or smaller than the crop (names the file).
     """
 
-    def __init__(self, paths, crop: int, device="cpu", cache_mb: int = 2048):
+    def __init__(self, paths, crop: int, device="cpu", cache_mb: int = 2048, bin: int = 1):
         from spikekit.io import SpikeStream
 
-        self.crop, self.device = crop, torch.device(device)
+        self.crop, self.device, self.bin = crop, torch.device(device), bin
+        self.length = WINDOW * bin  # spike frames read per window
         self.streams = [SpikeStream(p) for p in paths]
         if not self.streams:
             raise ValueError("DatWindows needs at least one .dat file")
         for s in self.streams:
-            if len(s) < WINDOW or s.height < crop or s.width < crop:
+            if len(s) < self.length or s.height < crop or s.width < crop:
                 raise ValueError(f"{s.path}: {len(s)} frames of {s.height}x{s.width}; training needs "
-                                 f">= {WINDOW} frames and at least {crop}x{crop} pixels")
+                                 f">= {self.length} frames and at least {crop}x{crop} pixels")
         rows, cols = d4_maps(crop, self.device)
         self._rows, self._cols = rows, cols
         # Stream choice is proportional to its number of windows.
-        windows = torch.tensor([float(len(s) - WINDOW + 1) for s in self.streams])
+        windows = torch.tensor([float(len(s) - self.length + 1) for s in self.streams])
         self._weights = (windows / windows.sum()).to(self.device)
         self._cached, budget, chunks, meta = [], cache_mb * 2**20, [], []
         offset = 0
@@ -144,12 +148,18 @@ class DatWindows:
         dev, c = self.device, self.crop
         f = torch.multinomial(self._weights, n, replacement=True, generator=gen)
         _, frames, h, w = self._meta[f].unbind(1)
-        t0 = (torch.rand(n, generator=gen, device=dev) * (frames - WINDOW + 1)).long()
+        t0 = (torch.rand(n, generator=gen, device=dev) * (frames - self.length + 1)).long()
         return (f, t0, *draw_crops(gen, n, h, w, c, dev))
 
     def windows(self, f, t0, y0, x0, k) -> torch.Tensor:
-        """Window i: frames t0..t0+40, rows y0.., columns x0.. of stream f, then D4 transform k
-        (see :func:`d4_maps`); float32 (n, 41, crop, crop)."""
+        """Window i: frames t0..t0+41 x bin-1, rows y0.., columns x0.. of stream f, then D4
+        transform k (see :func:`d4_maps`), then binned; float32 (n, 41, crop, crop)."""
+        from .binning import bin_windows
+
+        return bin_windows(self._read(f, t0, y0, x0, k), self.bin).float()
+
+    def _read(self, f, t0, y0, x0, k) -> torch.Tensor:
+        """The unbinned windows of :meth:`windows`: (n, 41 x bin, crop, crop)."""
         if all(self._cached):
             return self._gather(f, t0, y0, x0, k)
         out = []  # some streams on disk: per-sample reads (a host round trip, disk reads anyway)
@@ -157,15 +167,15 @@ class DatWindows:
             if self._cached[fi]:
                 out.append(self._gather(*(v[i:i + 1] for v in (f, t0, y0, x0, k))))
                 continue
-            win = self.streams[fi].decode(ti, ti + WINDOW)[:, yi:yi + self.crop, xi:xi + self.crop]
+            win = self.streams[fi].decode(ti, ti + self.length)[:, yi:yi + self.crop, xi:xi + self.crop]
             win = win[:, self._rows[ki].cpu(), self._cols[ki].cpu()]
-            out.append(win.unsqueeze(0).to(self.device).float())
+            out.append(win.unsqueeze(0).to(self.device))
         return torch.cat(out)
 
     def _gather(self, f, t0, y0, x0, k) -> torch.Tensor:
         """One vectorised gather from the flat device cache (every stream cached)."""
         base, _, h, w = self._meta[f].unbind(1)
-        return gather_crops(self._flat, base, t0, WINDOW, h, w, y0, x0, self._rows[k], self._cols[k]).float()
+        return gather_crops(self._flat, base, t0, self.length, h, w, y0, x0, self._rows[k], self._cols[k])
 
 
 class PairedWindows:
@@ -512,7 +522,8 @@ class TrainData:
         self.n_dat = config.batch - self.n_sim - self.n_pair
         self.sim = SceneSimulator(config, self.n_sim, device=self.device) if self.n_sim else None
         self.pairs = PairedWindows(config.pairs, config.crop, self.device) if self.n_pair else None
-        self.dat = DatWindows(config.dat, config.crop, self.device, config.dat_cache_mb) if self.n_dat else None
+        self.dat = (DatWindows(config.dat, config.crop, self.device, config.dat_cache_mb, config.dat_bin)
+                    if self.n_dat else None)
 
     def next(self) -> dict:
         """The next batch (see the class docstring)."""

@@ -135,8 +135,9 @@ class SsmlOptions:
     def describe(self) -> str:
         """Words for messages when binning or the self-ensemble is on ("with bin 3 (123-frame
         windows)"), else ""."""
-        words = [f"with bin {self.bin} ({WINDOW * self.bin}-frame windows)"] if self.bin not in (1, "auto") else []
-        words += [f"with a {self.ensemble}-fold self-ensemble"] if self.ensemble > 1 else []
+        words = [f"with bin {self.bin} ({WINDOW * self.bin}-frame windows; --param bin=1 reads {WINDOW})"
+                 ] if self.bin not in (1, "auto") else []
+        words += [f"with self-ensemble x{self.ensemble}"] if self.ensemble > 1 else []
         return " and ".join(words)
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from spikekit.cli import main
 from spikekit.io import npz_to_dat
-from ssml.adapt import RECIPE, adapt_config, eval_centres
+from ssml.adapt import RECIPE, adapt_bin, adapt_config, eval_centres
 
 REAL = "real/uhsr_caltech_4144_helicopter.npz"
 
@@ -33,11 +33,12 @@ def test_adapt_runs_and_reports(shared_data, tmp_path):
     dat = npz_to_dat(shared_data / REAL, tmp_path / "heli.dat")
     run = tmp_path / "run"
     result = CliRunner().invoke(main, ["adapt", str(dat), "-o", str(run), "--steps", "2",
-                                       "--eval-frames", "1", "--threads", "2", "--json"])
+                                       "--eval-frames", "3", "--threads", "2", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     row = report["rows"][0]
-    assert report["steps"] == 2 and row["frames"] == [100]  # the middle of centres 20 .. 179
+    # frames 60 and 139 lie within 61 frames of the ends: SSML's binned (K = 3) windows are mirrored there
+    assert report["steps"] == 2 and row["frames"] == [60, 100, 139] and report["bin"] == 3
     for method in ("tfp", "tfi", "ssml"):
         assert row["before"][method] > 0 and row["after"][method] > 0
     assert row["after"]["tfp"] == row["before"]["tfp"]  # only SSML changes
@@ -45,6 +46,23 @@ def test_adapt_runs_and_reports(shared_data, tmp_path):
     assert json.loads((run / "adapt.json").read_text()) == report
     again = CliRunner().invoke(main, ["adapt", str(dat), "-o", str(run)])
     assert again.exit_code == 2 and "not empty" in again.output  # never overwrites a run
+
+
+def test_adapt_bins_dark_recordings_as_recon_reads_them(shared_data, tmp_path):
+    import torch
+
+    from spikekit.io import SpikeStream, write_dat
+
+    g = torch.Generator().manual_seed(0)
+    dark = write_dat(tmp_path / "dark.dat", (torch.rand(200, 16, 16, generator=g) < 0.02).to(torch.uint8))
+    bright = write_dat(tmp_path / "bright.dat", (torch.rand(200, 16, 16, generator=g) < 0.3).to(torch.uint8))
+    with SpikeStream(dark) as d, SpikeStream(bright) as b:
+        assert adapt_bin([d]) == 3 and adapt_bin([b]) == 1 and adapt_bin([d, b]) == 1
+        assert adapt_bin([d], frames=100) == 2  # only 100 frames are trained on: 2 x 41 fit, 3 x 41 do not
+    config = adapt_config([dark], tmp_path / "run", dat_bin=3)
+    assert config.dat_bin == 3
+    with pytest.raises(ValueError, match="dat_bin"):
+        adapt_config([dark], tmp_path / "run", dat_bin=0)
 
 
 def test_adapt_checks_geometry_first(shared_data, tmp_path):

@@ -135,6 +135,29 @@ def test_stride_seven_with_bins_matches_single_frames(tmp_path, options):
     torch.testing.assert_close(seq, torch.stack(alone), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("cache_mb", [2048, 0])
+def test_training_windows_are_binned_like_recon(tmp_path, cache_mb):
+    """DatWindows(bin=3), from the device cache or from disk: 123 frames of the stream, the crop,
+    the flip/rotation, then the OR of each 3 frames (plain NumPy)."""
+    from ssml.data import DatWindows
+
+    stream = dark_stream(0.05)
+    path = write_dat(tmp_path / "s.dat", stream)
+    windows = DatWindows([path], 8, bin=3, cache_mb=cache_mb)
+    f, t0, y0, x0, d4 = windows.draw(5, torch.Generator().manual_seed(4))
+    got = windows.windows(f, t0, y0, x0, d4)
+    assert got.shape == (5, 41, 8, 8) and got.dtype == torch.float32
+    for i in range(5):
+        t, y, x, k = int(t0[i]), int(y0[i]), int(x0[i]), int(d4[i])
+        assert 0 <= t <= T - 123
+        crop = stream[t:t + 123, y:y + 8, x:x + 8].numpy()
+        crop = np.rot90(crop[..., ::-1] if k >= 4 else crop, k % 4, axes=(-2, -1))
+        want = crop.reshape(41, 3, 8, 8).max(axis=1).astype(np.float32)
+        np.testing.assert_array_equal(got[i].numpy(), want)
+    with pytest.raises(ValueError, match="123 frames"):
+        DatWindows([write_dat(tmp_path / "short.dat", stream[:100])], 8, bin=3)
+
+
 def test_cli_says_the_bin_and_refuses_a_bad_one(weights, tmp_path):
     path, _ = weights
     dat = tmp_path / "dark.dat"
@@ -142,7 +165,7 @@ def test_cli_says_the_bin_and_refuses_a_bad_one(weights, tmp_path):
     args = ["recon", str(dat), "-H", str(H), "-W", str(W), "-m", "ssml-lite", "--weights", path]
     res = CliRunner().invoke(cli, args + ["--at", "130", "-o", str(tmp_path / "a.png")])
     assert res.exit_code == 0, res.output
-    assert "with bin 3 (123-frame windows)" in res.output
+    assert "with bin 3 (123-frame windows; --param bin=1 reads 41)" in res.output
     res = CliRunner().invoke(cli, args + ["--at", "30", "-o", str(tmp_path / "b.png")])
     assert res.exit_code != 0 and "valid centres: 61 .. 198" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, args + ["--param", "bin=0", "--at", "130", "-o", str(tmp_path / "c.png")])

@@ -28,6 +28,10 @@ from ssml.evaluation import dark_validation
 MARKERS = ("<!-- bin-sweep -->", "<!-- /bin-sweep -->")
 
 
+class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and every option's default."""
+
+
 def numbers(text: str, kind=float) -> list:
     """``"1,2,3"`` -> [1, 2, 3] of ``kind``."""
     return [kind(x) for x in text.split(",") if x.strip()]
@@ -60,15 +64,15 @@ def table(result: dict) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="ssml-lite", choices=("ssml", "ssml-lite"))
-    parser.add_argument("--weights", default=None, help="weights file (default: the shipped ones)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=Formatter)
+    parser.add_argument("--model", default="ssml-lite", choices=("ssml", "ssml-lite"), help="network")
+    parser.add_argument("--weights", default=None, help="weights file (None: the shipped ones)")
     parser.add_argument("--bins", default="1,2,3,4", help="values of K, comma-separated")
     parser.add_argument("--rates", default="0.01,0.02,0.03,0.05,0.08,0.12", help="mean firing rates")
     parser.add_argument("--speeds", default="0.02,0.08,0.2", help="pan speeds, output pixels per spike frame")
-    parser.add_argument("--json-out", default="bench_out/bin_sweep.json")
+    parser.add_argument("--json-out", default="bench_out/bin_sweep.json", help="where the figures go")
     parser.add_argument("--doc", type=Path, help="markdown file with the bin-sweep marker lines to update")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")  # dark inputs trip the unfamiliar-input check at K = 1 on purpose

@@ -183,7 +183,9 @@ def write_card(path: Path, text: str, markers=MARKERS) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", default=[], metavar="LABEL=METHOD[:WEIGHTS]")
+    parser.add_argument("--model", action="append", default=[], metavar="LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]",
+                        help="a row (repeatable; NAME=VALUE: the method's --param options); default: the shipped "
+                             "ssml and ssml-lite")
     parser.add_argument("--no-classic", action="store_true", help="only the --model rows")
     parser.add_argument("--no-test", action="store_true", help="validation cases only")
     parser.add_argument("--card", action="append", default=[], type=Path, help="model card to update")

@@ -83,14 +83,14 @@ def bin_windows(windows: torch.Tensor, k: int) -> torch.Tensor:
         k: spike frames per output frame (>= 1).
 
     Returns:
-        bool (B, 41, H, W).
+        bool (B, 41, H, W) (``windows`` itself when it is bool and ``k`` is 1).
 
     Raises:
         ValueError: the window length is not 41 x k.
     """
     if windows.shape[1] != WINDOW * k:
         raise ValueError(f"bin_windows: expected {WINDOW * k} spike frames per window, got {windows.shape[1]}")
-    spikes = windows > 0
+    spikes = windows if windows.dtype == torch.bool else windows > 0
     if k == 1:
         return spikes
     return spikes.reshape(spikes.shape[0], WINDOW, k, *spikes.shape[2:]).any(dim=2)

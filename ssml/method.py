@@ -253,9 +253,10 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                     raw = (self_ensemble(model, windows, opts.ensemble) if reuse is None else  # stride 7/14: sub-streams shared
                            torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
                     raw = raw[:, 0].float()
-                # anchored to the spike frames read (a rate per spike frame); unanchored, the
-                # binned output is a rate per k spike frames
-                out[i] = anchor_brightness(raw, read) if opts.anchor else raw.div_(k)
+                # anchored to the spike frames read (a rate per spike frame; for k = 1 those are
+                # the float windows, no second conversion); unanchored, the binned output is a
+                # rate per k spike frames
+                out[i] = anchor_brightness(raw, windows if k == 1 else read) if opts.anchor else raw.div_(k)
             if scale is not None:
                 out.mul_(float(scale)).clamp_(0.0, 1.0)
             yield part, out

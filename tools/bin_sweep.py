@@ -15,13 +15,11 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from quality_table import DATA, edge_fidelity, write_card
+from quality_table import DATA, mean, score, write_card
 from spikekit.io import atomic_output
-from spikekit.metrics import psnr, ssim
-from spikekit.recon import get_method, reconstruct
+from spikekit.recon import get_method
 from ssml.binning import choose_bin
 from ssml.evaluation import dark_validation
 
@@ -38,12 +36,10 @@ def numbers(text: str, kind=float) -> list:
 
 
 def scores(method, cases, **options) -> dict:
-    """Mean PSNR, SSIM and edge fidelity of ``method`` over ``cases`` (windows mirrored at the ends)."""
-    out = []
-    for case in cases:
-        image = reconstruct(method, torch.as_tensor(case.spikes), at=case.index, pad="reflect", **options).numpy()
-        out.append((psnr(image, case.gt), ssim(image, case.gt), edge_fidelity(image, case.gt)))
-    return dict(zip(("psnr", "ssim", "edges"), np.mean(out, axis=0).tolist()))
+    """Mean PSNR, SSIM and edge fidelity of ``method`` over ``cases`` (``quality_table.score``:
+    windows centred on the GT frame, mirrored at the ends)."""
+    per_case = score(method, options, cases)
+    return {key: mean(per_case, key) for key in ("psnr", "ssim", "edges")}
 
 
 def table(result: dict) -> str:

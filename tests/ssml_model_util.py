@@ -19,3 +19,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def random_lite(folder, seed: int):
+    """An untrained :class:`ssml.lite.LiteNet` (torch seed ``seed``) saved as a bare state dict in
+    ``folder``: (path as str, the model in eval mode)."""
+    from ssml.lite import LiteNet
+
+    torch.manual_seed(seed)
+    model = LiteNet()
+    path = folder / "lite.pt"
+    torch.save(model.state_dict(), path)
+    return str(path), model.eval()

@@ -14,19 +14,14 @@ from spikekit.cli import main as cli
 from spikekit.io import write_dat
 from spikekit.recon import get_method, reconstruct
 from ssml.binning import BIN_RATE, MAX_BIN, bin_windows, check_bin, choose_bin, span
-from ssml.lite import LiteNet
-from ssml_model_util import one_thread  # noqa: F401  (autouse fixture)
+from ssml_model_util import one_thread, random_lite  # noqa: F401  (one_thread: autouse fixture)
 
 H, W, T = 12, 16, 260
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    model = LiteNet()
-    path = tmp_path_factory.mktemp("w") / "lite.pt"
-    torch.save(model.state_dict(), path)
-    return str(path), model.eval()
+    return random_lite(tmp_path_factory.mktemp("w"), seed=0)
 
 
 def dark_stream(rate, frames=T, seed=1):

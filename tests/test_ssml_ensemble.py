@@ -9,19 +9,14 @@ import torch
 
 from spikekit.recon import get_method, reconstruct
 from ssml.ensemble import ENSEMBLES, TRANSFORMS, check_ensemble
-from ssml.lite import LiteNet
-from ssml_model_util import one_thread  # noqa: F401  (autouse fixture)
+from ssml_model_util import one_thread, random_lite  # noqa: F401  (one_thread: autouse fixture)
 
 H, W, T = 12, 16, 50
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    torch.manual_seed(3)
-    model = LiteNet()
-    path = tmp_path_factory.mktemp("w") / "lite.pt"
-    torch.save(model.state_dict(), path)
-    return str(path), model.eval()
+    return random_lite(tmp_path_factory.mktemp("w"), seed=3)
 
 
 def numpy_turns():

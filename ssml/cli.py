@@ -65,12 +65,8 @@ def _config_option(name: str, default, decls=(), **attrs):
     ``--name/--no-name``; a list field: repeatable), or the long flag in ``decls`` instead when it
     has one (``--pair`` for ``pairs``); default and type from the field."""
     flag = name.replace("_", "-")
-    if any(d.startswith("--") for d in decls):
-        pass
-    elif isinstance(default, bool):
-        decls = (*decls, f"--{flag}/--no-{flag}")
-    else:
-        decls = (*decls, f"--{flag}")
+    if not any(d.startswith("--") for d in decls):
+        decls = (*decls, f"--{flag}/--no-{flag}" if isinstance(default, bool) else f"--{flag}")
     if isinstance(default, list):
         attrs["multiple"] = True
     else:

@@ -1,6 +1,10 @@
 # The README's two quick-start commands: `make demo` and `make test`. Both create .venv,
 # install torch 2.13.0 (CPU), ninja and the dependencies, then build the extension.
 PYTHON ?= python3
+# Where torch comes from: empty = pip's configured index (this machine: a local CPU wheel); on
+# stock PyPI torch for Linux is the multi-GB CUDA build, so a CPU-only machine may pass
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.spikekit-installed
@@ -13,7 +17,8 @@ CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
 $(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64" wheel
-	$(PY) -m pip install --quiet torch==2.13.0 ninja
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install --quiet ninja
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@

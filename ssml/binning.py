@@ -49,7 +49,7 @@ def check_bin(value) -> int | str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MANUAL_BIN:
-        raise ValueError(f"ssml: bin must be 'auto' or an integer number of spike frames in "
+        raise ValueError(f"bin must be 'auto' or an integer number of spike frames in "
                          f"[1, {MAX_MANUAL_BIN}], got {value!r}")
     return value
 
@@ -70,7 +70,7 @@ def span(k: int) -> tuple[int, int]:
         ValueError: ``k`` is ``"auto"`` (it is settled per stream by :func:`resolve_bin` first).
     """
     if k == "auto":
-        raise ValueError("ssml: bin='auto' has no window length until resolve_bin settles it for a stream")
+        raise ValueError("bin='auto' has no window length until resolve_bin settles it for a stream")
     before = WINDOW * k // 2
     return before, WINDOW * k - 1 - before
 

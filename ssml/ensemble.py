@@ -27,7 +27,7 @@ def check_ensemble(value) -> int:
         ValueError: anything else (names the parameter and the allowed values).
     """
     if isinstance(value, bool) or value not in ENSEMBLES:
-        raise ValueError(f"ssml: ensemble must be one of {', '.join(map(str, ENSEMBLES))}, got {value!r}")
+        raise ValueError(f"ensemble must be one of {', '.join(map(str, ENSEMBLES))}, got {value!r}")
     return int(value)
 
 

@@ -125,9 +125,9 @@ class SsmlOptions:
         object.__setattr__(self, "precision", precision_name(self.precision))
         batch = self.batch
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-            raise ValueError(f"ssml: batch must be a positive integer, got {batch!r}")
+            raise ValueError(f"batch must be a positive integer, got {batch!r}")
         if self.anchor not in (0, 1, True, False):
-            raise ValueError(f"ssml: anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
+            raise ValueError(f"anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
         object.__setattr__(self, "anchor", bool(self.anchor))
         object.__setattr__(self, "bin", check_bin(self.bin))
         object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))

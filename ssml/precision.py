@@ -43,7 +43,7 @@ def precision_name(name) -> str:
     """
     precision = str(name).lower()
     if precision not in PRECISIONS:
-        raise ValueError(f"ssml: precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
     return precision
 
 

@@ -51,8 +51,10 @@ def test_options_check_their_values_and_names():
     spikes = torch.ones(50, 2, 3, dtype=torch.uint8)
     with pytest.raises(ValueError, match=r"tfp: unknown parameter\(s\) \['max_interval'\]; known: window"):
         reconstruct(get_method("tfp"), spikes, max_interval=3)
-    with pytest.raises(ValueError, match="window must be an integer"):
+    with pytest.raises(ValueError, match="^tfp: window must be an integer"):
         reconstruct(get_method("tfp"), spikes, window=0)
+    with pytest.raises(ValueError, match="^tfstp: u0 and f must be in"):
+        reconstruct(get_method("tfstp"), spikes, u0=2.0)
     with pytest.raises(ValueError, match="warmup must be"):
         tfstp(spikes, warmup=-1)
     with pytest.raises(ValueError, match="D and F"):

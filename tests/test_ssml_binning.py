@@ -164,5 +164,5 @@ def test_cli_says_the_bin_and_refuses_a_bad_one(weights, tmp_path):
     res = CliRunner().invoke(cli, args + ["--at", "30", "-o", str(tmp_path / "b.png")])
     assert res.exit_code != 0 and "valid centres: 61 .. 198" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(cli, args + ["--param", "bin=0", "--at", "130", "-o", str(tmp_path / "c.png")])
-    assert res.exit_code != 0 and "bin must be 'auto' or an integer" in res.output
+    assert res.exit_code != 0 and "Error: ssml-lite: bin must be 'auto' or an integer" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "c.png").exists()

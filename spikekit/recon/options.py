@@ -1,14 +1,14 @@
-"""Typed options of a reconstruction method: one small frozen dataclass per method, as tonic's
-transforms pair a pure function with a thin typed object (``tonic/transforms.py``).
+"""Typed options of a reconstruction method: one small frozen dataclass per method, beside the
+pure function that reconstructs.
 
 The fields of a method's options class are everything the method can be told: the keywords of
 :func:`spikekit.recon.reconstruct`, and on the command line its ``--param NAME=VALUE`` items
 (each value read as its field's type by :func:`parse_params`) or the flags that set a field of
 that name (``-w`` for ``window``, ``--max-interval``, ``--weights``). The class checks its values
-in ``__post_init__`` (ValueError naming the method, the field and what was expected), and
-:func:`describe` writes the ``--param`` text of ``--help`` from the fields and their defaults.
-A field may carry ``metadata={"values": "N"}`` to show ``NAME=N`` in ``--help`` instead of its
-default.
+in ``__post_init__`` (ValueError naming the field and what was expected; :func:`make_options`
+puts the method's name in front), and :func:`describe` writes the ``--param`` text of ``--help``
+from the fields and their defaults. A field may carry ``metadata={"values": "N"}`` to show
+``NAME=N`` in ``--help`` instead of its default.
 """
 from __future__ import annotations
 
@@ -41,12 +41,17 @@ def make_options(cls, values: dict, method: str):
     """``cls(**values)``, naming the names it does not have.
 
     Raises:
-        ValueError: an unknown name (lists the known ones), or a value the class rejects.
+        ValueError: an unknown name (lists the known ones), or a value the class rejects; either
+            message starts with ``method`` (one class may serve several methods: ``ssml``,
+            ``ssml-lite``), so the class's own messages do not name one.
     """
     unknown = set(values) - set(option_names(cls))
     if unknown:
         raise unknown_names(method, unknown, option_names(cls))
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as e:
+        raise ValueError(f"{method}: {e}") from None
 
 
 def parse_value(text: str, kind):

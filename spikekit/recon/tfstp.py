@@ -67,13 +67,13 @@ class TfstpOptions:
     def __post_init__(self):
         number = lambda v: isinstance(v, Real) and not isinstance(v, bool)
         if not (number(self.D) and number(self.F) and self.D > 0 and self.F > 0):
-            raise ValueError(f"tfstp: time constants D and F must be > 0 spike frames, got D={self.D!r}, "
+            raise ValueError(f"time constants D and F must be > 0 spike frames, got D={self.D!r}, "
                              f"F={self.F!r}")
         if not (number(self.u0) and number(self.f) and 0 < self.u0 < 1 and 0 < self.f < 1):
-            raise ValueError(f"tfstp: u0 and f must be in (0, 1), got u0={self.u0!r}, f={self.f!r}")
+            raise ValueError(f"u0 and f must be in (0, 1), got u0={self.u0!r}, f={self.f!r}")
         w = self.warmup
         if w is not None and not (number(w) and int(w) == w and w >= 0):
-            raise ValueError(f"tfstp: warmup must be a number of spike frames >= 0 or None, got {w!r}")
+            raise ValueError(f"warmup must be a number of spike frames >= 0 or None, got {w!r}")
 
 
 def _segments(centres: list, warmup) -> list:

@@ -40,8 +40,9 @@ _OPTIONS = {
     "sim_fraction": dict(help="Share of the batch left after --pair crops simulated on the device (with --dat)."),
     "pairs": dict(decls=("--pair",), metavar="DAT:GT_PNG:INDEX",
                   help="Training pair: a real stream and the GT of one spike frame, cropped into the "
-                       "supervised loss (repeatable; needs --set objective=supervised or hybrid; never "
-                       "a validation stream)."),
+                       "supervised loss; DAT:DIR takes each frame_N.png that 'spikekit recon DAT -o DIR/' "
+                       "wrote as the GT of spike frame N (distillation) (repeatable; needs --set "
+                       "objective=supervised or hybrid; never a validation stream)."),
     "pair_fraction": dict(help="Share of each batch drawn from --pair crops."),
     "val": dict(metavar="DAT:GT_PNG:INDEX",
                 help="Validation case (GT only for PSNR/SSIM, never in the loss; repeatable)."),
@@ -90,8 +91,9 @@ def _parse_set(items) -> dict:
 
 
 def _absolute_paths(values: dict) -> dict:
-    """``out``, ``dat`` and the DAT/GT parts of ``val`` cases and ``pairs`` as absolute paths (a run resumed
-    from another folder finds its data and its run folder); other keys unchanged."""
+    """``out``, ``dat`` and the DAT/GT (or DIR) parts of ``val`` cases and ``pairs`` as absolute
+    paths (a run resumed from another folder finds its data and its run folder); other keys
+    unchanged."""
     out = dict(values)
     if "out" in out:
         out["out"] = os.path.abspath(out["out"])
@@ -101,9 +103,9 @@ def _absolute_paths(values: dict) -> dict:
         if key in out:
             cases = []
             for case in out[key]:
-                parts = str(case).rsplit(":", 2)
-                cases.append(":".join([os.path.abspath(parts[0]), os.path.abspath(parts[1]), parts[2]])
-                             if len(parts) == 3 else case)  # a malformed case is reported by parse_val
+                parts = str(case).rsplit(":", 2)  # DAT:GT_PNG:INDEX, or a pair's DAT:DIR
+                paths = [os.path.abspath(p) for p in parts[:2]] if len(parts) > 1 else parts
+                cases.append(":".join(paths + parts[2:]))  # a malformed case is reported by parse_val
             out[key] = cases
     return out
 

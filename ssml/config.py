@@ -139,7 +139,9 @@ class TrainConfig:
     when ``dat`` is empty)."""
     pairs: list = field(default_factory=list)
     """Training pairs ``DAT:GT_PNG:INDEX``: real spike streams with the ground truth of one spike
-    frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`). Never
+    frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`); or
+    ``DAT:DIR``, a folder of a stronger model's reconstructions of DAT as pseudo-labels
+    (distillation, :func:`ssml.validation.expand_pairs`). Never
     a validation or test stream (:meth:`validate` refuses those of :mod:`ssml.evaluation` and
     of ``val``)."""
     pair_fraction: float = 0.25

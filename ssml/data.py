@@ -181,33 +181,36 @@ class DatWindows:
 class PairedWindows:
     """Crops of real spike streams at a spike frame whose ground truth is known (``--pair``).
 
-    Each pair ``DAT:GT_PNG:INDEX`` (the ``--val`` grammar, :func:`ssml.validation.parse_val`)
-    gives the 41-frame window centred on spike frame INDEX (mirrored where it runs past the
+    Each pair ``DAT:GT_PNG:INDEX`` (the ``--val`` grammar, :func:`ssml.validation.parse_val`;
+    ``DAT:DIR`` is one pair per image of a folder of reconstructions,
+    :func:`ssml.validation.expand_pairs`) gives the 41-frame window centred on spike frame INDEX (mirrored where it runs past the
     stream's ends, as ``spikekit recon`` reads it, ``spikekit/recon/padding.py``) and the
     ground-truth image of that frame. A sample is one pair (uniform), one ``crop`` x ``crop`` crop
     and one of the 8 flips/rotations, applied alike to the spikes and the ground truth. This is how
     footage simulated by another group's generator (the REDS-derived streams of
     ``../shared/data``) enters the supervised loss; a validation or test stream never may
-    (:meth:`ssml.config.TrainConfig.validate`).
+    (:meth:`ssml.config.TrainConfig.validate`). Each pair holds its uint8 window: 4.1 MB for a
+    250 x 400 stream.
 
     Args:
-        cases: ``DAT:GT_PNG:INDEX`` strings.
+        cases: ``DAT:GT_PNG:INDEX`` or ``DAT:DIR`` strings.
         crop: crop size in pixels.
         device: where the windows are held and batches made.
 
     Raises:
-        ValueError: a malformed case, a missing file, an index outside the stream, a GT of
-        another size than its stream, or a stream smaller than the crop (names the case).
+        ValueError: a malformed case, a missing file, a DAT:DIR without images, an index outside
+        the stream, a GT of another size than its stream, or a stream smaller than the crop
+        (names the case).
     """
 
     def __init__(self, cases, crop: int, device="cpu"):
-        from .validation import load_case, parse_val
+        from .validation import expand_pairs, load_case, parse_val
 
         self.crop, self.device = crop, torch.device(device)
         if not cases:
             raise ValueError("PairedWindows needs at least one DAT:GT_PNG:INDEX pair")
         spikes, gts, meta = [], [], []
-        for case in cases:
+        for case in expand_pairs(cases):
             window, gt = load_case(*parse_val(case, what="training pair"), self.device)
             h, w = window.shape[-2:]
             if h < crop or w < crop:

@@ -68,6 +68,38 @@ def parse_val(case: str, what: str = "validation case") -> tuple[Path, Path, int
     return dat, gt, index
 
 
+def expand_pairs(cases) -> list[str]:
+    """``--pair`` entries as ``DAT:GT_PNG:INDEX`` cases (:func:`parse_val` checks them).
+
+    An entry ``DAT:DIR`` (DIR a folder) stands for one case per image that ``spikekit recon DAT
+    -o DIR/`` wrote there (``frame_<N>.png`` is the image of spike frame N,
+    :func:`spikekit.recon.writers.folder_frames`): the reconstructions of a stronger model are
+    pseudo-labels, and training on them distils that model into the one trained
+    (``ssml/weights/MODEL_CARD.md``). Other entries pass unchanged.
+
+    Raises:
+        ValueError: a ``DAT:DIR`` entry whose DIR is not a folder or holds no ``frame_<N>.png``.
+    """
+    from spikekit.recon.writers import folder_frames
+
+    out = []
+    for case in cases:
+        parts = str(case).rsplit(":", 2)
+        if len(parts) != 2:
+            out.append(str(case))
+            continue
+        dat, folder = parts
+        if not Path(folder).is_dir():
+            raise ValueError(f"training pair {case!r}: {folder} is not a folder; expected DAT:GT_PNG:INDEX, "
+                             f"or DAT:DIR with DIR a folder of 'spikekit recon DAT -o DIR/' images")
+        frames = folder_frames(folder)
+        if not frames:
+            raise ValueError(f"training pair {case!r}: {folder} holds no frame_<N>.png "
+                             f"(the images 'spikekit recon DAT -o DIR/' writes)")
+        out += [f"{dat}:{path}:{index}" for index, path in frames.items()]
+    return out
+
+
 def load_case(dat, gt_path, index: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """The 41-frame window of a ``DAT:GT_PNG:INDEX`` case (:func:`parse_val` checked it) centred on
     spike frame INDEX, mirrored where it runs past the stream's ends as ``spikekit recon`` reads

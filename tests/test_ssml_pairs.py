@@ -123,3 +123,38 @@ def test_cli_trains_on_pairs_and_reports_bad_ones_in_one_line(tmp_path):
         assert res.exit_code != 0 and "training pair" in res.output and message in res.output, res.output
         assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
         assert not (tmp_path / "bad").exists()  # refused before the run folder is made
+
+
+def test_a_folder_of_reconstructions_is_one_pair_per_frame(tmp_path):
+    """``DAT:DIR``: each frame_<N>.png that ``spikekit recon -o DIR/`` wrote is the GT of spike frame N."""
+    from spikekit.cli import main
+    from spikekit.metrics import load_gt
+
+    dat, _, spikes, _ = write_pair(tmp_path, height=12, width=14)
+    folder = tmp_path / "teacher"
+    res = CliRunner().invoke(main, ["recon", str(dat), "-H", "12", "-W", "14", "-m", "tfp", "-w", "7", "--pad",
+                                    "reflect", "--at", "2", "--at", "30", "-o", f"{folder}/"])
+    assert res.exit_code == 0, res.output
+    (folder / "notes.txt").write_text("not an image")
+    pairs = PairedWindows([f"{dat}:{folder}"], crop=6)
+    assert len(pairs) == 2
+    labels = {i: load_gt(folder / f"frame_{i:06d}.png") for i in (2, 30)}
+    hits = {2: 0, 30: 0}
+    for s, g in zip(*(x.numpy() for x in pairs.sample(30, torch.Generator().manual_seed(0)))):
+        match = [i for i in (2, 30) if find_crop(window(spikes, i), labels[i], s.astype(np.uint8), g[0], 6)]
+        assert len(match) == 1
+        hits[match[0]] += 1
+    assert min(hits.values()) > 0
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no frame_<N>.png"):
+        PairedWindows([f"{dat}:{tmp_path / 'empty'}"], crop=6)
+    with pytest.raises(ValueError, match="is not a folder; expected DAT:GT_PNG:INDEX, or DAT:DIR"):
+        PairedWindows([f"{dat}:{tmp_path / 'missing'}"], crop=6)
+
+
+def test_pair_paths_are_stored_absolute(tmp_path, monkeypatch):
+    from ssml.cli import _absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    got = _absolute_paths({"pairs": ["s.dat:g.png:4", "s.dat:teacher", "bad"]})["pairs"]
+    assert got == [f"{tmp_path}/s.dat:{tmp_path}/g.png:4", f"{tmp_path}/s.dat:{tmp_path}/teacher", "bad"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
 import sys
 from pathlib import Path
 
@@ -85,8 +86,19 @@ class PngWriter(Writer):
         write_image(self.path, to_uint8(images[0]), extension=".png")
 
 
+FRAME_NAME = re.compile(r"frame_(\d+)\.png")
+"""The name of a spike frame's image in a folder of reconstructions (:class:`FolderWriter`)."""
+
+
+def folder_frames(folder) -> dict[int, Path]:
+    """The images :class:`FolderWriter` wrote to ``folder``: {spike-frame index: path}, by index
+    (other files are ignored)."""
+    found = ((FRAME_NAME.fullmatch(p.name), p) for p in Path(folder).iterdir())
+    return dict(sorted((int(m.group(1)), p) for m, p in found if m))
+
+
 class FolderWriter(Writer):
-    """PNG files ``frame_<index>.png`` (index zero-padded to at least 6 digits)."""
+    """PNG files ``frame_<index>.png`` (index zero-padded to at least 6 digits; :data:`FRAME_NAME`)."""
 
     digits = 6
 

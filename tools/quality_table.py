@@ -11,10 +11,11 @@ window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikeki
     python tools/quality_table.py --card ssml/weights/MODEL_CARD.md --card ssml/weights/MODEL_CARD_lite.md
 
 ``--model LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` adds a row (repeatable; the NAME=VALUE items
-are the method's ``--param`` options, e.g. ``"lite unbinned=ssml-lite,bin=1"``; default: the shipped
-``ssml`` and, when its file exists, ``ssml-lite``, each also with ``ensemble=8`` and ``bin=1``). ``--card FILE`` rewrites the part of FILE between the
-``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables. ``--offset K``
-centres every window K spike frames after the GT index (a check of the data's timing convention).
+are the method's ``--param`` options, e.g. ``"lite unbinned=ssml-lite,bin=1"``; default: the
+shipped ``ssml`` and, when its file exists, ``ssml-lite``, each also with ``ensemble=8`` and
+``bin=1``). ``--card FILE`` rewrites the part of FILE between the ``<!-- quality-table -->`` and
+``<!-- /quality-table -->`` lines with the tables. ``--offset K`` centres every window K spike
+frames after the GT index (a check of the data's timing convention).
 """
 from __future__ import annotations
 

@@ -341,7 +341,8 @@ class Trainer:
             signal.signal(s, self._on_signal)
         from spikekit.progress import progress
 
-        bar = progress(cfg.steps, "ssml train", "step", quiet=quiet or not self.is_main, initial=self.step)
+        name = "ssml-lite" if cfg.model == "lite" else "ssml"
+        bar = progress(cfg.steps, f"{name} train", "step", quiet=quiet or not self.is_main, initial=self.step)
         last_ckpt, start_step, t_start = time.time(), self.step, time.time()
         ckpt_path, last = None, {}
         try:

@@ -78,20 +78,23 @@ def expand_pairs(cases) -> list[str]:
     (``ssml/weights/MODEL_CARD.md``). Other entries pass unchanged.
 
     Raises:
-        ValueError: a ``DAT:DIR`` entry whose DIR is not a folder or holds no ``frame_<N>.png``.
+        ValueError: an entry of neither form, or a ``DAT:DIR`` whose DIR is not a folder or holds
+            no ``frame_<N>.png``.
     """
     from spikekit.recon.writers import folder_frames
 
     out = []
     for case in cases:
         parts = str(case).rsplit(":", 2)
-        if len(parts) != 2:
+        if len(parts) == 3:
             out.append(str(case))
             continue
-        dat, folder = parts
-        if not Path(folder).is_dir():
-            raise ValueError(f"training pair {case!r}: {folder} is not a folder; expected DAT:GT_PNG:INDEX, "
+        folder = parts[-1] if len(parts) == 2 else None
+        if folder is None or not Path(folder).is_dir():
+            what = f"{folder} is not a folder" if folder else "no ':'"
+            raise ValueError(f"training pair {case!r}: {what}; expected DAT:GT_PNG:INDEX, "
                              f"or DAT:DIR with DIR a folder of 'spikekit recon DAT -o DIR/' images")
+        dat = parts[0]
         frames = folder_frames(folder)
         if not frames:
             raise ValueError(f"training pair {case!r}: {folder} holds no frame_<N>.png "

@@ -150,6 +150,8 @@ def test_a_folder_of_reconstructions_is_one_pair_per_frame(tmp_path):
         PairedWindows([f"{dat}:{tmp_path / 'empty'}"], crop=6)
     with pytest.raises(ValueError, match="is not a folder; expected DAT:GT_PNG:INDEX, or DAT:DIR"):
         PairedWindows([f"{dat}:{tmp_path / 'missing'}"], crop=6)
+    with pytest.raises(ValueError, match="no ':'; expected DAT:GT_PNG:INDEX, or DAT:DIR"):
+        PairedWindows([str(dat)], crop=6)
 
 
 def test_pair_paths_are_stored_absolute(tmp_path, monkeypatch):

@@ -167,11 +167,13 @@ def block_sums(image: np.ndarray, pixels: float) -> np.ndarray:
     return image[:h, :w].reshape(h // b, b, w // b, b).sum((1, 3))
 
 
-def input_problems(window: torch.Tensor) -> dict:
+def input_problems(window: torch.Tensor, k: int = 1) -> dict:
     """How a spike window differs from the shipped weights' training windows.
 
     Args:
-        window: (41, H, W) spikes (0/1, any dtype).
+        window: (41, H, W) spikes (0/1, any dtype): the network's input.
+        k: spike frames ORed into each input frame (``--param bin``, :mod:`ssml.binning`); the
+            rate message then names the bin, the cause a user can change.
 
     Returns:
         {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`),
@@ -184,8 +186,11 @@ def input_problems(window: torch.Tensor) -> dict:
     rate, out = float(image.mean()), {}
     lo, hi = TRAINED_RATE
     if not lo <= rate <= hi:
-        out["rate"] = (f"mean firing rate {rate:.3f} per spike frame is outside that of the training "
-                       f"windows ({lo}-{hi}): try --scale auto, or `spikekit adapt` on this recording")
+        advice = ("try --scale auto, or `spikekit adapt` on this recording" if k == 1 else
+                  f"each input frame ORs {k} spike frames (--param bin={k}); try a smaller bin")
+        unit = "spike frame" if k == 1 else "input frame"
+        out["rate"] = (f"mean firing rate {rate:.3f} per {unit} is outside that of the training "
+                       f"windows ({lo}-{hi}): {advice}")
     rows, cols = neighbour_correlations(block_sums(image, STRUCTURE_SPIKES / (WINDOW * max(rate, 1e-9))))
     if max(rows, cols) < TRAINED_STRUCTURE:
         out["structure"] = (f"neighbouring pixel blocks of its TFP are barely correlated (rows {rows:.2f}, "
@@ -201,15 +206,15 @@ def input_problems(window: torch.Tensor) -> dict:
 _warned: set = set()
 
 
-def warn_unfamiliar_input(windows: torch.Tensor, name: str, method: str = "ssml") -> None:
+def warn_unfamiliar_input(windows: torch.Tensor, name: str, method: str = "ssml", k: int = 1) -> None:
     """Warn (once per file and kind) when windows (B, 41, H, W) look unlike the training data
-    of ``-m method``. Only the first batch of each file is checked: the check reads the window
-    on the host, which on a GPU would stall every frame."""
+    of ``-m method`` (``k``: the bin, :func:`input_problems`). Only the first batch of each file
+    is checked: the check reads the window on the host, which on a GPU would stall every frame."""
     if (name, None) in _warned:
         return
     _warned.add((name, None))
     for window in windows:
-        for kind, message in input_problems(window).items():
+        for kind, message in input_problems(window, k).items():
             if (name, kind) not in _warned:
                 _warned.add((name, kind))
                 warnings.warn(f"{name}: -m {method} input unlike its training data: {message}", stacklevel=2)
@@ -248,7 +253,7 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 starts = [c - before - chunk.start for c in part]
                 read = torch.stack([spikes[i, s:s + before + after + 1] for s in starts]) > 0
                 windows = bin_windows(read, k).to(torch.float32).contiguous(memory_format=torch.channels_last)
-                warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml")
+                warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml", k)
                 with torch.no_grad(), autocast:
                     raw = (self_ensemble(model, windows, opts.ensemble) if reuse is None else  # stride 7/14: sub-streams shared
                            torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))

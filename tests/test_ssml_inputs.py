@@ -51,6 +51,9 @@ def test_dark_scenes_have_structure_and_noise_of_their_rate_does_not(rate):
 
 def test_all_ones_and_random(reds_window):
     assert set(input_problems(torch.ones_like(reds_window))) == {"rate", "structure"}
+    assert "--scale auto" in input_problems(torch.ones_like(reds_window))["rate"]
+    binned = input_problems(torch.ones_like(reds_window), k=3)["rate"]  # the bin made it too bright
+    assert "per input frame" in binned and "--param bin=3" in binned and "--scale auto" not in binned
     rng = np.random.default_rng(0)
     noise = torch.from_numpy(rng.integers(0, 2, tuple(reds_window.shape), dtype=np.uint8))
     problems = input_problems(noise)

@@ -183,14 +183,16 @@ class PairedWindows:
 
     Each pair ``DAT:GT_PNG:INDEX`` (the ``--val`` grammar, :func:`ssml.validation.parse_val`;
     ``DAT:DIR`` is one pair per image of a folder of reconstructions,
-    :func:`ssml.validation.expand_pairs`) gives the 41-frame window centred on spike frame INDEX (mirrored where it runs past the
-    stream's ends, as ``spikekit recon`` reads it, ``spikekit/recon/padding.py``) and the
+    :func:`ssml.validation.expand_pairs`) gives the 41-frame window centred on spike frame INDEX
+    (mirrored where it runs past the stream's ends, as ``spikekit recon`` reads it,
+    ``spikekit/recon/padding.py``) and the
     ground-truth image of that frame. A sample is one pair (uniform), one ``crop`` x ``crop`` crop
     and one of the 8 flips/rotations, applied alike to the spikes and the ground truth. This is how
     footage simulated by another group's generator (the REDS-derived streams of
     ``../shared/data``) enters the supervised loss; a validation or test stream never may
-    (:meth:`ssml.config.TrainConfig.validate`). Each pair holds its uint8 window: 4.1 MB for a
-    250 x 400 stream.
+    (:meth:`ssml.config.TrainConfig.validate`). The spike frames that a stream's pairs span are
+    held once, uint8 (34 MB for every frame of a 301-frame 250 x 400 stream and its mirrored
+    ends), and each pair's window is read from them.
 
     Args:
         cases: ``DAT:GT_PNG:INDEX`` or ``DAT:DIR`` strings.
@@ -204,22 +206,39 @@ class PairedWindows:
     """
 
     def __init__(self, cases, crop: int, device="cpu"):
-        from .validation import expand_pairs, load_case, parse_val
+        from spikekit.io import SpikeStream
+        from spikekit.metrics import load_gt
+        from spikekit.recon.padding import reflected_source
+        from spikekit.recon.source import Source
+
+        from .validation import expand_pairs, parse_val
 
         self.crop, self.device = crop, torch.device(device)
         if not cases:
             raise ValueError("PairedWindows needs at least one DAT:GT_PNG:INDEX pair")
-        spikes, gts, meta = [], [], []
-        for case in expand_pairs(cases):
-            window, gt = load_case(*parse_val(case, what="training pair"), self.device)
-            h, w = window.shape[-2:]
+        checked = [(case, *parse_val(case, what="training pair")) for case in expand_pairs(cases)]
+        half, spans = WINDOW // 2, {}  # spans: the first and last pair index of each stream
+        for _, dat, _, index in checked:
+            first, last = spans.get(dat, (index, index))
+            spans[dat] = (min(first, index), max(last, index))
+        blocks, starts = [], {}  # starts: the block's base in the flat buffer, its first frame
+        for dat, (first, last) in spans.items():
+            with SpikeStream(dat) as stream:
+                block = reflected_source(Source(stream, self.device), first - half, last + half + 1).tensor
+            starts[dat] = (sum(b.numel() for b in blocks), first - half)
+            blocks.append(block.reshape(-1))
+        gts, meta = [], []
+        for case, dat, gt_path, index in checked:
+            gt = torch.from_numpy(load_gt(gt_path)).to(self.device)
+            h, w = gt.shape  # the stream's (parse_val)
             if h < crop or w < crop:
                 raise ValueError(f"training pair {case!r}: {h}x{w} pixels; training needs at least {crop}x{crop}")
-            meta.append([sum(x.numel() for x in spikes), sum(x.numel() for x in gts), h, w])
-            spikes.append(window.reshape(-1))
+            base, frame0 = starts[dat]
+            meta.append([base, index - half - frame0, sum(g.numel() for g in gts), h, w])
             gts.append(gt.reshape(-1))
-        self._spikes, self._gt = torch.cat(spikes), torch.cat(gts)
-        self._meta = torch.tensor(meta, dtype=torch.int64, device=self.device)  # spike base, GT base, H, W
+        self._spikes, self._gt = torch.cat(blocks), torch.cat(gts)
+        # spike base, first frame of the window in its block, GT base, H, W
+        self._meta = torch.tensor(meta, dtype=torch.int64, device=self.device)
         self._rows, self._cols = d4_maps(crop, self.device)
 
     def __len__(self) -> int:
@@ -229,11 +248,11 @@ class PairedWindows:
         """``n`` random crops: (spikes float32 (n, 41, crop, crop) of {0, 1}, ground truth float32
         (n, 1, crop, crop) in [0, 1] at the window's centre frame), on the device."""
         p = torch.randint(0, len(self), (n,), generator=gen, device=self.device)
-        spike_base, gt_base, h, w = self._meta[p].unbind(1)
+        spike_base, t0, gt_base, h, w = self._meta[p].unbind(1)
         y0, x0, k = draw_crops(gen, n, h, w, self.crop, self.device)
-        zero, rows, cols = torch.zeros_like(p), self._rows[k], self._cols[k]
-        spikes = gather_crops(self._spikes, spike_base, zero, WINDOW, h, w, y0, x0, rows, cols)
-        gt = gather_crops(self._gt, gt_base, zero, 1, h, w, y0, x0, rows, cols)
+        rows, cols = self._rows[k], self._cols[k]
+        spikes = gather_crops(self._spikes, spike_base, t0, WINDOW, h, w, y0, x0, rows, cols)
+        gt = gather_crops(self._gt, gt_base, torch.zeros_like(p), 1, h, w, y0, x0, rows, cols)
         return spikes.float(), gt
 
 

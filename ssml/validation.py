@@ -89,12 +89,11 @@ def expand_pairs(cases) -> list[str]:
         if len(parts) == 3:
             out.append(str(case))
             continue
-        folder = parts[-1] if len(parts) == 2 else None
-        if folder is None or not Path(folder).is_dir():
-            what = f"{folder} is not a folder" if folder else "no ':'"
+        if len(parts) != 2 or not Path(parts[1]).is_dir():
+            what = f"{parts[1]} is not a folder" if len(parts) == 2 else "no ':'"
             raise ValueError(f"training pair {case!r}: {what}; expected DAT:GT_PNG:INDEX, "
                              f"or DAT:DIR with DIR a folder of 'spikekit recon DAT -o DIR/' images")
-        dat = parts[0]
+        dat, folder = parts
         frames = folder_frames(folder)
         if not frames:
             raise ValueError(f"training pair {case!r}: {folder} holds no frame_<N>.png "

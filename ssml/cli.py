@@ -17,7 +17,7 @@ from click.core import ParameterSource
 from spikekit.cliutils import parse_assignments
 
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
-from .config import AMP_MODES, TrainConfig
+from .config import AMP_MODES, TrainConfig, split_case
 from .losses import PSEUDO_LABELS
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
@@ -103,7 +103,7 @@ def _absolute_paths(values: dict) -> dict:
         if key in out:
             cases = []
             for case in out[key]:
-                parts = str(case).rsplit(":", 2)  # DAT:GT_PNG:INDEX, or a pair's DAT:DIR
+                parts = split_case(case)
                 paths = [os.path.abspath(p) for p in parts[:2]] if len(parts) > 1 else parts
                 cases.append(":".join(paths + parts[2:]))  # a malformed case is reported by parse_val
             out[key] = cases

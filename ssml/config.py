@@ -30,6 +30,14 @@ DEFAULT_IMAGES = (
 )
 
 
+def split_case(case) -> list[str]:
+    """A ``val`` or ``pairs`` entry cut into its fields: ``DAT:GT_PNG:INDEX`` -> [DAT, GT_PNG,
+    INDEX], a pair's ``DAT:DIR`` -> [DAT, DIR], split at the last two colons (so a colon earlier in
+    DAT stays in it); the one home of that grammar. Fewer fields mean a malformed entry, which
+    ``ssml.validation.parse_val`` and ``expand_pairs`` report."""
+    return str(case).rsplit(":", 2)
+
+
 def _typed(key: str, value, kind: type):
     """``value`` as the type of the field's default (a float also from an int or a numeric string
     such as YAML's ``1e-12``, which YAML 1.1 reads as a string). Raises ValueError naming the key."""
@@ -250,7 +258,7 @@ class TrainConfig:
         held_out = self.held_out_files()
         for name in ("dat", "pairs"):
             for entry in getattr(self, name):
-                hit = [p for p in str(entry).rsplit(":", 2)[:2] if Path(p).name in held_out]
+                hit = [p for p in split_case(entry)[:2] if Path(p).name in held_out]
                 need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
@@ -278,7 +286,7 @@ class TrainConfig:
         from .evaluation import VALIDATION
 
         names = {Path(p).name for _, dat, gt, _ in VALIDATION for p in (dat, gt)}
-        return names | {Path(p).name for case in self.val for p in str(case).rsplit(":", 2)[:2]}
+        return names | {Path(p).name for case in self.val for p in split_case(case)[:2]}
 
     @property
     def pair_count(self) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import split_case
 from .networks import WINDOW
 
 SIM_SEED_OFFSET = 7919
@@ -50,7 +51,7 @@ def parse_val(case: str, what: str = "validation case") -> tuple[Path, Path, int
     from spikekit.io import SpikeStream
     from spikekit.metrics import load_gt
 
-    parts = str(case).rsplit(":", 2)
+    parts = split_case(case)
     if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
         raise ValueError(f"{what} {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
     dat, gt, index = Path(parts[0]), Path(parts[1]), int(parts[2])
@@ -85,7 +86,7 @@ def expand_pairs(cases) -> list[str]:
 
     out = []
     for case in cases:
-        parts = str(case).rsplit(":", 2)
+        parts = split_case(case)
         if len(parts) == 3:
             out.append(str(case))
             continue

@@ -71,9 +71,10 @@ def with_indices(validation: dict, cases: list) -> dict:
     """``validation`` with each case named ``<stream>@<index>``: the trainer tags a case by its
     stream alone when no other ``--val`` case shares the stream (``ssml.validation``); the index
     comes from the run's ``val`` list (``DAT:GT_PNG:INDEX``)."""
+    from ssml.config import split_case
     from ssml.validation import case_name
 
-    index = {case_name(c.rsplit(":", 2)[0]): c.rsplit(":", 1)[1] for c in cases}
+    index = {case_name(split_case(c)[0]): split_case(c)[-1] for c in cases}
     return {(f"{k}@{index[k]}" if "@" not in k and k in index else k): v for k, v in validation.items()}
 
 

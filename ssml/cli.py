@@ -168,6 +168,9 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
             warnings.warn(f"resuming with changed {sorted(set(changed) - _OPERATIONAL)}: the run will "
                           "not repeat the uninterrupted one bit-exactly", stacklevel=2)
         values.update(explicit)
+        if "pair_fraction" in explicit and not values.get("pairs"):
+            raise click.UsageError("--pair-fraction sets the share of each batch drawn from --pair crops, "
+                                   "but there are no --pair entries (in the options or the config)")
         return TrainConfig.from_dict(values).validate()
     except (ValueError, FileNotFoundError, yaml.YAMLError) as exc:
         raise click.ClickException(str(exc)) from None

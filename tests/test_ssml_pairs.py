@@ -123,6 +123,9 @@ def test_cli_trains_on_pairs_and_reports_bad_ones_in_one_line(tmp_path):
         assert res.exit_code != 0 and "training pair" in res.output and message in res.output, res.output
         assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
         assert not (tmp_path / "bad").exists()  # refused before the run folder is made
+    res = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "bad"), "--pair-fraction", "0.5"])
+    assert res.exit_code == 2 and "--pair-fraction" in res.output and "no --pair entries" in res.output, res.output
+    assert "Traceback" not in res.output and not (tmp_path / "bad").exists()
 
 
 def test_a_folder_of_reconstructions_is_one_pair_per_frame(tmp_path):

@@ -11,14 +11,12 @@ motion speeds and mean firing rates, with TFP-41 beside them; PSNR (dB), SSIM an
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from pathlib import Path
 
 import torch
 
-from quality_table import DATA, mean, score, write_card
-from spikekit.io import atomic_output
+from quality_table import DATA, mean, publish, score
 from spikekit.recon import get_method
 from ssml.binning import choose_bin
 from ssml.evaluation import dark_validation
@@ -85,13 +83,7 @@ def main():
                 f"K={k} {s['psnr']:.2f} dB / {s['edges']:.3f}" for k, s in row["bins"].items()), flush=True)
             rows.append(row)
     result = {"model": args.model, "weights": args.weights, "bins": bins, "rows": rows}
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
-    if args.doc:
-        write_card(args.doc, table(result), MARKERS)
-    print(table(result))
+    publish(result, args.json_out, table(result), args.doc, MARKERS)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,20 @@ def write_card(path: Path, text: str, markers=MARKERS) -> None:
         tmp.write_text(body)
 
 
+def publish(result: dict, json_out, text: str, doc: Path | None = None, markers=MARKERS) -> None:
+    """Write ``result`` as JSON to ``json_out`` (atomically; its folder made) and, with ``doc``,
+    ``text`` between the ``markers`` lines of that markdown file; print ``text``."""
+    from spikekit.io import atomic_output
+
+    out = Path(json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
+    if doc:
+        write_card(doc, text, markers)
+    print(text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", default=[], metavar="LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]",

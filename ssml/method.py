@@ -19,7 +19,18 @@ batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anc
 the brightness anchoring below), ``--param bin=auto|K`` (temporal binning of dark streams: the
 network reads 41 x K spike frames, K per input frame; auto: K from the firing rate, 1 on bright
 streams; ssml/binning.py), ``--param ensemble=1|2|4|8`` (geometric self-ensemble: the mean over
-that many flips/rotations of the window, n times the time; default 1; ssml/ensemble.py).
+that many flips/rotations of the window, n times the time; default 1; ssml/ensemble.py),
+``--param ends=auto|off|FILE`` (the weights for windows that cross a stream's end, below).
+
+Stream ends (ours): with ``--pad reflect`` a window centred within 20 input frames of a stream's
+first or last spike frame reads the stream mirrored about that frame, so the motion in it
+reverses there; no interior window looks like that. ``-m ssml`` reads the windows centred fewer
+than :data:`ENDS_REACH` input frames from an end with weights fine-tuned on such mirrored
+windows (``ssml/weights/ssml_ends.pt``; ``ssml/data.py`` ``reflect_at_end``; recipe and figures
+in ``ssml/weights/MODEL_CARD.md``): ``ends=auto`` (default) does so with the shipped weights,
+``off`` reads every window with the same weights, and ``FILE`` names the weights to use there
+(any ``--weights`` form). ``ssml-lite``, and ``--weights`` without ``ends``, read every window
+with one network.
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
@@ -53,6 +64,15 @@ from .ensemble import ENSEMBLES, check_ensemble, self_ensemble
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
+
+ENDS = ("auto", "off")
+"""The words ``--param ends`` takes besides a weights file (:func:`ends_weights`)."""
+ENDS_REACH = 9
+"""A window centred fewer than this many input frames (spike frames / bin) from a stream's end
+is read with the ends weights (:func:`near_end`): the shipped ends weights score higher at
+distances 0 .. 8 on the validation stream 200_part1 cut at every distance 0 .. 20 from its GT
+frame, the shipped weights from 9 on (``tools/ends_sweep.py``; ``ssml/weights/MODEL_CARD.md``,
+"Stream ends")."""
 TRAINED_RATE = (0.015, 0.6)
 """Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
 streams 0.17-0.33; simulated scenes of brightness log-uniform in 0.1-1, about 0.02-0.35,
@@ -108,10 +128,13 @@ class SsmlOptions:
         anchor: brightness anchoring (module docstring) on (1/True) or off (0/False).
         bin: ``"auto"`` or K, spike frames per network input frame (:mod:`ssml.binning`).
         ensemble: forward passes averaged over turns of the window (:mod:`ssml.ensemble`).
+        ends: ``"auto"``, ``"off"`` or a weights file: the network for windows that cross a
+            stream's end (module docstring; :func:`ends_weights`).
 
     Raises:
         ValueError: an unknown precision, a batch that is not a positive integer, an anchor
-            other than 1/0, a bin other than auto or 1-16, an ensemble other than 1, 2, 4, 8.
+            other than 1/0, a bin other than auto or 1-16, an ensemble other than 1, 2, 4, 8,
+            an ends that is neither auto, off nor an existing file or folder.
     """
 
     weights: Optional[str] = None
@@ -120,6 +143,7 @@ class SsmlOptions:
     anchor: bool = True
     bin: Union[int, str] = field(default="auto", metadata={"values": "auto|K"})
     ensemble: int = field(default=1, metadata={"values": "|".join(map(str, ENSEMBLES))})
+    ends: str = field(default="auto", metadata={"values": "|".join(ENDS) + "|FILE"})
 
     def __post_init__(self):
         object.__setattr__(self, "precision", precision_name(self.precision))
@@ -131,6 +155,13 @@ class SsmlOptions:
         object.__setattr__(self, "anchor", bool(self.anchor))
         object.__setattr__(self, "bin", check_bin(self.bin))
         object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
+        ends = str(self.ends)
+        if ends.lower() in ENDS:
+            ends = ends.lower()
+        elif not Path(ends).exists():
+            raise ValueError(f"ends must be {', '.join(ENDS)} or a weights file, got {self.ends!r} "
+                             f"(no such file)")
+        object.__setattr__(self, "ends", ends)
 
     def describe(self) -> str:
         """Words for messages when binning or the self-ensemble is on ("with bin 3 (123-frame
@@ -139,6 +170,39 @@ class SsmlOptions:
                  ] if self.bin not in (1, "auto") else []
         words += [f"with self-ensemble x{self.ensemble}"] if self.ensemble > 1 else []
         return " and ".join(words)
+
+
+def ends_weights(opts: SsmlOptions, lite: bool = False):
+    """The weights ``-m ssml`` (``lite``: ``ssml-lite``) reads a window crossing a stream's end
+    with: ``opts.ends`` when it names a file; with ``auto``, the shipped
+    :data:`ssml.weights_io.ENDS_WEIGHTS` for the shipped ``ssml`` weights; else ``opts.weights``
+    (None: the shipped weights of the model)."""
+    from .weights_io import ENDS_WEIGHTS
+
+    if opts.ends not in ENDS:
+        return opts.ends
+    return ENDS_WEIGHTS if opts.ends == "auto" and opts.weights is None and not lite else opts.weights
+
+
+def near_end(centre: int, ends: tuple[int, int], k: int = 1) -> bool:
+    """Whether the window centred on spike frame ``centre`` lies fewer than :data:`ENDS_REACH`
+    input frames (``k`` spike frames each, ``--param bin``) from the stream's first or last
+    spike frame, ``ends`` (:attr:`spikekit.recon.source.Source.ends`, indices in the same frames)."""
+    first, last = ends
+    return min(centre - first, last - centre) < ENDS_REACH * k
+
+
+def end_groups(centres: list, batch: int, near) -> list[tuple[list, bool]]:
+    """``centres`` cut into consecutive runs of at most ``batch`` that agree on ``near(centre)``:
+    ``[(part, near), ...]``, in order (one network per forward pass)."""
+    groups: list[tuple[list, bool]] = []
+    for c in centres:
+        flag = bool(near(c))
+        if groups and groups[-1][1] == flag and len(groups[-1][0]) < batch:
+            groups[-1][0].append(c)
+        else:
+            groups.append(([c], flag))
+    return groups
 
 
 def anchor_brightness(out: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
@@ -238,15 +302,17 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
     device = torch.device(source.device)
     batch = opts.batch or (4 if device.type == "cuda" else 1)
     model = load_network(opts.weights, device, lite)
+    at_ends = ends_weights(opts, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
     k = resolve_bin(source, opts).bin  # already settled when called through plan_reconstruction
     before, after = span(k)
     reuse = (SubstreamReuse(model.nbsn) if not lite and k == 1 and opts.ensemble == 1 and reuses_substreams(centres)
              else None)
+    near = (lambda c: False) if at_ends == opts.weights else (lambda c: near_end(c, source.ends, k))
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, before, after, source.frames)):
-        for a in range(0, len(chunk.centres), batch):  # one yield per network batch: steady progress
-            part = chunk.centres[a:a + batch]
+        for part, end in end_groups(chunk.centres, batch, near):  # one yield per network batch: steady progress
+            net = load_network(at_ends, device, lite) if end else model
             out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
                               dtype=torch.float32, device=spikes.device)
             for i in range(spikes.shape[0]):
@@ -255,7 +321,7 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 windows = bin_windows(read, k).to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml", k)
                 with torch.no_grad(), autocast:
-                    raw = (self_ensemble(model, windows, opts.ensemble) if reuse is None else  # stride 7/14: sub-streams shared
+                    raw = (self_ensemble(net, windows, opts.ensemble) if reuse is None or end else  # stride 7/14: sub-streams shared
                            torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
                     raw = raw[:, 0].float()
                 # anchored to the spike frames read (a rate per spike frame; for k = 1 those are

@@ -27,6 +27,10 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "ssml_default.pt"
 """The SSML weights we ship; :func:`load_model` uses them when no path is given."""
 LITE_WEIGHTS = WEIGHTS_DIR / "ssml_lite.pt"
 """The ``ssml-lite`` weights we ship (``load_model(lite=True)`` with no path)."""
+ENDS_WEIGHTS = WEIGHTS_DIR / "ssml_ends.pt"
+"""The SSML weights we ship for windows that cross a stream's end and are read mirrored
+(``--pad reflect``, spikekit/recon/padding.py); ``-m ssml`` uses them there with the shipped
+weights (``--param ends``, ssml/method.py)."""
 
 
 def is_lite(state: dict) -> bool:
@@ -132,4 +136,4 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     return model.to(device).eval()
 
 
-__all__ = ["DEFAULT_WEIGHTS", "LITE_WEIGHTS", "is_lite", "load_model", "weights_path"]
+__all__ = ["DEFAULT_WEIGHTS", "ENDS_WEIGHTS", "LITE_WEIGHTS", "is_lite", "load_model", "weights_path"]

@@ -68,3 +68,28 @@ def test_model_rows_take_method_params():
     for bad in ("nolabel", "c=ssml,bin", "d=ssml,nosuch=1", "e=ssml,weights=x"):
         with pytest.raises(SystemExit, match="--model"):
             quality_table.parse_model(bad)
+
+
+def test_ends_sweep_cuts_the_stream_d_frames_from_its_gt_frame(shared_data):
+    """tools/ends_sweep.py: the head case's GT frame lies d frames after its first frame, the tail
+    case's d frames before its last, and the frames are the stream's own."""
+    import ends_sweep
+    from spikekit import read_dat
+
+    cases = ends_sweep.cut_cases([0, 5])
+    assert [c.name for c in cases] == ["head0", "tail0", "head5", "tail5"]
+    full = read_dat(next(c for c in ends_sweep.validation_cases(shared_data) if c.name == ends_sweep.STREAM).spikes)
+    for case in cases:
+        d = case.cell["d"]
+        ahead = case.index if case.cell["side"] == "head" else len(case.spikes) - 1 - case.index
+        assert ahead == d
+        np.testing.assert_array_equal(case.spikes[case.index].numpy(), full[150].numpy())
+
+
+def test_ends_sweep_table_bolds_the_network_ssml_reads():
+    import ends_sweep
+
+    row = lambda d, a, b: {"d": d, "main": {"psnr": a, "ssim": 0.9}, "ends": {"psnr": b, "ssim": 0.8}}
+    text = ends_sweep.table({"reach": 3, "rows": [row(2, 30.0, 31.5), row(3, 36.0, 35.0)]})
+    assert "| 2 | 30.00 / 0.900 | **31.50 / 0.800** |" in text
+    assert "| 3 | **36.00 / 0.900** | 35.00 / 0.800 |" in text

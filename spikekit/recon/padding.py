@@ -42,7 +42,9 @@ def reflect_index(t: np.ndarray, frames: int) -> np.ndarray:
 
 def reflected_source(source: Source, start: int, stop: int) -> Source:
     """A tensor :class:`Source` holding spike frames [start, stop) of ``source`` (indices may run
-    past either end, see :func:`reflect_index`), uint8 (..., stop - start, H, W) on its device."""
+    past either end, see :func:`reflect_index`), uint8 (..., stop - start, H, W) on its device,
+    named after ``source``, its ``ends`` the stream's first and last frame at local indices
+    ``-start`` and ``source.frames - 1 - start``."""
     index = reflect_index(np.arange(start, stop), source.frames)
     lo, hi = int(index.min()), int(index.max()) + 1
     if source.stream is not None:
@@ -50,8 +52,9 @@ def reflected_source(source: Source, start: int, stop: int) -> Source:
     else:
         block = source.tensor[..., lo:hi, :, :]
         block = block if block.dtype == torch.uint8 else (block > 0).to(torch.uint8)
-    picked = block.index_select(-3, torch.from_numpy(index - lo).to(block.device))
-    return Source(picked)
+    picked = Source(block.index_select(-3, torch.from_numpy(index - lo).to(block.device)))
+    picked.origin, picked.ends = source.name, (-start, source.frames - 1 - start)
+    return picked
 
 
 def split_for_padding(centres: list, valid: tuple[int, int]):

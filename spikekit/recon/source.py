@@ -32,12 +32,19 @@ class Source:
 
     Attributes:
         frames (T), height (H), width (W), batch (leading dims, () for one stream), device.
+        ends: (first, last), the indices of the recorded stream's first and last spike frames
+            in this source's frames: (0, T - 1), except for frames that
+            :func:`spikekit.recon.padding.reflected_source` mirrored past an end, where they may
+            lie outside [0, T) (a learned method may read windows that cross an end with other
+            weights).
+        origin: the file such mirrored frames came from (for messages), else None.
 
     Raises:
         TypeError: other input types.  ValueError: fewer than 3 dims or an empty frame.
     """
 
     def __init__(self, spikes, device=None):
+        self.origin = None
         if isinstance(spikes, np.ndarray):
             spikes = torch.from_numpy(np.ascontiguousarray(spikes))
         if isinstance(spikes, SpikeStream):
@@ -59,10 +66,14 @@ class Source:
         else:
             raise TypeError(f"spikes must be a SpikeStream, torch.Tensor or numpy.ndarray, got "
                             f"{type(spikes).__name__}")
+        self.ends = (0, self.frames - 1)
 
     @property
     def name(self) -> str:
-        """The file name, or ``spikes`` for a tensor (for error messages)."""
+        """The file name (for mirrored frames, that of their file), or ``spikes`` for a tensor
+        (for error messages)."""
+        if self.origin is not None:
+            return self.origin
         return str(self.stream.path) if self.stream is not None else "spikes"
 
     def samples(self) -> int:

@@ -82,11 +82,15 @@ def test_bad_ends_is_one_line_naming_the_method():
         get_method("ssml").make_options(ends="nope.pt")
 
 
-def test_reflected_source_knows_where_the_stream_ends(stream):
+def test_reflected_source_knows_where_the_stream_ends(stream, tmp_path):
+    from spikekit.io import SpikeStream, write_dat
+
     padded = reflected_source(Source(stream), -7, T + 3)
     assert padded.ends == (7, T + 6) and padded.name == "spikes" and padded.frames == T + 10
     assert Source(stream).ends == (0, T - 1)
     np.testing.assert_array_equal(padded.tensor[7 - 3].numpy(), stream[3].numpy())  # frame -3 is frame 3
+    with SpikeStream(write_dat(tmp_path / "s.dat", stream)) as file:  # messages name the file
+        assert reflected_source(Source(file), -2, 30).name == str(file.path)
 
 
 def test_shipped_ends_weights_beat_the_main_ones_at_a_first_frame(shared_data):

@@ -29,8 +29,8 @@ than :data:`ENDS_REACH` input frames from an end with weights fine-tuned on such
 windows (``ssml/weights/ssml_ends.pt``; ``ssml/data.py`` ``reflect_at_end``; recipe and figures
 in ``ssml/weights/MODEL_CARD.md``): ``ends=auto`` (default) does so with the shipped weights,
 ``off`` reads every window with the same weights, and ``FILE`` names the weights to use there
-(any ``--weights`` form). ``ssml-lite``, and ``--weights`` without ``ends``, read every window
-with one network.
+(a file or a run folder, for ``ssml-lite`` too). With ``auto``, ``ssml-lite`` and ``--weights``
+read every window with one network.
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
@@ -60,6 +60,7 @@ from spikekit.recon.base import Method
 from spikekit.recon.source import Source, plan_chunks
 
 from .binning import bin_windows, check_bin, resolve_bin, span
+from .checkpoint import checkpoint_file
 from .ensemble import ENSEMBLES, check_ensemble, self_ensemble
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
@@ -134,7 +135,7 @@ class SsmlOptions:
     Raises:
         ValueError: an unknown precision, a batch that is not a positive integer, an anchor
             other than 1/0, a bin other than auto or 1-16, an ensemble other than 1, 2, 4, 8,
-            an ends that is neither auto, off nor an existing file or folder.
+            an ends that is neither auto, off, a file nor a run folder holding ``last.pt``.
     """
 
     weights: Optional[str] = None
@@ -158,9 +159,11 @@ class SsmlOptions:
         ends = str(self.ends)
         if ends.lower() in ENDS:
             ends = ends.lower()
-        elif not Path(ends).exists():
-            raise ValueError(f"ends must be {', '.join(ENDS)} or a weights file, got {self.ends!r} "
-                             f"(no such file)")
+        elif not ends or not checkpoint_file(ends).is_file():
+            found = ("empty" if not ends else "no last.pt in that folder" if Path(ends).is_dir()
+                     else "no such file")
+            raise ValueError(f"ends must be {', '.join(ENDS)} or a weights file or run folder, got "
+                             f"{self.ends!r} ({found})")
         object.__setattr__(self, "ends", ends)
 
     def describe(self) -> str:

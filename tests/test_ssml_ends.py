@@ -76,10 +76,13 @@ def test_ends_weights_default_only_for_the_shipped_ssml(tmp_path):
     assert ends_weights(SsmlOptions(weights="mine.pt", ends=str(other))) == str(other)
 
 
-def test_bad_ends_is_one_line_naming_the_method():
-    with pytest.raises(ValueError, match=r"^ssml: ends must be auto, off or a weights file, got 'nope\.pt' "
-                                         r"\(no such file\)$"):
-        get_method("ssml").make_options(ends="nope.pt")
+def test_bad_ends_is_one_line_naming_the_method(tmp_path):
+    for value, why in (("nope.pt", "no such file"), ("", "empty"), (str(tmp_path), "no last.pt in that folder")):
+        with pytest.raises(ValueError, match=r"^ssml: ends must be auto, off or a weights file or run folder, "
+                                             rf"got '.*' \({why}\)$"):
+            get_method("ssml").make_options(ends=value)
+    (tmp_path / "last.pt").touch()
+    assert get_method("ssml").make_options(ends=str(tmp_path)).ends == str(tmp_path)  # a run folder
 
 
 def test_reflected_source_knows_where_the_stream_ends(stream, tmp_path):

@@ -44,6 +44,7 @@ the model card ssml/weights/MODEL_CARD.md has the shipped weights with and witho
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 import warnings
@@ -198,13 +199,10 @@ def near_end(centre: int, ends: tuple[int, int], k: int = 1) -> bool:
 def end_groups(centres: list, batch: int, near) -> list[tuple[list, bool]]:
     """``centres`` cut into consecutive runs of at most ``batch`` that agree on ``near(centre)``:
     ``[(part, near), ...]``, in order (one network per forward pass)."""
-    groups: list[tuple[list, bool]] = []
-    for c in centres:
-        flag = bool(near(c))
-        if groups and groups[-1][1] == flag and len(groups[-1][0]) < batch:
-            groups[-1][0].append(c)
-        else:
-            groups.append(([c], flag))
+    groups = []
+    for flag, run in itertools.groupby(centres, key=lambda c: bool(near(c))):
+        run = list(run)
+        groups += [(run[a:a + batch], flag) for a in range(0, len(run), batch)]
     return groups
 
 

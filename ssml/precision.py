@@ -3,7 +3,7 @@
 ``auto`` is bf16 where the hardware computes bf16 natively (a CPU with AVX-512 BF16 or AMX, a
 CUDA GPU that supports bf16) and fp32 elsewhere (emulated bf16 is slower than fp32). bf16 is
 the default because it loses nothing measurable: on the validation cases (``ssml.evaluation``)
-the shipped ``ssml`` weights score 36.83 dB in bf16 against 36.86 dB in fp32 (-0.025 dB) and
+the shipped ``ssml`` weights score 37.18 dB in bf16 against 37.20 dB in fp32 (-0.027 dB) and
 ``ssml-lite`` 37.09 against 37.10 dB (-0.006 dB), measured by ``benchmarks/bench_ssml_infer.py
 --skip efficiency,stride7,large,threads`` (part ``quality``), while the NBSN runs about 1.7x
 faster on such a CPU (``docs/benchmarks.md``). The attention's energies and softmax stay

@@ -74,7 +74,7 @@ def with_indices(validation: dict, cases: list) -> dict:
     from ssml.config import split_case
     from ssml.validation import case_name
 
-    index = {case_name(split_case(c)[0]): split_case(c)[-1] for c in cases}
+    index = {case_name(parts[0]): parts[-1] for parts in map(split_case, cases)}
     return {(f"{k}@{index[k]}" if "@" not in k and k in index else k): v for k, v in validation.items()}
 
 

@@ -226,3 +226,19 @@ def test_cuda_device_without_cuda_is_a_clear_error(shared_data, tmp_path):
     result = CliRunner().invoke(main, ["recon", str(dat), "-m", "tfp", "--at", "150", "--device", "cuda",
                                        "-o", str(tmp_path / "x.png")])
     assert result.exit_code != 0 and "no CUDA device" in result.output and "Traceback" not in result.output
+
+
+def test_eval_gives_each_method_the_params_it_takes(shared_data):
+    dat = shared_data / "reds41/spike/000_part1_key_id21.dat"
+    gt = shared_data / "reds41/gt/000_part1_key_id21.png"
+    # u0 is TFSTP's alone: the TFP row is the plain TFP-41 one, the TFSTP row changes with it.
+    rows = {}
+    for u0 in ("0.15", "0.3"):
+        result = run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "-m", "tfstp", "--param", f"u0={u0}", "--json")
+        assert result.exit_code == 0, result.output
+        rows[u0] = {r["method"]: r["psnr"] for r in json.loads(result.output)}
+    plain = json.loads(run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "--json").output)[0]["psnr"]
+    assert rows["0.15"]["tfp"] == rows["0.3"]["tfp"] == plain
+    assert rows["0.15"]["tfstp"] != rows["0.3"]["tfstp"]
+    result = run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "-m", "tfi", "--param", "ends=off")
+    assert result.exit_code == 1 and "--param ends: no -m takes it (tfp: none; tfi: none)" in result.output

@@ -57,6 +57,30 @@ def method_settings(method, params=(), **flags) -> dict:
     return settings
 
 
+def params_by_method(methods, params=()) -> list:
+    """The ``--param`` items of a command with several ``-m`` (``spikekit eval``), split by method:
+    each method gets the items whose name its options take (``eval -m tfp -m ssml --param
+    ends=off`` sets ``ends`` of ``ssml`` only), in the order given.
+
+    Returns:
+        one tuple of ``NAME=VALUE`` items per method of ``methods``.
+
+    Raises:
+        click.BadParameter: an item that is not NAME=VALUE.  ValueError: a name that none of the
+            methods takes (names them and what each takes).
+    """
+    from .options import option_names
+
+    names = list(parse_assignments(params, "--param"))
+    fields = [set(option_names(m.options)) - set(FLAG_OPTIONS) for m in methods]
+    orphans = [n for n in names if not any(n in f for f in fields)]
+    if orphans:
+        known = "; ".join(f"{m.name}: {', '.join(sorted(f)) or 'none'}" for m, f in zip(methods, fields))
+        raise ValueError(f"--param {', '.join(orphans)}: no -m takes it ({known})")
+    return [tuple(item for item in params if item.partition("=")[0].strip().replace("-", "_") in f)
+            for f in fields]
+
+
 @functools.lru_cache(maxsize=None)
 def _loadable_methods() -> tuple:
     """The registered methods, for --help; a plugin that cannot be loaded is left out with a
@@ -257,6 +281,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
              gamma, device, weights, params, as_json):
     """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1, GT / 255),
     and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
+    With several -m, each --param goes to the methods that take it.
 
     \b
     Examples:
@@ -281,10 +306,11 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
             if truth.shape != (stream.height, stream.width):
                 raise ValueError(f"{path}: ground truth is {truth.shape[0]} x {truth.shape[1]} but the "
                                  f"stream is {stream.height} x {stream.width}")
+        names = methods or ("tfp",)
+        chosen = [get_method(name) for name in names]
         with stream:
-            for name in methods or ("tfp",):
-                m = get_method(name)
-                settings = method_settings(m, params, max_interval=max_interval, weights=weights)
+            for name, m, own in zip(names, chosen, params_by_method(chosen, params)):
+                settings = method_settings(m, own, max_interval=max_interval, weights=weights)
                 for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
                                          pad=pad, **settings, **({"window": window} if window else {}))

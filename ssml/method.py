@@ -20,7 +20,8 @@ the brightness anchoring below), ``--param bin=auto|K`` (temporal binning of dar
 network reads 41 x K spike frames, K per input frame; auto: K from the firing rate, 1 on bright
 streams; ssml/binning.py), ``--param ensemble=1|2|4|8`` (geometric self-ensemble: the mean over
 that many flips/rotations of the window, n times the time; default 1; ssml/ensemble.py),
-``--param ends=auto|off|FILE`` (the weights for windows that cross a stream's end, below).
+``--param ends=auto|off|FILE`` (the weights for windows that cross a stream's end, below),
+``--param blend=1`` (both networks, below).
 
 Stream ends (ours): with ``--pad reflect`` a window centred within 20 input frames of a stream's
 first or last spike frame reads the stream mirrored about that frame, so the motion in it
@@ -31,6 +32,13 @@ in ``ssml/weights/MODEL_CARD.md``): ``ends=auto`` (default) does so with the shi
 ``off`` reads every window with the same weights, and ``FILE`` names the weights to use there
 (a file or a run folder, for ``ssml-lite`` too). With ``auto``, ``ssml-lite`` and ``--weights``
 read every window with one network.
+
+Blend (ours, ``--param blend=1``, off by default): the image is the mean of the raw outputs of
+the NBSN, read as ``-m ssml`` reads it (its ends weights near a stream's end), and of
+``ssml-lite`` on the same window, then anchored once; ``-m ssml`` and ``-m ssml-lite`` give the
+same image with it. Two networks this different make partly independent errors, so their mean is
+better than either (ssml/weights/MODEL_CARD.md, row "blend=1"), at the cost of one ssml-lite pass
+on top of the NBSN's (about 4 %). ``-m ssml`` alone stays the paper's network.
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
@@ -132,11 +140,15 @@ class SsmlOptions:
         ensemble: forward passes averaged over turns of the window (:mod:`ssml.ensemble`).
         ends: ``"auto"``, ``"off"`` or a weights file: the network for windows that cross a
             stream's end (module docstring; :func:`ends_weights`).
+        blend: on (1/True): the image is the mean of the raw outputs of this method's network and
+            of the other shipped one (``ssml-lite`` for ``ssml``, the NBSN for ``ssml-lite``; module
+            docstring), so ``-m ssml`` and ``-m ssml-lite`` give the same image with it.
 
     Raises:
         ValueError: an unknown precision, a batch that is not a positive integer, an anchor
             other than 1/0, a bin other than auto or 1-16, an ensemble other than 1, 2, 4, 8,
-            an ends that is neither auto, off, a file nor a run folder holding ``last.pt``.
+            an ends that is neither auto, off, a file nor a run folder holding ``last.pt``, a
+            blend other than 1/0.
     """
 
     weights: Optional[str] = None
@@ -146,6 +158,7 @@ class SsmlOptions:
     bin: Union[int, str] = field(default="auto", metadata={"values": "auto|K"})
     ensemble: int = field(default=1, metadata={"values": "|".join(map(str, ENSEMBLES))})
     ends: str = field(default="auto", metadata={"values": "|".join(ENDS) + "|FILE"})
+    blend: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "precision", precision_name(self.precision))
@@ -155,6 +168,9 @@ class SsmlOptions:
         if self.anchor not in (0, 1, True, False):
             raise ValueError(f"anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
         object.__setattr__(self, "anchor", bool(self.anchor))
+        if self.blend not in (0, 1, True, False):
+            raise ValueError(f"blend must be 1 (on) or 0 (off), got {self.blend!r}")
+        object.__setattr__(self, "blend", bool(self.blend))
         object.__setattr__(self, "bin", check_bin(self.bin))
         object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
         ends = str(self.ends)
@@ -173,6 +189,7 @@ class SsmlOptions:
         words = [f"with bin {self.bin} ({WINDOW * self.bin}-frame windows; --param bin=1 reads {WINDOW})"
                  ] if self.bin not in (1, "auto") else []
         words += [f"with self-ensemble x{self.ensemble}"] if self.ensemble > 1 else []
+        words += ["blended with the other network"] if self.blend else []
         return " and ".join(words)
 
 
@@ -186,6 +203,18 @@ def ends_weights(opts: SsmlOptions, lite: bool = False):
     if opts.ends not in ENDS:
         return opts.ends
     return ENDS_WEIGHTS if opts.ends == "auto" and opts.weights is None and not lite else opts.weights
+
+
+def window_networks(opts: SsmlOptions, lite: bool = False) -> list[tuple]:
+    """The networks whose raw outputs are averaged into each image, as ``(weights mid-stream,
+    weights near an end, lite)``: this method's (``opts.weights``, :func:`ends_weights`), and with
+    ``opts.blend`` the other shipped network's, read as its own method reads it with the
+    default options (the NBSN with ``ssml_ends.pt`` near an end unless ``ends=off``)."""
+    nets = [(opts.weights, ends_weights(opts, lite), lite)]
+    if opts.blend:
+        other = SsmlOptions(ends="off" if opts.ends == "off" else "auto")
+        nets.append((None, ends_weights(other, not lite), not lite))
+    return nets
 
 
 def near_end(centre: int, ends: tuple[int, int], k: int = 1) -> bool:
@@ -302,18 +331,19 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
     (the Method contract; ``scale=None``: the raw output)."""
     device = torch.device(source.device)
     batch = opts.batch or (4 if device.type == "cuda" else 1)
+    nets = window_networks(opts, lite)
     model = load_network(opts.weights, device, lite)
-    at_ends = ends_weights(opts, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
     k = resolve_bin(source, opts).bin  # already settled when called through plan_reconstruction
     before, after = span(k)
-    reuse = (SubstreamReuse(model.nbsn) if not lite and k == 1 and opts.ensemble == 1 and reuses_substreams(centres)
-             else None)
-    near = (lambda c: False) if at_ends == opts.weights else (lambda c: near_end(c, source.ends, k))
+    reuse = (SubstreamReuse(model.nbsn) if len(nets) == 1 and not lite and k == 1 and opts.ensemble == 1
+             and reuses_substreams(centres) else None)
+    near = ((lambda c: near_end(c, source.ends, k)) if any(mid != end for mid, end, _ in nets)
+            else (lambda c: False))
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, before, after, source.frames)):
         for part, end in end_groups(chunk.centres, batch, near):  # one yield per network batch: steady progress
-            net = load_network(at_ends, device, lite) if end else model
+            group = [load_network(at_end if end else mid, device, small) for mid, at_end, small in nets]
             out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
                               dtype=torch.float32, device=spikes.device)
             for i in range(spikes.shape[0]):
@@ -322,9 +352,10 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 windows = bin_windows(read, k).to(torch.float32).contiguous(memory_format=torch.channels_last)
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml", k)
                 with torch.no_grad(), autocast:
-                    raw = (self_ensemble(net, windows, opts.ensemble) if reuse is None or end else  # stride 7/14: sub-streams shared
-                           torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)]))
-                    raw = raw[:, 0].float()
+                    if reuse is None or end:
+                        raw = sum(self_ensemble(net, windows, opts.ensemble)[:, 0].float() for net in group) / len(group)
+                    else:  # stride 7/14: sub-streams shared
+                        raw = torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)])[:, 0].float()
                 # anchored to the spike frames read (a rate per spike frame; for k = 1 those are
                 # the float windows, no second conversion); unanchored, the binned output is a
                 # rate per k spike frames

@@ -65,7 +65,8 @@ def load_gt(path) -> np.ndarray:
     """Load a ground-truth image as float32 (H, W) in [0, 1].
 
     8-bit images are divided by 255, 16-bit by 65535; RGB(A) is converted to luminance with
-    ``skimage.color.rgb2gray`` (ITU-R BT.709 weights).
+    ``skimage.color.rgb2gray`` (ITU-R BT.709 weights). A ``.npy`` array is read as such (float:
+    intensities as they are, e.g. the demo's and ``spikekit simulate``'s exact ground truth).
 
     Raises:
         FileNotFoundError: missing file.  ValueError: unreadable or not an image.
@@ -78,9 +79,9 @@ def load_gt(path) -> np.ndarray:
     if path.suffix.lower() == ".dat":
         raise ValueError(f"{path}: this is a .dat spike stream; ground truth must be an image (PNG, TIFF, ...)")
     try:
-        image = iio.imread(path)
+        image = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else iio.imread(path)
     except Exception as exc:  # imageio raises many types for bad files; its hints are about plugins
-        raise ValueError(f"{path}: cannot read as a ground-truth image (PNG, TIFF, JPEG, ...)") from exc
+        raise ValueError(f"{path}: cannot read as a ground-truth image (PNG, TIFF, JPEG, .npy, ...)") from exc
     if image.dtype == np.uint8:
         scaled = image.astype(np.float32) / 255.0
     elif image.dtype == np.uint16:

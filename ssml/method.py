@@ -36,9 +36,10 @@ read every window with one network.
 Blend (ours, ``--param blend=1``, off by default): the image is the mean of the raw outputs of
 the NBSN, read as ``-m ssml`` reads it (its ends weights near a stream's end), and of
 ``ssml-lite`` on the same window, then anchored once; ``-m ssml`` and ``-m ssml-lite`` give the
-same image with it. Two networks this different make partly independent errors, so their mean is
-better than either (ssml/weights/MODEL_CARD.md, row "blend=1"), at the cost of one ssml-lite pass
-on top of the NBSN's (about 4 %). ``-m ssml`` alone stays the paper's network.
+same image with it. Two networks this different make partly independent errors: on the
+validation set their mean beats either, on the held-out test grid it lies between them
+(ssml/weights/MODEL_CARD.md, section "Blend"), at the cost of one ssml-lite pass on top of the
+NBSN's (3-4 %). ``-m ssml`` alone stays the paper's network.
 
 Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
 41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps

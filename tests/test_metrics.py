@@ -45,3 +45,20 @@ def test_load_gt(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="cannot read"):
         load_gt(tmp_path / "bad.png")
+
+
+def test_load_gt_reads_npy_arrays(tmp_path):
+    """The demo's exact ground truth (float32 .npy) is read as it is; uint8 arrays as 8-bit images."""
+    exact = np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8)
+    np.save(tmp_path / "exact.npy", exact)
+    out = load_gt(tmp_path / "exact.npy")
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, exact)
+    np.save(tmp_path / "u8.npy", (exact * 255).round().astype(np.uint8))
+    np.testing.assert_allclose(load_gt(tmp_path / "u8.npy"), exact, atol=0.5 / 255)
+    np.save(tmp_path / "cube.npy", np.zeros((2, 6, 8), np.float32))
+    with pytest.raises(ValueError, match="expected a grayscale or RGB image"):
+        load_gt(tmp_path / "cube.npy")
+    (tmp_path / "bad.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match=r"cannot read as a ground-truth image \(PNG, TIFF, JPEG, \.npy"):
+        load_gt(tmp_path / "bad.npy")

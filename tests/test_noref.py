@@ -116,7 +116,7 @@ def test_eval_metric_json_rows(shared_data):
                                        "--metric", "brisque", "-m", "tfp", "--json"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
-    assert set(row) == {"method", "window", "at", "niqe", "brisque"}
+    assert set(row) == {"method", "params", "window", "at", "niqe", "brisque"}
     from spikekit.recon import tfp
 
     image = tfp(read_dat(dat), window=41, at=150).numpy()

@@ -228,7 +228,7 @@ def test_cuda_device_without_cuda_is_a_clear_error(shared_data, tmp_path):
     assert result.exit_code != 0 and "no CUDA device" in result.output and "Traceback" not in result.output
 
 
-def test_eval_gives_each_method_the_params_it_takes(shared_data):
+def test_eval_gives_each_method_the_params_it_takes(shared_data, tmp_path):
     dat = shared_data / "reds41/spike/000_part1_key_id21.dat"
     gt = shared_data / "reds41/gt/000_part1_key_id21.png"
     # u0 is TFSTP's alone: the TFP row is the plain TFP-41 one, the TFSTP row changes with it.
@@ -236,9 +236,17 @@ def test_eval_gives_each_method_the_params_it_takes(shared_data):
     for u0 in ("0.15", "0.3"):
         result = run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "-m", "tfstp", "--param", f"u0={u0}", "--json")
         assert result.exit_code == 0, result.output
-        rows[u0] = {r["method"]: r["psnr"] for r in json.loads(result.output)}
+        listed = json.loads(result.output)
+        assert [r["params"] for r in listed] == [{}, {"u0": u0}]  # the JSON says what each row was given
+        rows[u0] = {r["method"]: r["psnr"] for r in listed}
     plain = json.loads(run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "--json").output)[0]["psnr"]
     assert rows["0.15"]["tfp"] == rows["0.3"]["tfp"] == plain
     assert rows["0.15"]["tfstp"] != rows["0.3"]["tfstp"]
+    table = run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "-m", "tfstp", "--param", "u0=0.3").output
+    assert "\ntfstp u0=0.3 " in table and "\ntfp " in table
+    npy = tmp_path / "gt.npy"  # the demo's kind of ground truth: a float array, read as it is
+    np.save(npy, load_gt(gt))
+    from_npy = json.loads(run("eval", dat, "--gt", npy, "--at", 20, "-m", "tfp", "--json").output)[0]["psnr"]
+    assert from_npy == pytest.approx(plain, abs=1e-9)
     result = run("eval", dat, "--gt", gt, "--at", 20, "-m", "tfp", "-m", "tfi", "--param", "ends=off")
     assert result.exit_code == 1 and "--param ends: no -m takes it (tfp: none; tfi: none)" in result.output

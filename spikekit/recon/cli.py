@@ -105,7 +105,8 @@ def _param_help() -> str:
         if text:
             by_text.setdefault(text, []).append(m.name)
     listed = "; ".join(f"{', '.join(names)}: {text}" for text, names in by_text.items())
-    return f"Method parameter, repeatable ({listed})." if listed else "Method parameter, repeatable."
+    return (f"Method parameter, repeatable ({listed}; a default is the value shown, or the first of a|b)."
+            if listed else "Method parameter, repeatable.")
 
 
 def _weights_help() -> str:
@@ -265,7 +266,7 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @click.argument("input", type=click.Path(dir_okay=False))
 @stream_options
 @click.option("--gt", "gts", multiple=True, type=click.Path(dir_okay=False),
-              help="Ground-truth image (repeatable; pairs with --at in order): PSNR and SSIM.")
+              help="Ground-truth image or float .npy array (repeatable; pairs with --at in order): PSNR and SSIM.")
 @click.option("--at", "ats", multiple=True, required=True, type=int,
               help="Spike-frame index to evaluate (repeatable; the matching --gt's index).")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(["niqe", "brisque"]),
@@ -276,10 +277,11 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
               help=f"TFP window (repeatable; default {TfpOptions.window}).")
 @method_options
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list of {method, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
+              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
 def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods, windows, max_interval, pad, scale,
              gamma, device, weights, params, as_json):
-    """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1, GT / 255),
+    """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1; 8-bit GT / 255, a
+    float .npy as it is),
     and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
     With several -m, each --param goes to the methods that take it.
 
@@ -316,7 +318,8 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
                                          pad=pad, **settings, **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
-                        row = {"method": name, "window": window, "at": at}
+                        row = {"method": name, "params": parse_assignments(own, "--param"),
+                               "window": window, "at": at}
                         if gts:
                             row.update(psnr=psnr(image, truths[k]), ssim=ssim(image, truths[k]), gt=str(gts[k]))
                         row.update({metric: NO_REFERENCE[metric](image) for metric in metrics})
@@ -326,11 +329,13 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
         return
     columns = (["psnr", "ssim"] if gts else []) + list(metrics)
     heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "brisque": "BRISQUE"}
-    click.echo(f"{'method':<8} {'window':>6} {'at':>7} " + " ".join(f"{heads[c]:>8}" for c in columns)
+    labels = [" ".join([r["method"], *(f"{k}={v}" for k, v in r["params"].items())]) for r in rows]
+    width = max([len("method"), *map(len, labels)])
+    click.echo(f"{'method':<{width}} {'window':>6} {'at':>7} " + " ".join(f"{heads[c]:>8}" for c in columns)
                + ("  gt" if gts else ""))
-    for r in rows:
+    for r, label in zip(rows, labels):
         values = " ".join(f"{r[c]:>8.4f}" if c == "ssim" else f"{r[c]:>8.2f}" for c in columns)
-        click.echo(f"{r['method']:<8} {r['window'] if r['window'] else '-':>6} {r['at']:>7} {values}"
+        click.echo(f"{label:<{width}} {r['window'] if r['window'] else '-':>6} {r['at']:>7} {values}"
                    + (f"  {r['gt']}" if gts else ""))
 
 

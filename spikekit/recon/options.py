@@ -97,7 +97,8 @@ def parse_params(cls, texts: dict, method: str, exclude=()) -> dict:
 
 def describe(cls, exclude=()) -> str:
     """The ``--param`` items of ``cls`` for ``--help``: ``"u0=0.15, D=1.0, warmup=400"``
-    (choices as ``precision=fp32|bf16``, booleans as ``anchor=1|0``); ``""`` for none."""
+    (choices as ``precision=auto|fp32|bf16``, booleans as ``anchor=1|0``; the default first);
+    ``""`` for none."""
     hints = typing.get_type_hints(cls)
     items = []
     for f in dataclasses.fields(cls):
@@ -109,7 +110,7 @@ def describe(cls, exclude=()) -> str:
         elif typing.get_origin(kind) is typing.Literal:
             shown = "|".join(map(str, typing.get_args(kind)))
         elif kind is bool:
-            shown = "1|0"
+            shown = "1|0" if f.default else "0|1"
         else:
             shown = f.default
         items.append(f"{f.name}={shown}")

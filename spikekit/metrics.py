@@ -77,7 +77,8 @@ def load_gt(path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"ground-truth image not found: {path}")
     if path.suffix.lower() == ".dat":
-        raise ValueError(f"{path}: this is a .dat spike stream; ground truth must be an image (PNG, TIFF, ...) or a .npy array")
+        raise ValueError(f"{path}: this is a .dat spike stream; ground truth must be an image "
+                         "(PNG, TIFF, ...) or a .npy array")
     try:
         image = np.load(path, allow_pickle=False) if path.suffix.lower() == ".npy" else iio.imread(path)
     except Exception as exc:  # imageio raises many types for bad files; its hints are about plugins

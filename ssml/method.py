@@ -354,9 +354,11 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml", k)
                 with torch.no_grad(), autocast:
                     if reuse is None or end:
-                        raw = sum(self_ensemble(net, windows, opts.ensemble)[:, 0].float() for net in group) / len(group)
+                        raw = sum(self_ensemble(net, windows, opts.ensemble)[:, 0].float()
+                                  for net in group) / len(group)
                     else:  # stride 7/14: sub-streams shared
-                        raw = torch.cat([reuse(w[None], chunk.start + s, i) for w, s in zip(windows, starts)])[:, 0].float()
+                        raw = torch.cat([reuse(w[None], chunk.start + s, i)
+                                         for w, s in zip(windows, starts)])[:, 0].float()
                 # anchored to the spike frames read (a rate per spike frame; for k = 1 those are
                 # the float windows, no second conversion); unanchored, the binned output is a
                 # rate per k spike frames

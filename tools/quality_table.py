@@ -14,8 +14,8 @@ window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikeki
 are the method's ``--param`` options, e.g. ``"lite unbinned=ssml-lite,bin=1"``; default: the
 shipped ``ssml`` and, when its file exists, ``ssml-lite``, each also with ``ensemble=8`` and
 ``bin=1``, and their blend, ``blend=1``). ``--card FILE`` rewrites the part of FILE between the
-``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables. ``--offset K`` centres every window K spike
-frames after the GT index (a check of the data's timing convention).
+``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables. ``--offset K``
+centres every window K spike frames after the GT index (a check of the data's timing convention).
 """
 from __future__ import annotations
 

@@ -71,14 +71,13 @@ def params_by_method(methods, params=()) -> list:
     """
     from .options import option_names
 
-    names = list(parse_assignments(params, "--param"))
+    keys = [next(iter(parse_assignments([item], "--param"))) for item in params]  # one home for NAME
     fields = [set(option_names(m.options)) - set(FLAG_OPTIONS) for m in methods]
-    orphans = [n for n in names if not any(n in f for f in fields)]
+    orphans = list(dict.fromkeys(k for k in keys if not any(k in f for f in fields)))
     if orphans:
         known = "; ".join(f"{m.name}: {', '.join(sorted(f)) or 'none'}" for m, f in zip(methods, fields))
         raise ValueError(f"--param {', '.join(orphans)}: no -m takes it ({known})")
-    return [tuple(item for item in params if item.partition("=")[0].strip().replace("-", "_") in f)
-            for f in fields]
+    return [tuple(item for item, key in zip(params, keys) if key in f) for f in fields]
 
 
 @functools.lru_cache(maxsize=None)
@@ -277,7 +276,8 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
               help=f"TFP window (repeatable; default {TfpOptions.window}).")
 @method_options
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, niqe, brisque} (the ones computed).")
+              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, niqe, brisque} "
+                   "(the ones computed).")
 def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods, windows, max_interval, pad, scale,
              gamma, device, weights, params, as_json):
     """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1; 8-bit GT / 255, a
@@ -312,14 +312,14 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
         chosen = [get_method(name) for name in names]
         with stream:
             for name, m, own in zip(names, chosen, params_by_method(chosen, params)):
+                given = parse_assignments(own, "--param")
                 settings = method_settings(m, own, max_interval=max_interval, weights=weights)
                 for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
                                          pad=pad, **settings, **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
-                        row = {"method": name, "params": parse_assignments(own, "--param"),
-                               "window": window, "at": at}
+                        row = {"method": name, "params": given, "window": window, "at": at}
                         if gts:
                             row.update(psnr=psnr(image, truths[k]), ssim=ssim(image, truths[k]), gt=str(gts[k]))
                         row.update({metric: NO_REFERENCE[metric](image) for metric in metrics})

@@ -67,6 +67,7 @@ import torch
 
 from spikekit import ops
 from spikekit.recon.base import Method
+from spikekit.recon.options import check_flag
 from spikekit.recon.source import Source, plan_chunks
 
 from .binning import bin_windows, check_bin, resolve_bin, span
@@ -166,12 +167,8 @@ class SsmlOptions:
         batch = self.batch
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
             raise ValueError(f"batch must be a positive integer, got {batch!r}")
-        if self.anchor not in (0, 1, True, False):
-            raise ValueError(f"anchor must be 1 (on) or 0 (off), got {self.anchor!r}")
-        object.__setattr__(self, "anchor", bool(self.anchor))
-        if self.blend not in (0, 1, True, False):
-            raise ValueError(f"blend must be 1 (on) or 0 (off), got {self.blend!r}")
-        object.__setattr__(self, "blend", bool(self.blend))
+        object.__setattr__(self, "anchor", check_flag(self.anchor, "anchor"))
+        object.__setattr__(self, "blend", check_flag(self.blend, "blend"))
         object.__setattr__(self, "bin", check_bin(self.bin))
         object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
         ends = str(self.ends)

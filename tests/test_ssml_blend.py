@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from spikekit.recon import get_method, reconstruct
+from spikekit.recon.options import parse_params
+from ssml.method import SsmlOptions
 from ssml.weights_io import DEFAULT_WEIGHTS, ENDS_WEIGHTS, LITE_WEIGHTS
 from ssml_model_util import one_thread, spikes  # noqa: F401  (one_thread: autouse fixture)
 
@@ -42,6 +44,19 @@ def test_blend_is_the_mean_of_both_networks_raw_outputs(stream):
 
 
 def test_bad_blend_is_one_line():
-    with pytest.raises(ValueError, match=r"^ssml: blend must be 1 \(on\) or 0 \(off\), got 2$"):
+    with pytest.raises(ValueError, match=r"^ssml: blend must be 1 \(on\) or 0 \(off\) \(true/yes/on and false/no/off also do\), got 2$"):
         SSML.make_options(blend=2)
     assert SSML.make_options(blend=1).describe() == "blended with the other network"
+
+
+@pytest.mark.parametrize("text, on", [("yes", True), ("ON", True), ("true", True), ("1", True),
+                                      ("no", False), ("off", False), ("0", False)])
+def test_blend_words_from_the_command_line(text, on):
+    values = parse_params(SsmlOptions, {"blend": text}, "ssml")
+    assert SSML.make_options(**values).blend is on
+
+
+def test_a_word_that_is_no_flag_is_refused_naming_the_words():
+    values = parse_params(SsmlOptions, {"anchor": "maybe"}, "ssml")
+    with pytest.raises(ValueError, match=r"^ssml: anchor must be 1 \(on\) or 0 \(off\) .*got 'maybe'$"):
+        SSML.make_options(**values)

@@ -54,6 +54,19 @@ def make_options(cls, values: dict, method: str):
         raise ValueError(f"{method}: {e}") from None
 
 
+def check_flag(value, name: str) -> bool:
+    """A boolean option's value (True/False or 1/0, as :func:`parse_value` reads 1/0, true/false,
+    yes/no, on/off from the command line) as a bool.
+
+    Raises:
+        ValueError: anything else, naming ``name`` and the words a ``--param`` takes.
+    """
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be 1 (on) or 0 (off) ({'/'.join(_TRUE[1:])} and "
+                     f"{'/'.join(_FALSE[1:])} also do), got {value!r}")
+
+
 def parse_value(text: str, kind):
     """A ``--param`` value text as the type ``kind`` (a field's resolved annotation): ``none`` or
     ``null`` is None for an Optional field; ``int`` takes ``400`` or ``1e3`` (not ``2.5``);

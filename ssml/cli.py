@@ -17,7 +17,7 @@ from click.core import ParameterSource
 from spikekit.cliutils import parse_assignments
 
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
-from .config import AMP_MODES, TrainConfig, split_case
+from .config import AMP_MODES, SHIPPED_TEACHERS, TrainConfig, split_case
 from .losses import PSEUDO_LABELS
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
@@ -91,12 +91,14 @@ def _parse_set(items) -> dict:
 
 
 def _absolute_paths(values: dict) -> dict:
-    """``out``, ``dat`` and the DAT/GT (or DIR) parts of ``val`` cases and ``pairs`` as absolute
-    paths (a run resumed from another folder finds its data and its run folder); other keys
-    unchanged."""
+    """``out``, ``dat``, a ``teacher`` file and the DAT/GT (or DIR) parts of ``val`` cases and
+    ``pairs`` as absolute paths (a run resumed from another folder finds its data, its teacher and
+    its run folder); other keys unchanged."""
     out = dict(values)
     if "out" in out:
         out["out"] = os.path.abspath(out["out"])
+    if out.get("teacher") and out["teacher"] not in SHIPPED_TEACHERS:
+        out["teacher"] = os.path.abspath(out["teacher"])
     if "dat" in out:
         out["dat"] = [os.path.abspath(p) for p in out["dat"]]
     for key in ("val", "pairs"):

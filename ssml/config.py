@@ -19,6 +19,7 @@ from spikekit.io import atomic_output
 from spikekit.simulate.model import DEFAULT_GAIN
 
 from .binning import MAX_MANUAL_BIN
+from .ensemble import ENSEMBLES
 from .losses import PSEUDO_LABELS
 from .video import TRAIN_SPAN
 
@@ -54,6 +55,8 @@ def _typed(key: str, value, kind: type):
 
 
 MODELS = ("ssml", "lite")
+SHIPPED_TEACHERS = {"lite": True, "default": False}
+"""The words ``teacher`` takes for the shipped weights: ``{word: is it ssml-lite}``."""
 OBJECTIVES = ("self", "supervised", "hybrid")
 AMP_MODES = ("none", "bf16")
 """``TrainConfig.amp``: float32, or bfloat16 autocast."""
@@ -113,6 +116,16 @@ class TrainConfig:
     relative_loss: bool = False
     """Divide each sample's supervised error by its mean target (:func:`ssml.losses.supervised_loss`):
     a dark scene weighs as much as a bright one."""
+    teacher: str = ""
+    """Online distillation (ours): weights of a trained network (``ssml-lite`` or SSML; a file,
+    checkpoint or run folder; a word of :data:`SHIPPED_TEACHERS`: the shipped ones) whose output
+    on every sample with ground truth is a second target of the supervised terms, weighted
+    ``teacher_weight`` (:func:`ssml.losses.supervised_loss` with the teacher's output as the
+    target); empty: none."""
+    teacher_weight: float = 1.0
+    """Weight of the teacher term (``teacher``) beside the ground-truth term."""
+    teacher_ensemble: int = 1
+    """The teacher's self-ensemble (``--param ensemble`` of ``recon``, :mod:`ssml.ensemble`)."""
     nla: bool = True
     """NBSN with non-local attention (the paper's best); False: the released plain concat."""
     pseudo_label: str = "tfp7"
@@ -262,6 +275,10 @@ class TrainConfig:
                 need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
+        need(not self.teacher or self.objective != "self", "teacher",
+             "objective 'supervised' or 'hybrid' (the teacher's output enters the supervised terms)")
+        need(self.teacher_weight >= 0, "teacher_weight", "a weight >= 0")
+        need(self.teacher_ensemble in ENSEMBLES, "teacher_ensemble", "one of " + ", ".join(map(str, ENSEMBLES)))
         need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
         need(self.edge_weight >= 0, "edge_weight", "a weight >= 0")
         need(0.0 <= self.video_fraction <= 1.0, "video_fraction", "a share in [0, 1]")

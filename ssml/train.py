@@ -141,6 +141,7 @@ class Trainer:
         self.cfg = config.validate()
         self._setup_process()
         start = self._init_model(config.init) if resume is None and config.init else None
+        self.teacher = self._load_teacher(config.teacher) if config.teacher else None
         seed_everything(config.seed + 1000003 * self.rank)
         from .data import TrainData
 
@@ -264,7 +265,39 @@ class Trainer:
                              f"train with {flag} to start from them")
         return start
 
+    def _load_teacher(self, name: str) -> torch.nn.Module:
+        """The frozen network of ``config.teacher`` (:data:`ssml.config.SHIPPED_TEACHERS`) on the
+        device, in eval mode: an SSML model answers with its NBSN.
+
+        Raises:
+            FileNotFoundError: missing weights.  ValueError: not SSML or ssml-lite weights.
+        """
+        from .config import SHIPPED_TEACHERS
+        from .weights_io import load_model
+
+        shipped = name in SHIPPED_TEACHERS
+        teacher = load_model(None if shipped else name, device=self.device, lite=SHIPPED_TEACHERS.get(name, False))
+        teacher.requires_grad_(False)
+        return teacher.to(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
+
     # one step ------------------------------------------------------------------------------
+    def _add_teacher(self, total: torch.Tensor, pred: torch.Tensor, spikes: torch.Tensor,
+                     out: dict) -> torch.Tensor:
+        """``total`` plus ``config.teacher_weight`` x the supervised loss of ``pred`` (n, 1, c, c)
+        against the teacher's output on the same windows ``spikes`` (n, 41, c, c), which is
+        already on the output scale (logged as ``loss/teacher`` in ``out``); ``total`` itself
+        without a teacher."""
+        if self.teacher is None:
+            return total
+        from .ensemble import self_ensemble
+        from .losses import supervised_loss
+
+        with torch.no_grad(), self._autocast():
+            target = self_ensemble(self.teacher, spikes, self.cfg.teacher_ensemble).float()
+        teach = supervised_loss(pred, target, 1.0, self.cfg.edge_weight, self.cfg.relative_loss)
+        out["loss/teacher"] = teach.detach()
+        return total + self.cfg.teacher_weight * teach
+
     def _autocast(self):
         if self.cfg.amp == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -284,6 +317,7 @@ class Trainer:
                 pred = self.net(spikes[:n])
             total = supervised_loss(pred, gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
             out["loss/supervised"] = total.detach()
+            total = self._add_teacher(total, pred, spikes[:n], out)
         else:
             warm = self.step < cfg.bsn_warmup
             with self._autocast():
@@ -296,9 +330,11 @@ class Trainer:
             total = terms.total
             out.update({"loss/reconstruction": terms.reconstruction.detach(), "loss/mutual": terms.mutual.detach()})
             if cfg.objective == "hybrid" and pred is not None:
-                sup = supervised_loss(pred[:gt.shape[0]], gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
+                n = gt.shape[0]
+                sup = supervised_loss(pred[:n], gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
                 total = total + cfg.sup_weight * sup
                 out["loss/supervised"] = sup.detach()
+                total = self._add_teacher(total, pred[:n], spikes[:n], out)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()

@@ -102,3 +102,14 @@ def test_pair_and_val_paths_are_shown_by_their_file_names():
     pair = "/data/reds301/spike/203_part2_key_id151.dat:/data/reds301/gt/203_part2_key_id151.png:150"
     assert ablation_table._names({"pairs": [pair], "init": "ssml/weights/ssml_lite.pt", "lr": 0.1}) == {
         "pairs": ["203_part2_key_id151.dat:203_part2_key_id151.png:150"], "init": "ssml_lite.pt", "lr": 0.1}
+
+
+def test_a_key_an_older_reference_config_lacks_counts_as_its_default():
+    """A reference run written before a config key existed: the key has its TrainConfig default
+    there, so a newer run that keeps the default shows no change, and one that sets it does."""
+    from ssml.config import TrainConfig
+
+    old = {"lr": 1e-3}
+    new = {**TrainConfig().to_dict(), "lr": 1e-3}
+    assert ablation_table.changes(new, old) == {}
+    assert ablation_table.changes({**new, "relative_loss": True}, old) == {"relative_loss": True}

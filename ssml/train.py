@@ -37,7 +37,7 @@ from spikekit import ops
 from spikekit.threads import apply_threads
 
 from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig
+from .config import SHIPPED_TEACHERS, TrainConfig
 from .validation import Validator
 
 
@@ -272,7 +272,6 @@ class Trainer:
         Raises:
             FileNotFoundError: missing weights.  ValueError: not SSML or ssml-lite weights.
         """
-        from .config import SHIPPED_TEACHERS
         from .weights_io import load_model
 
         shipped = name in SHIPPED_TEACHERS

@@ -270,12 +270,17 @@ class Trainer:
         device, in eval mode: an SSML model answers with its NBSN.
 
         Raises:
-            FileNotFoundError: missing weights.  ValueError: not SSML or ssml-lite weights.
+            FileNotFoundError: missing weights.  ValueError: not SSML or ssml-lite weights. Either
+                message starts with ``teacher:`` and names the words for the shipped weights.
         """
         from .weights_io import load_model
 
         shipped = name in SHIPPED_TEACHERS
-        teacher = load_model(None if shipped else name, device=self.device, lite=SHIPPED_TEACHERS.get(name, False))
+        try:
+            teacher = load_model(None if shipped else name, device=self.device, lite=SHIPPED_TEACHERS.get(name, False))
+        except (FileNotFoundError, ValueError) as e:
+            words = " and ".join(f"'{w}'" for w in SHIPPED_TEACHERS)
+            raise type(e)(f"teacher: {e} ({words} name the shipped ssml-lite and SSML weights)") from None
         teacher.requires_grad_(False)
         return teacher.to(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
 

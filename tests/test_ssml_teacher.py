@@ -85,3 +85,22 @@ def test_a_teacher_file_is_kept_as_an_absolute_path_and_shipped_words_as_they_ar
     assert _absolute_paths({"teacher": "runs/t.pt"}) == {"teacher": str(tmp_path / "runs" / "t.pt")}
     assert _absolute_paths({"teacher": "lite"}) == {"teacher": "lite"}
     assert _absolute_paths({"teacher": ""}) == {"teacher": ""}
+
+
+@pytest.mark.parametrize("value", ["true", "1", "[a]"])
+def test_a_teacher_that_is_no_file_name_is_one_line_from_the_cli(tmp_path, value):
+    from click.testing import CliRunner
+
+    from spikekit.cli import main
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "-o", str(out), "--steps", "1", "--set", "model=lite",
+                                       "--set", "objective=supervised", "--set", f"teacher={value}"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: config teacher=")
+    assert not out.exists()
+
+
+def test_a_missing_teacher_file_names_the_setting_and_the_shipped_words(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^teacher: .*nothing\.pt.*\('lite' and 'default' name the shipped"):
+        Trainer(config(tmp_path, teacher=str(tmp_path / "nothing.pt")))

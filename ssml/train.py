@@ -280,7 +280,8 @@ class Trainer:
             teacher = load_model(None if shipped else name, device=self.device, lite=SHIPPED_TEACHERS.get(name, False))
         except (FileNotFoundError, ValueError) as e:
             words = " and ".join(f"'{w}'" for w in SHIPPED_TEACHERS)
-            raise type(e)(f"teacher: {e} ({words} name the shipped ssml-lite and SSML weights)") from None
+            nets = " and ".join("ssml-lite" if lite else "SSML" for lite in SHIPPED_TEACHERS.values())
+            raise type(e)(f"teacher: {e} ({words} name the shipped {nets} weights)") from None
         teacher.requires_grad_(False)
         return teacher.to(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
 

@@ -74,9 +74,11 @@ def _extension():
     sources = rel("csrc/spikekit.cpp") + rel("csrc/*/cpu.cpp")
     # No fused multiply-add contraction on either device: CPU and CUDA must give the same bits
     # (the simulator's spikes, the TFP/TFI values), so both round every operation alike.
-    cxx = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off"] + _system_includes()
-    if os.environ.get("SPIKEKIT_PORTABLE", "0") in ("", "0"):
-        cxx.append("-march=native")  # built from source on the machine that runs it
+    # No -march: the build targets baseline x86-64 (or aarch64) and runs on any such CPU; the
+    # kernels are compiled once more for AVX2 and AVX-512 inside the same library and chosen when
+    # it loads (csrc/common/dispatch.h). -fno-trapping-math lets GCC turn the per-element selects
+    # into vector blends on every path (it changes no value, only floating-point exception flags).
+    cxx = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-trapping-math"] + _system_includes()
     args = {"cxx": cxx}
     if _want_cuda():
         sources += rel("csrc/*/kernel.cu") + rel("csrc/*/binding.cpp")

@@ -2,17 +2,52 @@
 // operators below with the PyTorch dispatcher. Every op schema lives in this one block;
 // each family folder csrc/<family>/ holds its CPU implementation (cpu.cpp) and its CUDA one
 // (kernel.cu + binding.cpp, CUDA builds only).
+// The module also says which CPU instruction-set path the kernels take (csrc/common/dispatch.h).
 #include <Python.h>
 #include <torch/library.h>
+
+#include "common/dispatch.h"
 
 #ifndef SPIKEKIT_WITH_CUDA
 #define SPIKEKIT_WITH_CUDA 0
 #endif
 
+namespace {
+
+// cpu_capability() -> (path in use, best path of this CPU), e.g. ("avx2", "avx512").
+PyObject* cpu_capability(PyObject*, PyObject*) {
+  using spikekit::kIsaNames;
+  return Py_BuildValue("(ss)", kIsaNames[static_cast<int>(spikekit::cpu_isa())],
+                       kIsaNames[static_cast<int>(spikekit::cpu_best_isa())]);
+}
+
+// set_cpu_capability(name): take path `name`; ValueError for an unknown name or one above the CPU's best.
+PyObject* set_cpu_capability(PyObject*, PyObject* arg) {
+  const char* name = PyUnicode_AsUTF8(arg);
+  if (name == nullptr) return nullptr;
+  const int isa = spikekit::isa_from_name(name);
+  const int best = static_cast<int>(spikekit::cpu_best_isa());
+  if (isa < 0 || isa > best) {
+    PyErr_Format(PyExc_ValueError, "CPU capability %R: expected one of %s (this CPU's best: %s)", arg,
+                 best == 2 ? "default, avx2, avx512" : best == 1 ? "default, avx2" : "default",
+                 spikekit::kIsaNames[best]);
+    return nullptr;
+  }
+  spikekit::cpu_isa_slot().store(isa);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef methods[] = {
+    {"cpu_capability", cpu_capability, METH_NOARGS, "(path in use, best path of this CPU)"},
+    {"set_cpu_capability", set_cpu_capability, METH_O, "take CPU path 'default', 'avx2' or 'avx512'"},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
 extern "C" {
 PyObject* PyInit__C(void) {
   static struct PyModuleDef module_def = {
-      PyModuleDef_HEAD_INIT, "_C", "spikekit custom operators (torch.ops.spikekit)", -1, nullptr};
+      PyModuleDef_HEAD_INIT, "_C", "spikekit custom operators (torch.ops.spikekit)", -1, methods};
   PyObject* module = PyModule_Create(&module_def);
   if (module != nullptr) PyModule_AddIntConstant(module, "WITH_CUDA", SPIKEKIT_WITH_CUDA);
   return module;

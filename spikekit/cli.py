@@ -27,7 +27,8 @@ COMMANDS = {
 
 
 def build_info() -> dict:
-    """Versions and build facts: spikekit and torch versions, CUDA kernels compiled, threads."""
+    """Versions and build facts: spikekit and torch versions, the CPU kernels' instruction-set
+    path (in use and the CPU's best), CUDA kernels compiled, threads."""
     import torch
 
     from . import __version__, ops
@@ -36,6 +37,8 @@ def build_info() -> dict:
     return {
         "spikekit": __version__,
         "torch": torch.__version__,
+        "cpu_capability": ops.cpu_capability(),
+        "cpu_best_capability": ops.cpu_best_capability(),
         "cuda_kernels": ops.WITH_CUDA,
         "cuda_available": torch.cuda.is_available(),
         "openmp_threads": torch.get_num_threads(),
@@ -48,7 +51,10 @@ def format_build_info(info: dict) -> str:
 
     why = "" if info["cuda_kernels"] else (" (torch is a CPU-only build)" if torch.version.cuda is None
                                           else " (built with SPIKEKIT_NO_CUDA or without nvcc)")
-    return (f"spikekit {info['spikekit']}, torch {info['torch']}, CUDA kernels "
+    cpu = info["cpu_capability"]
+    if cpu != info["cpu_best_capability"]:
+        cpu += f" (forced; this CPU's best: {info['cpu_best_capability']})"
+    return (f"spikekit {info['spikekit']}, torch {info['torch']}, CPU kernels {cpu}, CUDA kernels "
             f"{'compiled' if info['cuda_kernels'] else 'not compiled'}{why}, CUDA device "
             f"{'available' if info['cuda_available'] else 'not available'}, "
             f"threads {info['threads']}")
@@ -123,7 +129,7 @@ _warned: set = set()  # plugin commands already reported as not loadable
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Print spikekit/torch versions, whether CUDA kernels were compiled, threads.")
+              help="Print spikekit/torch versions, the CPU kernels' instruction-set path, whether CUDA kernels were compiled, threads.")
 def main():
     """spikekit: spiking-camera streams in, images out.
 

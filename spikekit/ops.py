@@ -19,6 +19,66 @@ except ImportError as exc:  # pragma: no cover - only when the extension was nev
 WITH_CUDA: bool = bool(_C.WITH_CUDA)
 """True when the CUDA kernels were compiled into this build."""
 
+CPU_CAPABILITIES = ("default", "avx2", "avx512")
+"""The instruction-set paths of the CPU kernels, lowest first (csrc/common/dispatch.h): baseline
+x86-64 (NEON on aarch64), AVX2 + FMA (x86-64-v3), AVX-512 F/BW/VL/DQ/CD (x86-64-v4)."""
+
+CPU_CAPABILITY_ENV = "SPIKEKIT_CPU_CAPABILITY"
+"""Environment variable, read when spikekit loads, that forces a lower CPU path (as torch's
+``ATEN_CPU_CAPABILITY``)."""
+
+
+def cpu_capability() -> str:
+    """The instruction-set path the CPU kernels take now: one of :data:`CPU_CAPABILITIES`.
+
+    The best path of the running CPU is chosen when spikekit loads, lowered by the environment
+    variable ``SPIKEKIT_CPU_CAPABILITY`` or by :func:`set_cpu_capability`. Every path gives the
+    same bits.
+    """
+    return _C.cpu_capability()[0]
+
+
+def cpu_best_capability() -> str:
+    """The highest instruction-set path the running CPU (and its operating system) supports."""
+    return _C.cpu_capability()[1]
+
+
+def supported_cpu_capabilities() -> tuple[str, ...]:
+    """Every path the running CPU can take, lowest first (``("default", "avx2")`` on AVX2)."""
+    return CPU_CAPABILITIES[:CPU_CAPABILITIES.index(cpu_best_capability()) + 1]
+
+
+def set_cpu_capability(name: str) -> None:
+    """Make the CPU kernels take path ``name`` from now on (process-wide; tests and benchmarks
+    use it to run every path in one process).
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`CPU_CAPABILITIES`, or is above what this CPU
+            supports (the message lists what it supports).
+    """
+    _C.set_cpu_capability(str(name))
+
+
+def _check_capability_env() -> None:
+    """One warning line when SPIKEKIT_CPU_CAPABILITY names no path or one this CPU lacks (the
+    kernels then take the CPU's best path, as with no variable)."""
+    import os
+    import warnings
+
+    value = os.environ.get(CPU_CAPABILITY_ENV)
+    if value is None or value in supported_cpu_capabilities():
+        return
+    known = value in CPU_CAPABILITIES
+    message = (f"{CPU_CAPABILITY_ENV}={value!r} ignored: "
+               + (f"this CPU supports only {', '.join(supported_cpu_capabilities())}" if known
+                  else f"expected one of {', '.join(CPU_CAPABILITIES)}")
+               + f"; using {cpu_capability()}")
+    # Attributed to the environment, not a source line, so it prints as one line.
+    warnings.warn_explicit(message, RuntimeWarning, filename="environment", lineno=0)
+
+
+_check_capability_env()
+
 
 def check_device(device) -> torch.device:
     """``device`` as a torch.device the spikekit kernels can run on.

@@ -36,3 +36,21 @@ def shared_data() -> Path:
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 """Use with @pytest.mark.parametrize("device", DEVICES)."""
+
+
+def _cpu_paths() -> list[str]:
+    from spikekit import ops
+
+    return list(ops.supported_cpu_capabilities())
+
+
+@pytest.fixture(params=_cpu_paths())
+def cpu_path(request):
+    """Runs the test once per CPU instruction-set path this machine supports (default, avx2,
+    avx512; csrc/common/dispatch.h), so each path is checked against the plain references."""
+    from spikekit import ops
+
+    before = ops.cpu_capability()
+    ops.set_cpu_capability(request.param)
+    yield request.param
+    ops.set_cpu_capability(before)

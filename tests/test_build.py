@@ -114,6 +114,67 @@ def test_version_and_build_info():
     assert facts["openmp_threads"] == torch.get_num_threads()
 
 
+def test_cpu_paths_are_listed_chosen_and_forced():
+    """The CPU kernels' instruction-set path: the best one by default, any lower one on request,
+    an unknown or unsupported one refused by name; --version names the path in use."""
+    ops = spikekit.ops
+    paths = ops.supported_cpu_capabilities()
+    assert paths[0] == "default" and paths == ops.CPU_CAPABILITIES[:len(paths)]
+    assert ops.cpu_best_capability() == paths[-1]
+    before = ops.cpu_capability()
+    try:
+        for path in paths:
+            ops.set_cpu_capability(path)
+            assert ops.cpu_capability() == path
+            assert f"CPU kernels {path}" in CliRunner().invoke(main, ["--version"]).output
+        with pytest.raises(ValueError, match="'sse9': expected one of default"):
+            ops.set_cpu_capability("sse9")
+        if paths[-1] != "avx512":
+            with pytest.raises(ValueError, match="this CPU's best"):
+                ops.set_cpu_capability("avx512")
+    finally:
+        ops.set_cpu_capability(before)
+
+
+@pytest.mark.parametrize("value, path, warns", [("default", "default", False), ("sse9", None, True)])
+def test_environment_variable_forces_a_lower_path(value, path, warns):
+    env = dict(os.environ, SPIKEKIT_CPU_CAPABILITY=value)
+    out = subprocess.run([sys.executable, "-m", "spikekit", "--version"], capture_output=True, text=True,
+                         timeout=120, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stderr
+    best = spikekit.ops.cpu_best_capability()
+    assert f"CPU kernels {path or best}" in out.stdout
+    if warns:  # one line naming the variable, what it takes and the path used instead
+        assert out.stderr.count("\n") == 1 and "SPIKEKIT_CPU_CAPABILITY='sse9' ignored" in out.stderr
+        assert "expected one of default, avx2, avx512" in out.stderr
+    else:
+        assert out.stderr == ""
+
+
+def test_the_build_is_portable():
+    """No -march/-m<isa> flag: the library is built for baseline x86-64 and every vector
+    instruction (ymm/zmm registers) sits in a function compiled for its own path (run_avx2,
+    run_avx512 and what they call), which runs only on a CPU that has it."""
+    flags = _setup_module()._extension().extra_compile_args["cxx"]
+    assert not [f for f in flags if f.startswith(("-march", "-mavx", "-mtune=native"))], flags
+    objdump = shutil.which("objdump")
+    if objdump is None or not sysconfig.get_platform().endswith("x86_64"):
+        pytest.skip("objdump or x86-64 not available")
+    library = Path(spikekit._C.__file__)
+    listing = subprocess.run([objdump, "-d", "--no-show-raw-insn", "-C", str(library)], capture_output=True,
+                             text=True, timeout=300).stdout
+    function, offenders, vector_functions = "", set(), set()
+    for line in listing.splitlines():
+        if line.endswith(">:"):
+            function = line
+        elif "%ymm" in line or "%zmm" in line:
+            vector_functions.add(function)
+            if "_avx2" not in function and "_avx512" not in function:
+                offenders.add(function)
+    assert vector_functions, "no AVX code at all: the per-path kernels were not built"
+    assert not offenders, sorted(offenders)[:5]
+
+
 def test_python_m_spikekit_is_the_same_program():
     out = subprocess.run([sys.executable, "-m", "spikekit", "--version"], capture_output=True, text=True,
                          timeout=120, cwd=REPO)

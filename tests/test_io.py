@@ -77,7 +77,7 @@ def test_shared_file_matches_numpy_decoder_and_repacks_byte_exact(shared_data, t
 
 @pytest.mark.parametrize("shape", [(5, 250, 400), (3, 5, 7), (2, 250, 250), (4, 1, 1), (2, 3, 8), (1, 9, 13)])
 @pytest.mark.parametrize("flip", [True, False])
-def test_kernels_match_plain_reference(shape, flip):
+def test_kernels_match_plain_reference(shape, flip, cpu_path):
     g = torch.Generator().manual_seed(sum(shape))
     spikes = torch.randint(0, 2, shape, dtype=torch.uint8, generator=g)
     packed = ops.pack_spikes(spikes, flip)
@@ -324,7 +324,7 @@ def test_read_dat_cuda(shared_data):
 
 @pytest.mark.parametrize("shape", [(7, 250, 400), (300, 3, 5), (2, 250, 250), (600, 2, 9)])
 @pytest.mark.parametrize("flip", [True, False])
-def test_spike_counts_match_decoded_sums(shape, flip):
+def test_spike_counts_match_decoded_sums(shape, flip, cpu_path):
     spikes = (torch.rand(shape, generator=torch.Generator().manual_seed(5)) < 0.7).to(torch.uint8)
     pixels, frames = ops.spike_counts(ops.pack_spikes(spikes, flip), shape[1], shape[2], flip)
     assert torch.equal(pixels, spikes.to(torch.int64).sum(dim=0))

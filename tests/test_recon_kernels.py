@@ -41,7 +41,7 @@ def random_spikes(frames, height, width, p, seed=0) -> torch.Tensor:
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("p", [0.05, 0.5, 0.97])
-def test_tfp_packed_matches_reference(size, p):
+def test_tfp_packed_matches_reference(size, p, cpu_path):
     h, w = size
     flip = (h + w) % 2 == 0
     spikes = random_spikes(700, h, w, p, seed=h * 31 + w)
@@ -61,7 +61,7 @@ def test_tfp_packed_matches_reference(size, p):
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("p", [0.02, 0.3, 0.9])
 @pytest.mark.parametrize("m", [1, 3, 12, 20])
-def test_tfi_packed_and_isi_match_reference(size, p, m):
+def test_tfi_packed_and_isi_match_reference(size, p, m, cpu_path):
     h, w = size
     frames = 90
     spikes = random_spikes(frames, h, w, p, seed=h * 7 + w + m)
@@ -89,7 +89,7 @@ def test_isi_batch_stride_and_values_above_zero():
     np.testing.assert_array_equal(got[2, 0].numpy(), np.full(66, 24.0))
 
 
-def test_tfp_long_window_does_not_wrap():
+def test_tfp_long_window_does_not_wrap(cpu_path):
     ones = torch.ones(65535, 1, 8, dtype=torch.uint8)
     got = ops.tfp_packed(ops.pack_spikes(ones), 1, 8, torch.tensor([32767]), 65535, 0.5)
     np.testing.assert_array_equal(got.numpy(), np.full((1, 1, 8), 0.5, np.float32))
@@ -179,7 +179,7 @@ def test_isi_long_ones_and_empty_rows(device):
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
-def test_isi_long_search_uses_wide_offsets(dtype):
+def test_isi_long_search_uses_wide_offsets(dtype, cpu_path):
     spikes = random_spikes(450, 3, 5, 0.004, seed=9)  # sparse: offsets beyond 127 frames
     centres = [0, 150, 225, 449]
     got = ops.isi(spikes.to(dtype).reshape(1, 450, 15), torch.tensor(centres), 200)
@@ -237,7 +237,7 @@ def run_tfstp_calls(spikes, calls, origin, params, scale, device):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("scale,params", [(-1.0, (0.15, 1.0, 10.0, 0.15)), (1.5, (0.3, 2.5, 4.0, 0.2))])
-def test_tfstp_frames_matches_plain_recurrence_across_calls(scale, params, device):
+def test_tfstp_frames_matches_plain_recurrence_across_calls(scale, params, device, cpu_path):
     """Pixels past one 512-pixel work item, state carried over calls of different lengths, two
     outputs after the same frame, a pixel that never fires."""
     spikes = (torch.rand(150, 1100, generator=torch.Generator().manual_seed(3)) < 0.15).to(torch.uint8)

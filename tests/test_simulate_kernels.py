@@ -35,7 +35,7 @@ def test_constant_0p5_fires_on_odd_frames():
 
 
 @pytest.mark.parametrize("k", [3, 7, 10, 100, 1000])
-def test_intensity_one_over_k_fires_at_step_k(k):
+def test_intensity_one_over_k_fires_at_step_k(k, cpu_path):
     """Exact arithmetic reaches theta after k steps of 1/k: the k-th step fires (index k-1)."""
     sim = Simulator(1, 1, gain=1.0, noise="off")
     spikes = sim.step(torch.full((3 * k, 1, 1), 1.0 / k))
@@ -90,7 +90,7 @@ def _state(sim):
 
 @pytest.mark.parametrize("size", [(5, 7), (3, 700), (16, 8)])
 @pytest.mark.parametrize("noise", ["off", "on"])
-def test_cpu_equals_numpy_reference(size, noise):
+def test_cpu_equals_numpy_reference(size, noise, cpu_path):
     H, W = size
     B, N = 2, 13
     model = NoiseModel(dark_rate=2000.0, threshold_sigma=0.05, electrons=300.0) if noise == "on" else "off"
@@ -112,7 +112,7 @@ def test_cpu_equals_numpy_reference(size, noise):
 
 
 @pytest.mark.parametrize("noise", ["off", "on"])
-def test_interp_kernel_integrates_exactly_the_interpolated_intensity(noise):
+def test_interp_kernel_integrates_exactly_the_interpolated_intensity(noise, cpu_path):
     """simulate_interp == simulate_frames on interpolate()'s images: the GT is what pixels see."""
     H, W, S = 9, 21, 37
     gen = torch.Generator().manual_seed(2)
@@ -152,7 +152,7 @@ def test_normals_have_standard_moments():
 # --- chunking, seeds, batches --------------------------------------------------------------------
 
 @pytest.mark.parametrize("packed", [False, True])
-def test_chunked_equals_one_shot(packed):
+def test_chunked_equals_one_shot(packed, cpu_path):
     H, W = 11, 17
     x = torch.rand(50, H, W, generator=torch.Generator().manual_seed(4))
     one = Simulator(H, W, noise="on", seed=3, packed=packed).step(x)

@@ -1,4 +1,5 @@
-// CPU kernels for the .dat bit layout: unpack (with the vertical flip fused) and pack.
+// CPU kernels for the .dat bit layout: unpack (with the vertical flip fused) and pack. The loops
+// are compiled once per instruction set and chosen at run time (csrc/common/dispatch.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -8,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../common/dispatch.h"
 #include "checks.h"
 #include "math.h"
 
@@ -41,11 +43,13 @@ void unpack_frames_cpu(const at::Tensor& packed, int64_t height, int64_t width, 
   uint8_t* dst = out.data_ptr<uint8_t>();
   const uint64_t* table = spread_table().data();
   at::parallel_for(0, frames * height, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / height;
-      const int64_t r = i - t * height;
-      unpack_row(src + t * nbytes, file_row(r, height, flip) * width, width, dst + i * width, table);
-    }
+    cpu_dispatch([&](auto) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t t = i / height;
+        const int64_t r = i - t * height;
+        unpack_row(src + t * nbytes, file_row(r, height, flip) * width, width, dst + i * width, table);
+      }
+    });
   });
 }
 
@@ -63,6 +67,27 @@ void unpack_spikes_out_cpu(const at::Tensor& packed, int64_t height, int64_t wid
   unpack_frames_cpu(packed, height, width, flip, out);
 }
 
+// Bytes [begin, end) of the packed output (byte i = byte i % nbytes of frame i / nbytes).
+inline void pack_bytes(const uint8_t* src, uint8_t* dst, int64_t begin, int64_t end, int64_t height,
+                       int64_t width, bool flip) {
+  const int64_t nbytes = frame_bytes(height, width), npix = height * width;
+  for (int64_t i = begin; i < end; ++i) {
+    const int64_t t = i / nbytes;
+    const int64_t j = i - t * nbytes;
+    const uint8_t* image = src + t * npix;
+    const int64_t p = j * 8;
+    const int64_t r = p / width;
+    const int64_t c = p - r * width;
+    if (c + 8 <= width) {  // the whole byte lies in one row: gather 8 pixels at once
+      uint64_t x;
+      std::memcpy(&x, image + file_row(r, height, flip) * width + c, 8);
+      dst[i] = gather_byte(x & 0x0101010101010101ULL);
+    } else {
+      dst[i] = pack_byte(image, j, height, width, flip);
+    }
+  }
+}
+
 at::Tensor pack_spikes_cpu(const at::Tensor& spikes, bool flip) {
   check_uint8(spikes, "pack_spikes", "spikes", 3);
   const int64_t frames = spikes.size(0), height = spikes.size(1), width = spikes.size(2);
@@ -71,23 +96,8 @@ at::Tensor pack_spikes_cpu(const at::Tensor& spikes, bool flip) {
   at::Tensor out = at::empty({frames, nbytes}, spikes.options());
   const uint8_t* src = spikes.data_ptr<uint8_t>();
   uint8_t* dst = out.data_ptr<uint8_t>();
-  const int64_t npix = height * width;
   at::parallel_for(0, frames * nbytes, 4096, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / nbytes;
-      const int64_t j = i - t * nbytes;
-      const uint8_t* image = src + t * npix;
-      const int64_t p = j * 8;
-      const int64_t r = p / width;
-      const int64_t c = p - r * width;
-      if (c + 8 <= width) {  // the whole byte lies in one row: gather 8 pixels at once
-        uint64_t x;
-        std::memcpy(&x, image + file_row(r, height, flip) * width + c, 8);
-        dst[i] = gather_byte(x & 0x0101010101010101ULL);
-      } else {
-        dst[i] = pack_byte(image, j, height, width, flip);
-      }
-    }
+    cpu_dispatch([&](auto) { pack_bytes(src, dst, begin, end, height, width, flip); });
   });
   return out;
 }
@@ -101,17 +111,19 @@ std::tuple<at::Tensor, at::Tensor> spike_counts_cpu(const at::Tensor& packed, in
   at::Tensor per_frame = at::empty({frames}, packed.options().dtype(at::kLong));
   int64_t* fc = per_frame.data_ptr<int64_t>();
   at::parallel_for(0, frames, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      const uint8_t* frame = src + t * nbytes;
-      int64_t n = 0, j = 0;
-      for (; j + 8 <= nbytes; j += 8) {
-        uint64_t x;
-        std::memcpy(&x, frame + j, 8);
-        n += __builtin_popcountll(x);
+    cpu_dispatch([&](auto) {  // POPCNT on the avx2 and avx512 paths, a bit trick on the default one
+      for (int64_t t = begin; t < end; ++t) {
+        const uint8_t* frame = src + t * nbytes;
+        int64_t n = 0, j = 0;
+        for (; j + 8 <= nbytes; j += 8) {
+          uint64_t x;
+          std::memcpy(&x, frame + j, 8);
+          n += __builtin_popcountll(x);
+        }
+        for (; j < nbytes; ++j) n += popcount8(frame[j]);
+        fc[t] = n;
       }
-      for (; j < nbytes; ++j) n += popcount8(frame[j]);
-      fc[t] = n;
-    }
+    });
   });
   // Per pixel, in file order: 8 byte-wide lanes per packed byte, flushed before they can wrap.
   std::vector<int64_t> file_counts(nbytes * 8, 0);
@@ -124,9 +136,12 @@ std::tuple<at::Tensor, at::Tensor> spike_counts_cpu(const at::Tensor& packed, in
         lanes[j - begin] = 0;
       }
     };
+    uint64_t* acc = lanes.data();
     for (int64_t t = 0; t < frames; ++t) {
       const uint8_t* row = src + t * nbytes;
-      for (int64_t j = begin; j < end; ++j) lanes[j - begin] += spread_byte(row[j]);
+      cpu_dispatch([&](auto) {
+        for (int64_t j = begin; j < end; ++j) acc[j - begin] += spread_byte(row[j]);
+      });
       if ((t + 1) % 255 == 0) flush();
     }
     flush();

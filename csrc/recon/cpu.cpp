@@ -1,6 +1,7 @@
 // CPU kernels of the classic reconstructions: TFP and TFI read straight from packed spike
 // frames (the .dat bytes; the unpacked stream is never materialised), and the ISI of unpacked
-// (N, T, P) batches. Per-element math: csrc/recon/math.h (shared with the CUDA kernels).
+// (N, T, P) batches. Per-element math: csrc/recon/math.h (shared with the CUDA kernels). The
+// loops are compiled once per instruction set and chosen at run time (csrc/common/dispatch.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -9,11 +10,11 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
+#include "../bits/math.h"
+#include "../common/dispatch.h"
+#if SK_HAVE_X86_PATHS
 #include "../common/simd.h"
 #endif
-
-#include "../bits/math.h"
 #include "checks.h"
 #include "math.h"
 
@@ -49,38 +50,46 @@ inline void store_block(float* image, int64_t p0, int64_t n, int64_t height, int
   });
 }
 
-// TFP values of `len` counts into dst with non-temporal (streaming) stores where the vector ISA
-// allows: the outputs are far larger than the caches and are not read back by the kernel, so
-// bypassing the cache avoids reading every output line before writing it. Same values as
-// tfp_value (min(count * factor, 1)).
-inline void store_tfp(float* dst, const int32_t* count, int64_t len, float factor) {
+// TFP values of `len` counts into dst with non-temporal (streaming) stores on the vector paths:
+// the outputs are far larger than the caches and are not read back by the kernel, so bypassing
+// the cache avoids reading every output line before writing it. Same values as tfp_value
+// (min(count * factor, 1)); dst + q is aligned to the vector first (plain stores up to there).
+#if SK_HAVE_X86_PATHS
+SK_TARGET_AVX2 inline int64_t stream_tfp_avx2(float* dst, const int32_t* count, int64_t len, float factor) {
   int64_t q = 0;
-#if defined(__AVX512F__) || defined(__AVX2__)
-#if defined(__AVX512F__)
-  constexpr int64_t kLanes = 16;
-#else
-  constexpr int64_t kLanes = 8;
-#endif
-  for (; q < len && (reinterpret_cast<uintptr_t>(dst + q) % (kLanes * 4)) != 0; ++q)
-    dst[q] = tfp_value(count[q], factor);
-  for (; q + kLanes <= len; q += kLanes) {
-#if defined(__AVX512F__)
+  for (; q < len && (reinterpret_cast<uintptr_t>(dst + q) % 32) != 0; ++q) dst[q] = tfp_value(count[q], factor);
+  for (; q + 8 <= len; q += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(count + q))),
+                                   _mm256_set1_ps(factor));
+    _mm256_stream_ps(dst + q, _mm256_min_ps(v, _mm256_set1_ps(1.0f)));
+  }
+  return q;
+}
+
+SK_TARGET_AVX512 inline int64_t stream_tfp_avx512(float* dst, const int32_t* count, int64_t len, float factor) {
+  int64_t q = 0;
+  for (; q < len && (reinterpret_cast<uintptr_t>(dst + q) % 64) != 0; ++q) dst[q] = tfp_value(count[q], factor);
+  for (; q + 16 <= len; q += 16) {
     const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(count + q)), _mm512_set1_ps(factor));
     _mm512_stream_ps(dst + q, _mm512_min_ps(v, _mm512_set1_ps(1.0f)));
-#else
-    const __m256 v = _mm256_mul_ps(
-        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(count + q))),
-        _mm256_set1_ps(factor));
-    _mm256_stream_ps(dst + q, _mm256_min_ps(v, _mm256_set1_ps(1.0f)));
-#endif
   }
+  return q;
+}
+#endif
+
+template <Isa I>
+inline void store_tfp(float* dst, const int32_t* count, int64_t len, float factor) {
+  int64_t q = 0;
+#if SK_HAVE_X86_PATHS
+  if constexpr (I == Isa::kAvx512) q = stream_tfp_avx512(dst, count, len, factor);
+  if constexpr (I == Isa::kAvx2) q = stream_tfp_avx2(dst, count, len, factor);
 #endif
   for (; q < len; ++q) dst[q] = tfp_value(count[q], factor);
 }
 
 inline void store_fence() {
-#if defined(__AVX512F__) || defined(__AVX2__)
-  _mm_sfence();  // order the streaming stores before the op returns
+#if SK_HAVE_X86_PATHS
+  _mm_sfence();  // order the streaming stores before the op returns (SSE: every x86-64 CPU)
 #endif
 }
 
@@ -128,23 +137,26 @@ void tfp_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width,
     for (int64_t i = 0; i < k; ++i) {
       const int64_t a = tfp_window_start(c[i], window), b = a + window;
       const bool slide = cur_b >= 0 && a >= cur_a && 2 * (a - cur_a) < window;
-      for (int64_t blk = begin; blk < end; ++blk) {
-        const int64_t j0 = blk * kBlockBytes;
-        const int64_t nb = std::min(kBlockBytes, nbytes - j0);
-        int32_t* count = counts.data() + (blk - begin) * kBlockBytes * 8;
-        if (slide) {
-          accumulate_frames(src, nbytes, j0, nb, cur_b, b, 1, count);
-          accumulate_frames(src, nbytes, j0, nb, cur_a, a, -1, count);
-        } else {
-          std::fill(count, count + kBlockBytes * 8, 0);
-          accumulate_frames(src, nbytes, j0, nb, a, b, 1, count);
+      int32_t* block_counts = counts.data();
+      cpu_dispatch([&](auto isa) {
+        for (int64_t blk = begin; blk < end; ++blk) {
+          const int64_t j0 = blk * kBlockBytes;
+          const int64_t nb = std::min(kBlockBytes, nbytes - j0);
+          int32_t* count = block_counts + (blk - begin) * kBlockBytes * 8;
+          if (slide) {
+            accumulate_frames(src, nbytes, j0, nb, cur_b, b, 1, count);
+            accumulate_frames(src, nbytes, j0, nb, cur_a, a, -1, count);
+          } else {
+            std::fill(count, count + kBlockBytes * 8, 0);
+            accumulate_frames(src, nbytes, j0, nb, a, b, 1, count);
+          }
+          const int64_t p0 = j0 * 8;
+          for_each_row_run(p0, std::min(nb * 8, npix - p0), height, width, flip,
+                           [&](int64_t q, int64_t len, int64_t image_index) {
+                             store_tfp<decltype(isa)::value>(dst + i * npix + image_index, count + q, len, factor);
+                           });
         }
-        const int64_t p0 = j0 * 8;
-        for_each_row_run(p0, std::min(nb * 8, npix - p0), height, width, flip,
-                         [&](int64_t q, int64_t len, int64_t image_index) {
-                           store_tfp(dst + i * npix + image_index, count + q, len, factor);
-                         });
-      }
+      });
       cur_a = a;
       cur_b = b;
     }
@@ -168,16 +180,18 @@ void tfi_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width,
   const int64_t blocks = (nbytes + kBlockBytes - 1) / kBlockBytes;
 
   at::parallel_for(0, k * blocks, 1, [&](int64_t begin, int64_t end) {
-    int32_t isi[kBlockBytes * 8];
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t i = item / blocks, blk = item - i * blocks;
-      const int64_t j0 = blk * kBlockBytes;
-      const int64_t nb = std::min(kBlockBytes, nbytes - j0);
-      const int64_t p0 = j0 * 8;
-      for (int64_t q = 0; q < nb; ++q) isi_byte(src, nbytes, frames, j0 + q, c[i], max_interval, isi + 8 * q);
-      store_block(dst + i * npix, p0, std::min(nb * 8, npix - p0), height, width, flip,
-                  [&](int64_t q) { return tfi_value(isi[q], s); });
-    }
+    cpu_dispatch([&](auto) {
+      int32_t isi[kBlockBytes * 8];
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t i = item / blocks, blk = item - i * blocks;
+        const int64_t j0 = blk * kBlockBytes;
+        const int64_t nb = std::min(kBlockBytes, nbytes - j0);
+        const int64_t p0 = j0 * 8;
+        for (int64_t q = 0; q < nb; ++q) isi_byte(src, nbytes, frames, j0 + q, c[i], max_interval, isi + 8 * q);
+        store_block(dst + i * npix, p0, std::min(nb * 8, npix - p0), height, width, flip,
+                    [&](int64_t q) { return tfi_value(isi[q], s); });
+      }
+    });
   });
 }
 
@@ -213,12 +227,14 @@ void isi_run_as(const T* src, int64_t n, int64_t bstride, int64_t frames, int64_
                 const int64_t* c, int64_t k, int64_t max_interval, float* dst) {
   const int64_t blocks = (npix + kIsiBlock - 1) / kIsiBlock;
   at::parallel_for(0, n * k * blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / (k * blocks), rest = item - b * k * blocks;
-      const int64_t i = rest / blocks, p0 = (rest - i * blocks) * kIsiBlock;
-      isi_block<T, D>(src + b * bstride + p0, npix, frames, c[i], max_interval,
-                      std::min(kIsiBlock, npix - p0), dst + (b * k + i) * npix + p0);
-    }
+    cpu_dispatch([&](auto) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t b = item / (k * blocks), rest = item - b * k * blocks;
+        const int64_t i = rest / blocks, p0 = (rest - i * blocks) * kIsiBlock;
+        isi_block<T, D>(src + b * bstride + p0, npix, frames, c[i], max_interval,
+                        std::min(kIsiBlock, npix - p0), dst + (b * k + i) * npix + p0);
+      }
+    });
   });
 }
 

@@ -1,5 +1,6 @@
 // CPU kernels of the simulator: integrate-and-fire fused with bit packing. The per-element
-// math is csrc/simulate/math.h (shared with CUDA); this file only arranges the loops.
+// math is csrc/simulate/math.h (shared with CUDA); this file only arranges the loops, compiled
+// once per instruction set and chosen at run time (csrc/common/dispatch.h).
 //
 // Work is split into tiles of 512 consecutive *file* pixels (the .dat bit order, rows
 // bottom-up), so a tile writes 64 whole bytes of every packed spike frame. A tile keeps its
@@ -11,19 +12,17 @@
 
 #include <algorithm>
 #include <cstring>
-#if defined(__AVX512F__)
-#include "../common/simd.h"
-#endif
 
 // The shared float helpers are specified as separately rounded IEEE operations (CUDA uses
 // __fmul_rn/__fadd_rn); GCC would otherwise fuse a*b+c into an FMA here, changing the bits.
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off", "no-math-errno")
+#pragma GCC optimize("fp-contract=off", "no-math-errno", "no-trapping-math")
 #elif defined(__clang__)
 #pragma clang fp contract(off)
 #endif
 
 #include "../bits/math.h"
+#include "../common/dispatch.h"
 #include "checks.h"
 #include "math.h"
 
@@ -31,6 +30,9 @@ namespace spikekit {
 namespace {
 
 constexpr int64_t kTile = 512;
+// Lane arrays are kLanes floats apart (2112 bytes): no two of them lie a multiple of 4 KiB apart,
+// which would make the CPU see false dependencies between a store to one and a load from another.
+constexpr int64_t kLanes = kTile + 16;
 
 // A run of lanes that is contiguous in the image: lanes [lane, lane + len) are image pixels
 // [image, image + len).
@@ -49,115 +51,82 @@ int make_segments(int64_t p0, int64_t p1, int64_t height, int64_t width, Segment
   return n;
 }
 
-// The Philox words of spike-frame group frame >> 2 for lanes [0, L): w[i][k] = word i of
-// sim_shot_words(k0, k1, pix[k], frame, batch). With AVX-512, 16 lanes at a time with the
-// 32x32->64-bit multiplies done as even/odd vpmuludq (same Philox4x32-10 arithmetic as
-// csrc/simulate/philox.h, which the tests' plain reference checks bit for bit); else the shared
-// helper in a vectorised loop.
-void shot_words(uint32_t k0, uint32_t k1, const uint32_t* pix, int64_t L, int64_t frame, uint32_t batch,
-                uint32_t (*w)[kTile]) {
-  const uint64_t g = static_cast<uint64_t>(frame >> 2);
-  const uint32_t c1 = static_cast<uint32_t>(g), c2 = kTagShot | (static_cast<uint32_t>(g >> 32) << 8);
-#if defined(__AVX512F__)
-  const __m512i M0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u));
-  const __m512i M1 = _mm512_set1_epi32(static_cast<int>(0xCD9E8D57u));
-  auto mulhilo = [](__m512i x, __m512i m, __m512i& hi, __m512i& lo) {
-    const __m512i even = _mm512_mul_epu32(x, m);
-    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
-    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-    lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  };
-  for (int64_t k = 0; k < L; k += 16) {  // lanes past L (pix = 0) are computed and never used
-    __m512i x0 = _mm512_loadu_si512(pix + k), x1 = _mm512_set1_epi32(static_cast<int>(c1));
-    __m512i x2 = _mm512_set1_epi32(static_cast<int>(c2)), x3 = _mm512_set1_epi32(static_cast<int>(batch));
-    uint32_t a0 = k0, a1 = k1;
-    for (int round = 0; round < 10; ++round) {
-      __m512i hi0, lo0, hi1, lo1;
-      mulhilo(x0, M0, hi0, lo0);
-      mulhilo(x2, M1, hi1, lo1);
-      x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32(static_cast<int>(a0)), 0x96);  // 3-way xor
-      x1 = lo1;
-      x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32(static_cast<int>(a1)), 0x96);
-      x3 = lo0;
-      a0 += 0x9E3779B9u;
-      a1 += 0xBB67AE85u;
-    }
-    _mm512_store_si512(w[0] + k, x0);
-    _mm512_store_si512(w[1] + k, x1);
-    _mm512_store_si512(w[2] + k, x2);
-    _mm512_store_si512(w[3] + k, x3);
-  }
-#else
-#pragma omp simd
-  for (int64_t k = 0; k < L; ++k) {
-    const Philox4 r = philox4x32(pix[k], c1, c2, batch, k0, k1);
-    w[0][k] = r.x0;
-    w[1][k] = r.x1;
-    w[2][k] = r.x2;
-    w[3][k] = r.x3;
-  }
-#endif
-}
+// The lane state of one tile (one block, so the 4 KiB spacing above holds).
+struct alignas(64) Tile {
+  float acc[kLanes], comp[kLanes], th[kLanes], thf[kLanes], x[kLanes], f0[kLanes], d[kLanes];
+  float z[4][kLanes];     // shot-noise normals of the current group of 4 spike frames
+  uint32_t w[4][kLanes];  // their Philox words
+  uint32_t pix[kLanes];
+  uint8_t s[kTile + 8];
+};
 
 template <bool INTERP, bool SHOT, bool PACKED>
-void run_tile(const SimArgs& a, int64_t b, int64_t p0) {
+inline void run_tile(const SimArgs& a, int64_t b, int64_t p0, Tile& st, const Segment* segs, int nseg) {
   const int64_t npix = a.height * a.width, nb = frame_bytes(a.height, a.width);
-  const int64_t p1 = std::min(p0 + kTile, npix), L = p1 - p0;
-  alignas(64) float acc[kTile], comp[kTile], th[kTile], thf[kTile], x[kTile], f0[kTile], d[kTile];
-  alignas(64) uint32_t pix[kTile];
-  alignas(64) uint8_t s[kTile + 8];
-  Segment segs[kTile + 1];
-  const int nseg = make_segments(p0, p1, a.height, a.width, segs);
-  std::memset(s, 0, sizeof(s));
-  std::memset(pix, 0, sizeof(pix));  // lanes past L feed whole 16-lane Philox blocks
-  const int64_t base = b * npix;
-  for (int i = 0; i < nseg; ++i) {
-    const Segment& g = segs[i];
-    std::memcpy(acc + g.lane, a.acc + base + g.image, g.len * sizeof(float));
-    std::memcpy(comp + g.lane, a.comp + base + g.image, g.len * sizeof(float));
-    std::memcpy(th + g.lane, a.theta + base + g.image, g.len * sizeof(float));
-    if (INTERP) {
-      std::memcpy(f0 + g.lane, a.start + base + g.image, g.len * sizeof(float));
-      std::memcpy(d + g.lane, a.delta + base + g.image, g.len * sizeof(float));
-    }
-    for (int64_t k = 0; k < g.len; ++k) pix[g.lane + k] = static_cast<uint32_t>(g.image + k);
-  }
-  for (int64_t k = 0; k < L; ++k) thf[k] = sim_theta_fire(th[k]);
+  const int64_t L = std::min(p0 + kTile, npix) - p0;
+  float* __restrict acc = st.acc;
+  float* __restrict comp = st.comp;
+  const float* __restrict th = st.th;
+  const float* __restrict thf = st.thf;
+  const float* __restrict x = st.x;
+  const float* __restrict f0 = st.f0;
+  const float* __restrict d = st.d;
+  const uint32_t* __restrict pix = st.pix;
+  uint8_t* __restrict s = st.s;
   const float gain = a.gain, dark = a.dark, shot = a.shot;
   const uint32_t k0 = a.k0, k1 = a.k1, bb = static_cast<uint32_t>(b);
-  alignas(64) float z[4][kTile];     // shot-noise normals of the current group of 4 spike frames
-  alignas(64) uint32_t w[4][kTile];  // their Philox words
   int64_t zbase = -4;
   for (int64_t t = 0; t < a.frames; ++t) {
     const int64_t frame = a.frame0 + t;
     const int64_t row = b * a.frames + t;  // output frame (b, t)
     if (!INTERP) {
       const float* src = a.intensity + row * npix;
-      for (int i = 0; i < nseg; ++i) std::memcpy(x + segs[i].lane, src + segs[i].image, segs[i].len * sizeof(float));
+      for (int i = 0; i < nseg; ++i) std::memcpy(st.x + segs[i].lane, src + segs[i].image, segs[i].len * sizeof(float));
     }
     const float al = INTERP ? a.alpha[t] : 0.0f;
-    auto charge = [&](int64_t k) {
-      return sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
-    };
     if (!SHOT) {
 #pragma omp simd
-      for (int64_t k = 0; k < L; ++k) s[k] = sim_fire(charge(k), acc[k], comp[k], th[k], thf[k]);
+      for (int64_t k = 0; k < L; ++k) {
+        const float q = sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
+        s[k] = static_cast<uint8_t>(sim_fire(q, acc[k], comp[k], th[k], thf[k]));
+      }
     } else {
       if ((frame & 3) == 0 && t + 4 <= a.frames) {  // one Philox call per lane for 4 frames
-        shot_words(k0, k1, pix, L, frame, bb, w);
+        const uint64_t g = static_cast<uint64_t>(frame >> 2);
+        const uint32_t c1 = static_cast<uint32_t>(g), c2 = kTagShot | (static_cast<uint32_t>(g >> 32) << 8);
+        uint32_t* __restrict w0 = st.w[0];
+        uint32_t* __restrict w1 = st.w[1];
+        uint32_t* __restrict w2 = st.w[2];
+        uint32_t* __restrict w3 = st.w[3];
 #pragma omp simd
-        for (int64_t k = 0; k < L; ++k) sim_normals4(Philox4{w[0][k], w[1][k], w[2][k], w[3][k]}, z[0][k], z[1][k], z[2][k], z[3][k]);
+        for (int64_t k = 0; k < L; ++k) {  // sim_shot_words, lane by lane
+          const Philox4 r = philox4x32(pix[k], c1, c2, bb, k0, k1);
+          w0[k] = r.x0;
+          w1[k] = r.x1;
+          w2[k] = r.x2;
+          w3[k] = r.x3;
+        }
+        float* __restrict z0 = st.z[0];
+        float* __restrict z1 = st.z[1];
+        float* __restrict z2 = st.z[2];
+        float* __restrict z3 = st.z[3];
+#pragma omp simd
+        for (int64_t k = 0; k < L; ++k) sim_normals4(Philox4{w0[k], w1[k], w2[k], w3[k]}, z0[k], z1[k], z2[k], z3[k]);
         zbase = t;
       }
       if (t - zbase < 4) {
-        const float* zr = z[t - zbase];
+        const float* __restrict zr = st.z[t - zbase];
 #pragma omp simd
-        for (int64_t k = 0; k < L; ++k) s[k] = sim_fire(sim_shot(charge(k), shot, zr[k]), acc[k], comp[k], th[k], thf[k]);
+        for (int64_t k = 0; k < L; ++k) {
+          const float q = sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
+          s[k] = static_cast<uint8_t>(sim_fire(sim_shot(q, shot, zr[k]), acc[k], comp[k], th[k], thf[k]));
+        }
       } else {  // a partial group at the edge of the call
 #pragma omp simd
         for (int64_t k = 0; k < L; ++k) {
+          const float q = sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
           const float zk = sim_shot_normal(k0, k1, pix[k], frame, bb);
-          s[k] = sim_fire(sim_shot(charge(k), shot, zk), acc[k], comp[k], th[k], thf[k]);
+          s[k] = static_cast<uint8_t>(sim_fire(sim_shot(q, shot, zk), acc[k], comp[k], th[k], thf[k]));
         }
       }
     }
@@ -165,19 +134,46 @@ void run_tile(const SimArgs& a, int64_t b, int64_t p0) {
       uint8_t* dst = a.out + row * nb + p0 / 8;
       const int64_t nbytes = (L + 7) / 8;
       for (int64_t j = 0; j < nbytes; ++j) {
-        uint64_t w;
-        std::memcpy(&w, s + 8 * j, 8);
-        dst[j] = gather_byte(w);
+        uint64_t word;
+        std::memcpy(&word, s + 8 * j, 8);
+        dst[j] = gather_byte(word);
       }
     } else {
       uint8_t* dst = a.out + row * npix;
       for (int i = 0; i < nseg; ++i) std::memcpy(dst + segs[i].image, s + segs[i].lane, segs[i].len);
     }
   }
+}
+
+// One tile: gather its state (lanes in file order), run every spike frame of the call on the
+// instruction set of the running CPU, scatter the state back.
+template <bool INTERP, bool SHOT, bool PACKED>
+void run_tile_on_cpu(const SimArgs& a, int64_t b, int64_t p0) {
+  const int64_t npix = a.height * a.width;
+  const int64_t p1 = std::min(p0 + kTile, npix), L = p1 - p0;
+  Tile st;
+  Segment segs[kTile + 1];
+  const int nseg = make_segments(p0, p1, a.height, a.width, segs);
+  std::memset(st.s, 0, sizeof(st.s));
+  std::memset(st.pix, 0, sizeof(st.pix));
+  const int64_t base = b * npix;
   for (int i = 0; i < nseg; ++i) {
     const Segment& g = segs[i];
-    std::memcpy(a.acc + base + g.image, acc + g.lane, g.len * sizeof(float));
-    std::memcpy(a.comp + base + g.image, comp + g.lane, g.len * sizeof(float));
+    std::memcpy(st.acc + g.lane, a.acc + base + g.image, g.len * sizeof(float));
+    std::memcpy(st.comp + g.lane, a.comp + base + g.image, g.len * sizeof(float));
+    std::memcpy(st.th + g.lane, a.theta + base + g.image, g.len * sizeof(float));
+    if (INTERP) {
+      std::memcpy(st.f0 + g.lane, a.start + base + g.image, g.len * sizeof(float));
+      std::memcpy(st.d + g.lane, a.delta + base + g.image, g.len * sizeof(float));
+    }
+    for (int64_t k = 0; k < g.len; ++k) st.pix[g.lane + k] = static_cast<uint32_t>(g.image + k);
+  }
+  for (int64_t k = 0; k < L; ++k) st.thf[k] = sim_theta_fire(st.th[k]);
+  cpu_dispatch([&](auto) { run_tile<INTERP, SHOT, PACKED>(a, b, p0, st, segs, nseg); });
+  for (int i = 0; i < nseg; ++i) {
+    const Segment& g = segs[i];
+    std::memcpy(a.acc + base + g.image, st.acc + g.lane, g.len * sizeof(float));
+    std::memcpy(a.comp + base + g.image, st.comp + g.lane, g.len * sizeof(float));
   }
 }
 
@@ -189,7 +185,7 @@ void run(const SimArgs& a) {
   auto body = [&](auto shot_tag, auto packed_tag) {
     constexpr bool SHOT = decltype(shot_tag)::value, PACKED = decltype(packed_tag)::value;
     at::parallel_for(0, a.batch * tiles, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) run_tile<INTERP, SHOT, PACKED>(a, i / tiles, (i % tiles) * kTile);
+      for (int64_t i = begin; i < end; ++i) run_tile_on_cpu<INTERP, SHOT, PACKED>(a, i / tiles, (i % tiles) * kTile);
     });
   };
   using T = std::true_type;

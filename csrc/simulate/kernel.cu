@@ -58,7 +58,7 @@ __global__ void simulate_kernel(const SimArgs a) {
                                                                  : sim_shot_normal(a.k0, a.k1, pixel, frame, bb);
           q = sim_shot(q, a.shot, z);
         }
-        s = sim_fire(q, acc, comp, theta, theta_fire);
+        s = static_cast<uint8_t>(sim_fire(q, acc, comp, theta, theta_fire));
       }
       if (a.packed) {
         const unsigned bits = __ballot_sync(0xffffffffu, s != 0);

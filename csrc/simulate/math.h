@@ -57,7 +57,8 @@ SK_SIM_INLINE float sim_shot_normal(uint32_t k0, uint32_t k1, uint32_t pixel, in
 // product in the model is subnormal (CUDA flushes subnormals under fast math, the CPU does not).
 constexpr float kSimMinIntensity = 5.42101086e-20f;  // 2^-64
 SK_SIM_INLINE float sim_clamp(float x) {
-  return x >= kSimMinIntensity ? (x <= 1.0f ? x : 1.0f) : 0.0f;
+  const float upper = x <= 1.0f ? x : 1.0f;  // two selects, no branch: vectorises on every ISA
+  return x >= kSimMinIntensity ? upper : 0.0f;
 }
 
 // Linear interpolation between two video frames: F0 + a (F1 - F0), with delta = F1 - F0.
@@ -74,14 +75,16 @@ SK_SIM_INLINE float sim_charge(float intensity, float gain, float dark) {
 // the standard normal z of this pixel and spike frame.
 SK_SIM_INLINE float sim_shot(float q, float shot, float z) { return fadd(q, fmul(fsqrt(fmul(q, shot)), z)); }
 
-// One readout of one pixel: integrate q (Kahan-compensated in (acc, comp)) and fire.
-SK_SIM_INLINE uint8_t sim_fire(float q, float& acc, float& comp, float theta, float theta_fire) {
+// One readout of one pixel: integrate q (Kahan-compensated in (acc, comp)) and fire; returns
+// 1.0f for a spike, else 0.0f. Branch-free: the reset subtracts fire * theta, which is exactly
+// theta or +0 (t - 0 = t), so the compiler vectorises it without mask registers.
+SK_SIM_INLINE float sim_fire(float q, float& acc, float& comp, float theta, float theta_fire) {
   const float y = fsub(q, comp);
   const float t = fadd(acc, y);
   comp = fsub(fsub(t, acc), y);
-  const bool spike = t >= theta_fire;
-  acc = spike ? fsub(t, theta) : t;
-  return spike ? 1 : 0;
+  const float fire = t >= theta_fire ? 1.0f : 0.0f;
+  acc = fsub(t, fmul(fire, theta));
+  return fire;
 }
 
 // The firing level of a pixel of threshold theta.

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, bench_parser, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+from common import (REPO, bench_parser, cpu_paths, median_time, print_table, run_peak_rss,  # noqa: E402
+                    use_cpu_path, write_json)
 
 import spikekit  # noqa: E402
 
@@ -86,10 +87,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         short = SHARED if SHARED.is_file() else make_long_file(tmp, 1000)
-        rows.append(bench_decode(f"decode {short.name}", short, repeats, args.device))
         long = make_long_file(tmp, long_frames)
-        rows.append(bench_decode(f"decode {long_frames} frames", long, repeats, args.device))
-        print_table(rows, ["case", "frames", "numpy_s", "spikekit_s", "speedup", "spikekit_frames_per_s"])
+        for path in cpu_paths(args):
+            use_cpu_path(path)
+            rows.append(dict(bench_decode(f"decode {short.name}", short, repeats, args.device), path=path))
+            rows.append(dict(bench_decode(f"decode {long_frames} frames", long, repeats, args.device), path=path))
+        print_table(rows, ["case", "path", "frames", "numpy_s", "spikekit_s", "speedup", "spikekit_frames_per_s"])
         rss = run_peak_rss(RSS_CODE.format(path=str(long), iterate=True))
         base = run_peak_rss(RSS_CODE.format(path=str(long), iterate=False))
     rss["import_only_peak_rss_mb"] = base["peak_rss_mb"]

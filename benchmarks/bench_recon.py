@@ -10,13 +10,18 @@ Same run, median of N, 250 x 400 spike frames:
     of the official SSML ``middleTFI`` (and a vectorised PyTorch expression, for reference).
 (c) Peak RSS of ``spikekit recon`` over a 40,000-frame (500 MB) file at stride 100, in a fresh
     process, next to the RSS of a process that only imports spikekit.
+(b') TFI at stride 1 over a packed 4,000-frame stream (M = 20): the fused ``spikekit::tfi_packed``
+    kernel vs vectorised NumPy (``unpackbits``, the last and next spike frame of every pixel by
+    ``np.maximum.accumulate`` forwards and backwards in time, clamped to the search bound).
 (d) The TFSTP recurrence over 2,000 frames (an output every 41 frames, raw rate): the
     ``spikekit::tfstp_frames`` kernel vs NumPy vectorised over pixels frame by frame, and (when
     numba is installed) vs the numba kernel spikekit used before, as it was (two exp per spike)
     and with the C++ kernel's table of decays for intervals under 1024 frames; all at torch's
     thread count.
 
-    python benchmarks/bench_recon.py [--quick] [--device cuda] [--json-out bench_out/recon.json]
+(a), (b') and (d) run once per CPU kernel path (default, avx2, avx512: ``--cpu-path``).
+
+    python benchmarks/bench_recon.py [--quick] [--device cuda] [--cpu-path P] [--json-out bench_out/recon.json]
 """
 from __future__ import annotations
 
@@ -29,7 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_io import make_long_file  # noqa: E402
-from common import REPO, bench_parser, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+from common import (REPO, bench_parser, cpu_paths, median_time, print_table, run_peak_rss,  # noqa: E402
+                    use_cpu_path, write_json)
 
 from spikekit import ops  # noqa: E402
 from spikekit.recon import isi  # noqa: E402
@@ -167,6 +173,61 @@ def bench_tfi(samples: int, repeats: int, device: str) -> list:
     return rows
 
 
+# --- (b') TFI at stride 1 on a packed stream ----------------------------------------------------
+
+TFI_M = 20
+
+
+def numpy_tfi_stream(packed: np.ndarray, first: int, last: int, m: int, scale: float):
+    """TFI images for centres first..last-1 (stride 1), vectorised NumPy, in chunks of NUMPY_SPAN
+    centres: the last spike frame at or before each centre and the first after it, from running
+    maxima/minima of spike-frame indices over the unpacked frames, clamped to [c - m, c + m]."""
+    for a in range(first, last, NUMPY_SPAN):
+        b = min(last, a + NUMPY_SPAN)
+        lo, hi = a - m + 1, b + m  # frames that can hold the nearest spikes
+        bits = np.unpackbits(packed[lo:hi], axis=1, bitorder="little")[:, :H * W].astype(bool)
+        t = np.arange(lo, hi, dtype=np.int32)[:, None]
+        prev = np.maximum.accumulate(np.where(bits, t, np.int32(-2**30)), axis=0)
+        nxt = np.minimum.accumulate(np.where(bits, t, np.int32(2**30))[::-1], axis=0)[::-1]
+        c = np.arange(a, b, dtype=np.int32)[:, None]
+        left = np.maximum(prev[a - lo:b - lo], c - m)
+        right = np.minimum(nxt[a - lo + 1:b - lo + 1], c + m)
+        images = np.minimum(np.float32(scale) / (right - left).astype(np.float32), np.float32(1))
+        yield images.reshape(-1, H, W)[:, ::-1]  # file rows are bottom-up
+
+
+def spikekit_tfi_stream(packed: torch.Tensor, first: int, last: int, m: int, scale: float, out: torch.Tensor):
+    for a in range(first, last, OUT_BATCH):
+        centres = torch.arange(a, min(last, a + OUT_BATCH), device=packed.device)
+        yield ops.tfi_packed(packed, H, W, centres, m, scale, out=out[:len(centres)])
+
+
+def bench_tfi_stream(frames: int, repeats: int, device: str) -> dict:
+    rng = np.random.default_rng(3)
+    packed = np.packbits(rng.random((frames, H * W)) < 0.3, axis=1, bitorder="little")
+    packed_t = torch.from_numpy(packed).to(device)
+    out = (torch.empty((OUT_BATCH, H, W), device=device) if device != "cpu"
+           else torch.from_numpy(np.empty((OUT_BATCH, H, W), np.float32)))
+    first, last = TFI_M, frames - TFI_M
+    ref_first = next(numpy_tfi_stream(packed, first, last, TFI_M, SCALE))
+    ours_first = next(spikekit_tfi_stream(packed_t, first, last, TFI_M, SCALE, out)).cpu().numpy()
+    np.testing.assert_allclose(ours_first, ref_first[:len(ours_first)], rtol=1e-6)
+
+    def ref():
+        for _ in numpy_tfi_stream(packed, first, last, TFI_M, SCALE):
+            pass
+
+    def ours():
+        for _ in spikekit_tfi_stream(packed_t, first, last, TFI_M, SCALE, out):
+            pass
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    t_ref, t_ours = median_time(ref, repeats), median_time(ours, repeats)
+    return {"case": f"TFI M={TFI_M} stride 1", "frames": frames, "outputs": last - first, "numpy_s": t_ref,
+            "spikekit_s": t_ours, "speedup": t_ref / t_ours, "spikekit_images_per_s": (last - first) / t_ours}
+
+
 # --- (c) streaming RSS ------------------------------------------------------------------------
 
 def bench_rss(frames: int, tmp: Path) -> list:
@@ -300,8 +361,15 @@ def bench_tfstp(frames: int, repeats: int) -> list:
 def main():
     args = bench_parser(__doc__, "recon", "2,000-frame TFP, batch 8, 4,000-frame RSS file, 1,000-frame TFSTP, 3 repeats").parse_args()
     repeats = 3 if args.quick else args.repeats
-    tfp_rows = bench_tfp(2000 if args.quick else 20000, repeats, args.device)
-    print_table(tfp_rows, ["case", "frames", "outputs", "numpy_s", "spikekit_s", "speedup", "spikekit_images_per_s"])
+    paths = cpu_paths(args)
+    tfp_rows = []
+    for path in paths:
+        use_cpu_path(path)
+        rows = bench_tfp(2000 if args.quick else 20000, repeats, args.device)
+        rows.append(bench_tfi_stream(1000 if args.quick else 4000, repeats, args.device))
+        tfp_rows += [dict(row, path=path) for row in rows]
+    print_table(tfp_rows, ["case", "path", "frames", "outputs", "numpy_s", "spikekit_s", "speedup",
+                           "spikekit_images_per_s"])
     print()
     tfi_rows = bench_tfi(8 if args.quick else 64, repeats, args.device)
     print_table(tfi_rows, ["case", "numpy_loop_s", "torch_expr_s", "spikekit_s", "speedup", "speedup_vs_torch_expr"])
@@ -310,8 +378,11 @@ def main():
         rss_rows = bench_rss(4000 if args.quick else 40000, Path(tmp))
     print_table(rss_rows, ["case", "frames", "outputs", "file_mb", "peak_rss_mb", "import_only_mb", "overhead_mb"])
     print()
-    tfstp_rows = bench_tfstp(1000 if args.quick else 2000, repeats)
-    print_table(tfstp_rows, ["case", "threads", "numpy_s", "spikekit_s", "speedup", "numba_s", "numba_over_spikekit",
+    tfstp_rows = []
+    for path in paths:
+        use_cpu_path(path)
+        tfstp_rows += [dict(row, path=path) for row in bench_tfstp(1000 if args.quick else 2000, repeats)]
+    print_table(tfstp_rows, ["case", "path", "threads", "numpy_s", "spikekit_s", "speedup", "numba_s", "numba_over_spikekit",
                              "numba_table_s", "numba_table_over_spikekit"])
     out = write_json(args.json_out, {"benchmark": "recon", "device": args.device, "repeats": repeats,
                                      "tfp": tfp_rows, "tfi": tfi_rows, "rss": rss_rows, "tfstp": tfstp_rows})

@@ -19,7 +19,9 @@ Peak RSS: ``simulate_to_file`` of a synthetic 250x400 video in a fresh process, 
 (40,000 spike frames, 500 MB) by default, the 10-second case (400,000 spike frames, 5 GB, written
 under a temporary folder and deleted) with ``--full-rss``.
 
-    python benchmarks/bench_simulate.py [--quick] [--full-rss] [--device cuda] [--json-out F]
+Every case runs once per CPU kernel path (default, avx2, avx512; ``--cpu-path``).
+
+    python benchmarks/bench_simulate.py [--quick] [--full-rss] [--device cuda] [--cpu-path P] [--json-out F]
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, bench_parser, median_time, print_table, run_peak_rss, write_json  # noqa: E402
+from common import (REPO, bench_parser, cpu_paths, median_time, print_table, run_peak_rss,  # noqa: E402
+                    use_cpu_path, write_json)
 
 from spikekit.simulate import NoiseModel, Simulator  # noqa: E402
 from spikekit.simulate.run import alphas  # noqa: E402
@@ -157,15 +160,17 @@ def fast_numpy_video(video: np.ndarray, steps: int, packed: bool) -> np.ndarray:
     return out
 
 
-def bench_public(packed: bool, repeats: int, device: str, video_frames: int = 4, steps: int = 100) -> dict:
-    """The public ``spikekit.simulate()`` (noise off) on a float32 (4, 250, 400) array, 100 spike
-    frames per video frame, against :func:`fast_numpy_video`."""
+def bench_public(packed: bool, repeats: int, device: str, video_frames: int = 4, steps: int = 100,
+                 noise: bool = False) -> dict:
+    """The public ``spikekit.simulate()`` on a float32 (4, 250, 400) array, 100 spike frames per
+    video frame, against :func:`fast_numpy_video` (noise-free: with ``noise`` the ratio says what
+    the camera noise model costs on top of the same reference)."""
     import spikekit
 
     video = np.random.default_rng(2).random((video_frames, H, W), dtype=np.float32)
 
     def ours():
-        spikekit.simulate(video, steps_per_frame=steps, noise="off", packed=packed, device=device)
+        spikekit.simulate(video, steps_per_frame=steps, noise="on" if noise else "off", packed=packed, device=device)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
@@ -174,9 +179,9 @@ def bench_public(packed: bool, repeats: int, device: str, video_frames: int = 4,
 
     frames = video_frames * steps
     t_ref, t_ours = median_time(ref, repeats), median_time(ours, repeats)
-    row = {"case": f"public simulate() {'packed' if packed else 'unpacked'} noise off", "frames": frames,
-           "numpy_fps": frames / t_ref, "spikekit_fps": frames / t_ours, "speedup": t_ref / t_ours,
-           "target": 10 if packed else 4}
+    row = {"case": f"public simulate() {'packed' if packed else 'unpacked'} noise {'on' if noise else 'off'}",
+           "frames": frames, "numpy_fps": frames / t_ref, "spikekit_fps": frames / t_ours, "speedup": t_ref / t_ours,
+           "target": "" if noise else 10 if packed else 4}
     if device == "cpu":
         row["speedup_per_core"] = speedup_per_core(ref, ours, repeats)
     return row
@@ -215,13 +220,19 @@ def main():
     args = parser.parse_args()
     frames, repeats = (256, 3) if args.quick else (args.frames, args.repeats)
     rows = []
-    for packed in (True, False):
-        for noise in (False, True):
-            rows.append(bench_case(noise, packed, "interp", frames, repeats, args.device))
-    rows.append(bench_case(True, False, "frames", min(frames, 256), repeats, args.device))  # 100 MB of intensities
-    rows += [bench_public(packed, repeats, args.device) for packed in (True, False)]
+    for path in cpu_paths(args):
+        use_cpu_path(path)
+        cases = []
+        for packed in (True, False):
+            for noise in (False, True):
+                cases.append(bench_case(noise, packed, "interp", frames, repeats, args.device))
+        cases.append(bench_case(True, False, "frames", min(frames, 256), repeats, args.device))  # 100 MB of intensities
+        for packed in (True, False):
+            cases.append(bench_public(packed, repeats, args.device))
+            cases.append(bench_public(packed, repeats, args.device, noise=True))
+        rows += [dict(row, path=path) for row in cases]
     print(f"{H}x{W}, {torch.get_num_threads()} threads, device {args.device}")
-    print_table(rows, ["case", "frames", "numpy_fps", "spikekit_fps", "speedup", "target", "speedup_per_core"])
+    print_table(rows, ["case", "path", "frames", "numpy_fps", "spikekit_fps", "speedup", "target", "speedup_per_core"])
     seconds = 10.0 if args.full_rss else (0.25 if args.quick else 1.0)
     rss = bench_rss(seconds)
     print(f"\nsimulate_to_file, {seconds:g} s at 40 kHz ({rss['frames']} spike frames, {rss['file_mb']:.0f} MiB): "

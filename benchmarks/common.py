@@ -31,13 +31,69 @@ def median_time(fn, repeats: int = 5, warmup: int = 1, clock=time.perf_counter) 
 
 
 def bench_parser(doc: str, name: str, quick_help: str, repeats: int = 5) -> argparse.ArgumentParser:
-    """The options every benchmark takes: --quick, --repeats, --device, --json-out."""
+    """The options every benchmark takes: --quick, --repeats, --device, --cpu-path, --json-out."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--repeats", type=int, default=repeats, help="timed runs per figure (median)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--cpu-path", action="append", dest="cpu_paths", metavar="PATH",
+                        help="CPU kernel path to measure (default, avx2, avx512; repeatable); "
+                             "default: every path this CPU supports")
     parser.add_argument("--json-out", default=str(REPO / "bench_out" / f"{name}.json"), help="JSON results file")
     return parser
+
+
+def cpu_paths(args) -> list[str]:
+    """The CPU kernel paths a benchmark measures (``--cpu-path``, else all this CPU has); one
+    ``"cuda"`` entry for ``--device cuda``. Exits with a one-line message on a path the CPU lacks."""
+    from spikekit import ops
+
+    if args.device != "cpu":
+        return [args.device]
+    supported = ops.supported_cpu_capabilities()
+    paths = args.cpu_paths or list(supported)
+    bad = [p for p in paths if p not in supported]
+    if bad:
+        sys.exit(f"--cpu-path {bad[0]}: this CPU supports {', '.join(supported)}")
+    return paths
+
+
+def use_cpu_path(path: str) -> str:
+    """Make the CPU kernels take ``path`` (a no-op for ``"cuda"``); returns it for the row."""
+    from spikekit import ops
+
+    if path in ops.CPU_CAPABILITIES:
+        ops.set_cpu_capability(path)
+    return path
+
+
+def cpu_facts() -> dict:
+    """The CPU model and the vector features that decide the kernels' speed, from
+    /proc/cpuinfo, plus the kernel paths it supports: figures from different CPUs must never be
+    compared, so every JSON records them."""
+    from spikekit import ops
+
+    model, flags = platform_processor(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == platform_processor():
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16",
+              "asimd", "sve")
+    return {"model": model, "flags": [f for f in wanted if f in flags],
+            "kernel_paths": list(ops.supported_cpu_capabilities())}
+
+
+def platform_processor() -> str:
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def peak_rss_mb() -> float:
@@ -73,7 +129,7 @@ def write_json(path, payload: dict) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = dict(payload, machine={"cpus": os.cpu_count(), "torch": torch.__version__,
+    payload = dict(payload, machine={"cpus": os.cpu_count(), "cpu": cpu_facts(), "torch": torch.__version__,
                                      "threads": torch.get_num_threads(), "platform": platform.platform()})
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

@@ -26,9 +26,29 @@ def test_all_ones():
     ones = torch.ones(60, 4, 5, dtype=torch.uint8)
     for scale in (0.5, 1.0, SCALE):
         np.testing.assert_allclose(tfp(ones, window=41, at=30, scale=scale).numpy(), min(scale, 1.0))
-        np.testing.assert_allclose(tfi(ones, stride=1, stop=59, scale=scale).numpy(), min(scale, 1.0))
-    # the last frame has no spike after it: r = t + M
-    np.testing.assert_allclose(tfi(ones, at=59, max_interval=20, scale=1.0).numpy(), 1 / 20)
+        # every frame, the first and the last included: uniform to the stream's ends
+        np.testing.assert_allclose(tfi(ones, stride=1, scale=scale).numpy(), min(scale, 1.0))
+
+
+@pytest.mark.parametrize("period", [1, 4, 7])
+@pytest.mark.parametrize("phase", [0, 3])
+def test_tfi_of_a_regular_pixel_is_uniform_to_the_stream_ends(period, phase, tmp_path):
+    """A pixel firing every `period` frames reads ISI = period at every frame, the first few and
+    the last few included, in memory and from a file."""
+    spikes = torch.zeros(97, 2, 3, dtype=torch.uint8)
+    spikes[phase % period::period] = 1
+    np.testing.assert_allclose(tfi(spikes, stride=1, max_interval=20, scale=1.0).numpy(), 1 / period, rtol=1e-6)
+    spikekit.write_dat(tmp_path / "regular.dat", spikes)
+    with spikekit.SpikeStream(tmp_path / "regular.dat") as stream:
+        np.testing.assert_allclose(tfi(stream, stride=1, max_interval=20, scale=1.0).numpy(), 1 / period, rtol=1e-6)
+
+
+def test_tfi_at_the_ends_without_a_pair_uses_the_bound():
+    """One spike only: at the last frame there is no interval to borrow, so the far side is the
+    bound M (as away from the ends)."""
+    spikes = torch.zeros(30, 1, 1, dtype=torch.uint8)
+    spikes[25] = 1
+    np.testing.assert_allclose(tfi(spikes, at=29, max_interval=20, scale=1.0).numpy(), 1 / (29 + 20 - 25))
 
 
 def test_spikes_at_0_and_12_give_isi_12():

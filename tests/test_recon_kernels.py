@@ -23,14 +23,35 @@ def tfp_ref(spikes: np.ndarray, centres, window: int, scale: float) -> np.ndarra
 
 
 def isi_ref(spikes: np.ndarray, t: int, m: int) -> np.ndarray:
-    """Plain ISI: last spike in [t-m+1, t] else t-m; first in [t+1, t+m] else t+m."""
+    """Plain ISI: l = last spike in [t-m+1, t] else t-m; r = first in [t+1, t+m] else t+m;
+    ISI = r - l. Where the stream's start cuts the left search (t-m+1 < 0) and it finds nothing
+    while r is a spike, the ISI is the gap from r to the next spike within m; where the end cuts the
+    right search and finds nothing while l is a spike, the gap from the spike before l (within m)
+    to l."""
     frames = spikes.shape[0]
+    fired = spikes > 0
     left = np.full(spikes.shape[1:], t - m)
     for f in range(max(0, t - m + 1), t + 1):  # ascending: the last spike wins
-        left = np.where(spikes[f] > 0, f, left)
+        left = np.where(fired[f], f, left)
     right = np.full(spikes.shape[1:], t + m)
     for f in range(min(frames - 1, t + m), t, -1):  # descending: the first spike wins
-        right = np.where(spikes[f] > 0, f, right)
+        right = np.where(fired[f], f, right)
+    has_left, has_right = left > t - m, (right < frames) & (right < t + m + 1)
+    has_right &= np.take_along_axis(fired, np.minimum(right, frames - 1)[None], 0)[0]
+    if t - m + 1 < 0:  # the next spike after r, within m
+        after = ~has_left & has_right
+        pair = np.full(spikes.shape[1:], -1)
+        for f in range(frames - 1, -1, -1):
+            pair = np.where(after & fired[f] & (f > right) & (f <= right + m), f, pair)
+        found = pair >= 0
+        left, right = np.where(found, right, left), np.where(found, pair, right)
+    if t + m > frames - 1:  # the spike before l, within m (pixels the branch above changed have a right)
+        before = ~has_right & has_left
+        pair = np.full(spikes.shape[1:], -1)
+        for f in range(frames):
+            pair = np.where(before & fired[f] & (f < left) & (f >= left - m), f, pair)
+        found = pair >= 0
+        left, right = np.where(found, pair, left), np.where(found, left, right)
     return (right - left).astype(np.float32)
 
 
@@ -174,7 +195,8 @@ def test_isi_long_ones_and_empty_rows(device):
     spikes = torch.zeros(2, 30, 16, device=device)
     spikes[0] = 1.0
     got = ops.isi(spikes, torch.tensor([0, 15, 29]), 5).cpu()
-    np.testing.assert_array_equal(got[0].numpy(), np.array([[1.0] * 16, [1.0] * 16, [5.0] * 16]))
+    # the last frame has no frame after it: the interval before it (1), not the bound (5)
+    np.testing.assert_array_equal(got[0].numpy(), np.ones((3, 16)))
     np.testing.assert_array_equal(got[1].numpy(), np.full((3, 16), 10.0))
 
 

@@ -219,7 +219,14 @@ void isi_block(const T* s, int64_t stride, int64_t frames, int64_t t, int64_t m,
     const D off = static_cast<D>(f - t);
     for (int64_t p = 0; p < n; ++p) dr[p] = is_spike(row[p]) ? off : dr[p];
   }
-  for (int64_t p = 0; p < n; ++p) out[p] = static_cast<float>(static_cast<int32_t>(dl[p]) + dr[p]);
+  if (t - m + 1 >= 0 && t + m <= frames - 1) {  // away from the stream's ends
+    for (int64_t p = 0; p < n; ++p) out[p] = static_cast<float>(static_cast<int32_t>(dl[p]) + dr[p]);
+    return;
+  }
+  for (int64_t p = 0; p < n; ++p) {
+    const auto bit = [&](int64_t f) { return is_spike(s[f * stride + p]); };
+    out[p] = static_cast<float>(isi_at_edges(bit, frames, t, m, static_cast<int32_t>(dl[p]), static_cast<int32_t>(dr[p])));
+  }
 }
 
 template <typename T, typename D>

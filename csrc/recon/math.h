@@ -7,8 +7,12 @@
 //   l = last spike frame in [t - M + 1, t], or t - M when there is none,
 //   r = first spike frame in [t + 1, t + M], or t + M when there is none,
 //   ISI(t) = r - l  in [1, 2M],   TFI(t) = min(scale / ISI(t), 1).
-// Frames outside the stream count as "no spike". Internally we track the offsets
-// dl = t - l in [0, M] and dr = r - t in [1, M]; M is both the "not found" value and the
+// At the stream's ends (isi_at_edges): when the search on one side of t is cut off by the first
+// or last frame of the stream and finds no spike there, the missing side is unknown, not dark; the
+// ISI is then the interval from the nearest spike on the other side to the next one beyond it
+// (within M), so a uniform stream reconstructs uniformly up to its ends. Without such a pair
+// (or away from the ends) frames outside the stream count as "no spike". Internally we track the
+// offsets dl = t - l in [0, M] and dr = r - t in [1, M]; M is both the "not found" value and the
 // largest offset that can be found, so a search may stop one frame early.
 #pragma once
 #include "../bits/math.h"
@@ -58,6 +62,30 @@ SK_HOST_DEVICE void window_count_byte(const uint8_t* packed, int64_t nbytes, int
   flush_lanes(acc, count);
 }
 
+// ISI(t) from the offsets dl, dr of one pixel, with the rule at the stream's ends (definition
+// above); bit(f) says whether the pixel fired in frame f (0 <= f < frames). Searches only when
+// t lies within M - 1 frames of the first frame or M of the last.
+template <typename Bit>
+SK_HOST_DEVICE int32_t isi_at_edges(const Bit& bit, int64_t frames, int64_t t, int64_t max_interval,
+                                    int32_t dl, int32_t dr) {
+  const bool left_cut = t - max_interval + 1 < 0, right_cut = t + max_interval > frames - 1;
+  if (!left_cut && !right_cut) return dl + dr;
+  const bool left = dl < max_interval;
+  const bool right = t + dr <= frames - 1 && bit(t + dr);
+  if (left_cut && !left && right) {  // the pair after the first spike past t
+    const int64_t r = t + dr;
+    const int64_t hi = r + max_interval < frames - 1 ? r + max_interval : frames - 1;
+    for (int64_t f = r + 1; f <= hi; ++f)
+      if (bit(f)) return static_cast<int32_t>(f - r);
+  } else if (right_cut && !right && left) {  // the pair before the last spike at or before t
+    const int64_t l = t - dl;
+    const int64_t lo = l - max_interval > 0 ? l - max_interval : 0;
+    for (int64_t f = l - 1; f >= lo; --f)
+      if (bit(f)) return static_cast<int32_t>(l - f);
+  }
+  return dl + dr;
+}
+
 // ISI(t) (definition above) of the 8 pixels of byte j of a packed stream of `frames` frames.
 // Scans backwards from t and forwards from t + 1, stopping as soon as all 8 pixels are found.
 SK_HOST_DEVICE void isi_byte(const uint8_t* packed, int64_t nbytes, int64_t frames, int64_t j,
@@ -81,7 +109,10 @@ SK_HOST_DEVICE void isi_byte(const uint8_t* packed, int64_t nbytes, int64_t fram
     for (int k = 0; k < 8; ++k)
       if ((hit >> k) & 1u) dr[k] = static_cast<int32_t>(f - t);
   }
-  for (int k = 0; k < 8; ++k) isi[k] = dl[k] + dr[k];
+  for (int k = 0; k < 8; ++k) {
+    const auto bit = [&](int64_t f) { return ((packed[f * nbytes + j] >> k) & 1u) != 0; };
+    isi[k] = isi_at_edges(bit, frames, t, max_interval, dl[k], dr[k]);
+  }
 }
 
 // Whether an unpacked spike value counts as a spike (uint8/bool/float: value > 0).
@@ -100,7 +131,7 @@ SK_HOST_DEVICE int32_t isi_pixel(const T* s, int64_t stride, int64_t frames, int
   const int64_t hi = t + max_interval - 1 < frames - 1 ? t + max_interval - 1 : frames - 1;
   for (int64_t f = t + 1; f <= hi; ++f)
     if (is_spike(s[f * stride])) { dr = static_cast<int32_t>(f - t); break; }
-  return dl + dr;
+  return isi_at_edges([&](int64_t f) { return is_spike(s[f * stride]); }, frames, t, max_interval, dl, dr);
 }
 
 }  // namespace spikekit

@@ -8,8 +8,12 @@ project's ISI definition (search bound M = ``max_interval`` frames on each side)
     ISI(t) = r - l   in [1, 2M]
 
 A side with no spike in range uses the search bound on that side, so an all-dark pixel gets
-ISI = 2M and TFI = scale / (2M) (finite everywhere); frames outside the stream count as no
-spike, so every t in [0, T - 1] is valid. A spike at frame 0 counts. SSML's AMIM uses M = 12.
+ISI = 2M and TFI = scale / (2M) (finite everywhere). At the stream's ends a side whose search is
+cut off by the first or last frame and finds no spike is unknown, not dark: the ISI is then the
+interval from the nearest spike on the other side to the next one beyond it (within M), so a
+uniform stream reconstructs uniformly to its first and last frames; only without such a pair do
+frames outside the stream count as no spike. Every t in [0, T - 1] is valid. A spike at frame 0
+counts. SSML's AMIM uses M = 12 inside 41-frame windows, where the ends never matter.
 """
 from __future__ import annotations
 
@@ -96,7 +100,9 @@ def tfi_run(source: Source, centres: list, opts: TfiOptions, scale):
             intervals = isi(source.tensor, part, m).reshape(-1, len(part), source.height, source.width)
             yield part, torch.div(scale, intervals).clamp_(max=1.0)  # as the kernel: one rounding
         return
-    yield from run_packed(source, centres, m - 1, m, lambda packed, local: ops.tfi_packed(
+    # Context: M - 1 frames before and M after each centre, and as many again for the pair of
+    # spikes the rule at the stream's ends reads, so a chunk's edge is never taken for the stream's.
+    yield from run_packed(source, centres, 2 * m - 1, 2 * m, lambda packed, local: ops.tfi_packed(
         packed, source.height, source.width, local, m, scale, flip=source.flip))
 
 

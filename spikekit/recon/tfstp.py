@@ -26,8 +26,13 @@ TFP/TFI (firing rate x scale).
 Parameters (SpikeCV's TFSTP defaults, intervals in spike frames): u0 = 0.15, D = 1.0 (0.05 x 20),
 F = 10.0 (0.5 x 20), f = 0.15. The state starts at rest (R = 1, u = u0) ``warmup`` frames before
 the first output (default 400; ``None``: from frame 0), and a pixel's first spike uses the
-interval since the frame before that start. The recurrence is the ``spikekit::tfstp_frames``
-kernel (csrc/tfstp/), on the device of the frames.
+interval since the frame before that start. Where the stream holds fewer than ``warmup`` frames
+before an output (its first frames), the missing history is the stream's own first frames played
+backwards (frames k, k-1, ..., 1 before frame 0, k = the frames missing), so the synapses reach
+the steady state of what the pixel sees before the first output instead of starting from rest (a
+saturated stream's first two frames read 156 and 214 of 255 from rest, 255 with the mirrored
+history; ``warmup=None`` keeps the plain recurrence from rest at frame 0). The recurrence is the ``spikekit::tfstp_frames`` kernel (csrc/tfstp/), on the device
+of the frames.
 """
 from __future__ import annotations
 
@@ -100,12 +105,36 @@ def tfstp_valid(frames: int, opts: TfstpOptions) -> tuple[int, int]:
     return 0, frames - 1
 
 
+def _mirror_length(start: int, first: int, frames: int, warmup) -> int:
+    """Frames of mirrored history to play before frame 0: what ``warmup`` asks for before the
+    first output ``first`` and the stream lacks (0 unless the segment starts at frame 0; 0 for
+    ``warmup=None``, the plain recurrence from rest at frame 0)."""
+    if start != 0 or warmup is None:
+        return 0
+    return max(0, min(int(warmup) - first, frames - 1))
+
+
+def _play_mirrored(source: Source, k: int, sample: int, state: tuple, p: TfstpOptions, scale) -> None:
+    """Run the recurrence of ``state`` (rest at frame -k) over frames k, k-1, ..., 1 of the stream
+    as spike frames -k .. -1."""
+    npix, dev = source.height * source.width, source.device
+    head = torch.cat([b.reshape(-1, npix) for b in source.iter_frames(1, k + 1, CHUNK_FRAMES, sample=sample)])
+    none = torch.empty(0, dtype=torch.int64)
+    ops.tfstp_frames(head.flip(0).contiguous(), *state, none, -k, -k, float(p.u0), float(p.D), float(p.F),
+                     float(p.f), scale, torch.empty((0, npix), dtype=torch.float32, device=dev))
+
+
 def tfstp_run(source: Source, centres: list, opts: TfstpOptions, scale):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of TFSTP images (the Method contract)."""
     p, scale = opts, kernel_scale(scale)
     npix, dev = source.height * source.width, source.device
     for start, wanted in _segments(centres, p.warmup):
-        states = [_rest_state(npix, p.u0, start, dev) for _ in range(source.samples())]
+        k = _mirror_length(start, wanted[0], source.frames, p.warmup)
+        states = [_rest_state(npix, p.u0, start - k, dev) for _ in range(source.samples())]
+        for n, state in enumerate(states):
+            if k:
+                _play_mirrored(source, k, n, state, p, scale)
+        origin = start - k
         readers = [source.iter_frames(start, wanted[-1] + 1, CHUNK_FRAMES, sample=n)
                    for n in range(source.samples())]
         t0, w = start, 0
@@ -118,7 +147,7 @@ def tfstp_run(source: Source, centres: list, opts: TfstpOptions, scale):
             emit_t = torch.tensor(emit, dtype=torch.int64)
             out = torch.empty((len(blocks), len(emit), npix), dtype=torch.float32, device=dev)
             for b, (frames, state) in enumerate(zip(blocks, states)):
-                ops.tfstp_frames(frames.reshape(n, npix).contiguous(), *state, emit_t, t0, start, float(p.u0),
+                ops.tfstp_frames(frames.reshape(n, npix).contiguous(), *state, emit_t, t0, origin, float(p.u0),
                                  float(p.D), float(p.F), float(p.f), scale, out[b])
             t0 += n
             if emit:

@@ -97,6 +97,22 @@ def test_tfi_packed_and_isi_match_reference(size, p, m, cpu_path):
         np.testing.assert_array_equal(got.reshape(len(centres), h, w).numpy(), ref)
 
 
+@pytest.mark.parametrize("m", [1, 5, 20])
+def test_tfi_packed_runs_of_centres_match_reference(m, cpu_path):
+    """Runs of ascending centres (the kernel's sliding path: strides 1 to M, repeats, runs longer
+    than one group) between centres near the ends and out of order (the per-byte search)."""
+    h, w, frames = 13, 21, 160
+    spikes = random_spikes(frames, h, w, 0.2, seed=m)
+    rng = np.random.default_rng(m)
+    runs = (list(range(m - 1, m + 45)) + [70, 70, 71, 71 + m, 71 + 2 * m, 72 + 2 * m]
+            + sorted(rng.integers(m, frames - m, size=12).tolist()))
+    centres = [0, frames - 1] + runs + [frames - 1 - m, 3 * m, 2, frames - 2] + runs[::-1][:9]
+    centres = [c for c in centres if 0 <= c < frames]
+    ref = np.stack([isi_ref(spikes.numpy(), t, m) for t in centres])
+    got = ops.tfi_packed(ops.pack_spikes(spikes), h, w, torch.tensor(centres), m, 1.0)
+    np.testing.assert_allclose(got.numpy(), np.minimum(1.0 / ref, 1.0), rtol=1e-6)
+
+
 def test_isi_batch_stride_and_values_above_zero():
     spikes = random_spikes(41, 6, 11, 0.3, seed=3).float().reshape(1, 41, 66).repeat(3, 1, 1)
     spikes[1] *= 0.25  # any value > 0 is a spike

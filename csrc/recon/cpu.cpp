@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "../bits/math.h"
@@ -166,6 +167,58 @@ void tfp_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width,
 
 // --- TFI from packed frames -------------------------------------------------------------------
 
+constexpr int64_t kTfiGroup = 32;     // centres per sliding group
+constexpr int64_t kTfiMinGroup = 4;   // fewer centres: the per-byte search (isi_byte) is cheaper
+constexpr int32_t kNoSpike = 1 << 30;  // "no spike yet" in the running last / next frames
+
+// The 8 spike bits of each byte of `row` (nb bytes) as 8 one-byte lanes (spread_byte).
+inline void spread_row(const uint8_t* row, int64_t nb, uint8_t* lanes) {
+  for (int64_t q = 0; q < nb; ++q) {
+    const uint64_t x = spread_byte(row[q]);
+    std::memcpy(lanes + 8 * q, &x, 8);
+  }
+}
+
+// TFI of the ascending centres c[0..g) (g <= kTfiGroup, each at least M - 1 frames after the
+// stream's first frame and M before its last, so the rule at the ends never applies) for the
+// n = nb * 8 pixels of bytes [j0, j0 + nb), in file order, into isi[g][n]. One backward pass
+// over frames (c[g-1] + M .. c[0] + 1] keeps each pixel's next spike frame and records it at
+// every centre; one forward pass over [c[0] - M + 1, c[g-1]] keeps its last spike frame and forms
+// ISI = min(next, c + M) - max(last, c - M) = dl + dr of csrc/recon/math.h at each centre.
+void isi_sliding(const uint8_t* src, int64_t nbytes, int64_t j0, int64_t nb, const int64_t* c, int64_t g,
+                 int64_t m, int32_t (*isi)[kBlockBytes * 8]) {
+  const int64_t n = nb * 8;
+  alignas(64) uint8_t lanes[kBlockBytes * 8];
+  alignas(64) int32_t run[kBlockBytes * 8];
+  for (int64_t q = 0; q < n; ++q) run[q] = kNoSpike;  // next spike frame
+  int64_t at = g - 1;
+  for (int64_t f = c[g - 1] + m; f > c[0]; --f) {
+    spread_row(src + f * nbytes + j0, nb, lanes);
+    const int32_t ff = static_cast<int32_t>(f);
+    for (int64_t q = 0; q < n; ++q) run[q] = lanes[q] ? ff : run[q];
+    for (; at >= 0 && c[at] + 1 == f; --at) std::memcpy(isi[at], run, n * sizeof(int32_t));  // first spike > c[at]
+  }
+  for (int64_t q = 0; q < n; ++q) run[q] = -kNoSpike;  // last spike frame
+  int64_t i = 0;
+  for (int64_t f = c[0] - m + 1; f <= c[g - 1]; ++f) {
+    spread_row(src + f * nbytes + j0, nb, lanes);
+    const int32_t ff = static_cast<int32_t>(f);
+    for (int64_t q = 0; q < n; ++q) run[q] = lanes[q] ? ff : run[q];
+    for (; i < g && c[i] == f; ++i) {
+      const int32_t lo = static_cast<int32_t>(c[i] - m), hi = static_cast<int32_t>(c[i] + m);
+      int32_t* out = isi[i];
+      for (int64_t q = 0; q < n; ++q) {
+        const int32_t r = out[q] < hi ? out[q] : hi;
+        const int32_t l = run[q] > lo ? run[q] : lo;
+        out[q] = r - l;
+      }
+    }
+  }
+}
+
+// Each thread owns a contiguous range of packed bytes and walks the centres in order: runs of
+// ascending centres at most M apart and away from the stream's ends go through isi_sliding in
+// groups, the others through the per-byte search of csrc/recon/math.h (isi_byte).
 void tfi_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width, bool flip,
                          const at::Tensor& centres, int64_t max_interval, double scale,
                          at::Tensor out) {
@@ -177,19 +230,34 @@ void tfi_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width,
   const uint8_t* src = packed.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
   const float s = static_cast<float>(scale);
+  const int64_t m = max_interval;
   const int64_t blocks = (nbytes + kBlockBytes - 1) / kBlockBytes;
+  auto interior = [&](int64_t t) { return t - m + 1 >= 0 && t + m <= frames - 1; };
 
-  at::parallel_for(0, k * blocks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> scratch(kTfiGroup * kBlockBytes * 8);
+    auto* isi = reinterpret_cast<int32_t(*)[kBlockBytes * 8]>(scratch.data());
     cpu_dispatch([&](auto) {
-      int32_t isi[kBlockBytes * 8];
-      for (int64_t item = begin; item < end; ++item) {
-        const int64_t i = item / blocks, blk = item - i * blocks;
+      for (int64_t blk = begin; blk < end; ++blk) {
         const int64_t j0 = blk * kBlockBytes;
         const int64_t nb = std::min(kBlockBytes, nbytes - j0);
-        const int64_t p0 = j0 * 8;
-        for (int64_t q = 0; q < nb; ++q) isi_byte(src, nbytes, frames, j0 + q, c[i], max_interval, isi + 8 * q);
-        store_block(dst + i * npix, p0, std::min(nb * 8, npix - p0), height, width, flip,
-                    [&](int64_t q) { return tfi_value(isi[q], s); });
+        const int64_t p0 = j0 * 8, n = std::min(nb * 8, npix - p0);
+        for (int64_t i = 0; i < k;) {
+          int64_t g = 1;
+          while (i + g < k && g < kTfiGroup && interior(c[i + g]) && c[i + g] >= c[i + g - 1] &&
+                 c[i + g] - c[i + g - 1] <= m)
+            ++g;
+          if (!interior(c[i]) || g < kTfiMinGroup) {
+            g = 1;
+            for (int64_t q = 0; q < nb; ++q) isi_byte(src, nbytes, frames, j0 + q, c[i], m, isi[0] + 8 * q);
+          } else {
+            isi_sliding(src, nbytes, j0, nb, c + i, g, m, isi);
+          }
+          for (int64_t e = 0; e < g; ++e)
+            store_block(dst + (i + e) * npix, p0, n, height, width, flip,
+                        [&](int64_t q) { return tfi_value(isi[e][q], s); });
+          i += g;
+        }
       }
     });
   });

@@ -17,7 +17,7 @@ rate 0.17-0.35, are read as before).
 
 The constants were chosen on tuning data only, with ``ssml-lite``: the validation GT images
 panned at 0.02, 0.08 and 0.2 px per spike frame and simulated at mean firing rates 0.01-0.12
-(:func:`ssml.evaluation.dark_validation`), never the test grid. ``tools/bin_sweep.py`` measures
+(``dark_validation`` in ``tools/protocol.py``), never the test grid. ``tools/bin_sweep.py`` measures
 PSNR and edge fidelity for each K and writes the table of docs/methods.md. In short: below a
 rate of about 0.05, K = 2-3 gains 2-5 dB and most of the edges TFP-41 keeps; at 0.08 and above,
 and at fast motion (0.2 px per frame), the longer span's motion blur outweighs the extra spikes

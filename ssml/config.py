@@ -60,6 +60,11 @@ SHIPPED_TEACHERS = {"lite": True, "default": False}
 OBJECTIVES = ("self", "supervised", "hybrid")
 AMP_MODES = ("none", "bf16")
 """``TrainConfig.amp``: float32, or bfloat16 autocast."""
+HELD_OUT_FILES = ("200_part1_key_id151.dat", "200_part1_key_id151.png", "000_part1_key_id21.dat",
+                  *(f"000_part1_key_id{k}.png" for k in (7, 14, 21, 28, 35)))
+"""File names no training source may use (:meth:`TrainConfig.validate`): the streams and GT
+images that the evaluation protocol validates on (``tools/protocol.py`` checks that its cases
+are all here), under ``reds301/`` and ``reds41/`` of the shared data."""
 NOISE_LEVELS = ("off", "on", "strong")
 """Simulator noise levels of simulated samples (:func:`ssml.data.noise_model` builds each)."""
 
@@ -163,7 +168,7 @@ class TrainConfig:
     frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`); or
     ``DAT:DIR``, a folder of a stronger model's reconstructions of DAT as pseudo-labels
     (distillation, :func:`ssml.validation.expand_pairs`). Never
-    a validation or test stream (:meth:`validate` refuses those of :mod:`ssml.evaluation` and
+    a validation or test stream (:meth:`validate` refuses :data:`HELD_OUT_FILES` and those
     of ``val``)."""
     pair_fraction: float = 0.25
     """Share of each batch drawn from ``pairs`` (when there are any); the rest is split by ``sim_fraction``."""
@@ -298,12 +303,9 @@ class TrainConfig:
         return self
 
     def held_out_files(self) -> set:
-        """File names that no training source may use: the streams and GT images of the
-        validation cases of :mod:`ssml.evaluation` and of ``val``."""
-        from .evaluation import VALIDATION
-
-        names = {Path(p).name for _, dat, gt, _ in VALIDATION for p in (dat, gt)}
-        return names | {Path(p).name for case in self.val for p in split_case(case)[:2]}
+        """File names that no training source may use: :data:`HELD_OUT_FILES` and the streams
+        and GT images of ``val``."""
+        return set(HELD_OUT_FILES) | {Path(p).name for case in self.val for p in split_case(case)[:2]}
 
     @property
     def pair_count(self) -> int:

@@ -17,7 +17,7 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
   (``val/000_part1@6_psnr``).
 
 Ground truth is used here only, never in a loss. The cases of the evaluation protocol (runs are
-chosen by them) are listed in :mod:`ssml.evaluation`.
+chosen by them) are listed in ``tools/protocol.py``.
 """
 from __future__ import annotations
 

@@ -14,11 +14,14 @@ import click
 import yaml
 from click.core import ParameterSource
 
-from spikekit.cliutils import parse_assignments
+from spikekit.cliutils import echo_json, fail, parse_assignments
 
+from .cases import map_paths
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
-from .config import AMP_MODES, SHIPPED_TEACHERS, TrainConfig, split_case
+from .config import AMP_MODES, SHIPPED_TEACHERS, TrainConfig
 from .losses import PSEUDO_LABELS
+from .networks import count_parameters
+from .train import build_model, train as run
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
 _OPERATIONAL = {"out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every",
@@ -104,12 +107,7 @@ def _absolute_paths(values: dict) -> dict:
         out["dat"] = [os.path.abspath(p) for p in out["dat"]]
     for key in ("val", "pairs"):
         if key in out:
-            cases = []
-            for case in out[key]:
-                parts = split_case(case)
-                paths = [os.path.abspath(p) for p in parts[:2]] if len(parts) > 1 else parts
-                cases.append(":".join(paths + parts[2:]))  # a malformed case is reported by parse_val
-            out[key] = cases
+            out[key] = [map_paths(case, os.path.abspath) for case in out[key]]
     return out
 
 
@@ -181,11 +179,6 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
 
 def dry_run(config: TrainConfig, as_json: bool) -> None:
     """Print parameter counts (per part and total) and the config, without training."""
-    from spikekit.cliutils import echo_json
-
-    from . import count_parameters
-    from .train import build_model
-
     counts = count_parameters(build_model(config))
     if as_json:
         echo_json({"parameters": counts, "config": config.to_dict()})
@@ -241,17 +234,11 @@ def train(ctx, **params):
         dry_run(config, params["as_json"])
         return
     check_out(config, params["resume"], params["overwrite"])
-    from spikekit.cliutils import fail
-
-    from .train import train as run
-
     try:
         summary = run(config, resume=params["resume"], quiet=params["quiet"])
     except (ValueError, OSError) as exc:  # bad data; a missing, read-only or full run folder
         fail(exc)
     if params["as_json"]:
-        from spikekit.cliutils import echo_json
-
         echo_json({k: (str(v) if k == "checkpoint" else v) for k, v in summary.items()})
     elif summary["checkpoint"]:
         state = "interrupted" if summary["stopped"] else "done"

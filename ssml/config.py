@@ -19,6 +19,7 @@ from spikekit.io import atomic_output
 from spikekit.simulate.model import DEFAULT_GAIN
 
 from .binning import MAX_MANUAL_BIN
+from .cases import case_paths
 from .ensemble import ENSEMBLES
 from .losses import PSEUDO_LABELS
 from .video import TRAIN_SPAN
@@ -29,14 +30,6 @@ DEFAULT_IMAGES = (
     "motorcycle_right", "hubble_deep_field", "immunohistochemistry", "brick", "grass", "gravel",
     "moon", "coins", "clock", "retina", "cell", "page", "text",
 )
-
-
-def split_case(case) -> list[str]:
-    """A ``val`` or ``pairs`` entry cut into its fields: ``DAT:GT_PNG:INDEX`` -> [DAT, GT_PNG,
-    INDEX], a pair's ``DAT:DIR`` -> [DAT, DIR], split at the last two colons (so a colon earlier in
-    DAT stays in it); the one home of that grammar. Fewer fields mean a malformed entry, which
-    ``ssml.validation.parse_val`` and ``expand_pairs`` report."""
-    return str(case).rsplit(":", 2)
 
 
 def _typed(key: str, value, kind: type):
@@ -167,7 +160,7 @@ class TrainConfig:
     """Training pairs ``DAT:GT_PNG:INDEX``: real spike streams with the ground truth of one spike
     frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`); or
     ``DAT:DIR``, a folder of a stronger model's reconstructions of DAT as pseudo-labels
-    (distillation, :func:`ssml.validation.expand_pairs`). Never
+    (distillation, :func:`ssml.cases.expand_pairs`). Never
     a validation or test stream (:meth:`validate` refuses :data:`HELD_OUT_FILES` and those
     of ``val``)."""
     pair_fraction: float = 0.25
@@ -276,7 +269,7 @@ class TrainConfig:
         held_out = self.held_out_files()
         for name in ("dat", "pairs"):
             for entry in getattr(self, name):
-                hit = [p for p in split_case(entry)[:2] if Path(p).name in held_out]
+                hit = [p for p in case_paths(entry) if Path(p).name in held_out]
                 need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
@@ -305,7 +298,7 @@ class TrainConfig:
     def held_out_files(self) -> set:
         """File names that no training source may use: :data:`HELD_OUT_FILES` and the streams
         and GT images of ``val``."""
-        return set(HELD_OUT_FILES) | {Path(p).name for case in self.val for p in split_case(case)[:2]}
+        return set(HELD_OUT_FILES) | {Path(p).name for case in self.val for p in case_paths(case)}
 
     @property
     def pair_count(self) -> int:

@@ -66,16 +66,17 @@ import numpy as np
 import torch
 
 from spikekit import ops
+from spikekit.io.geometry import neighbour_correlations
 from spikekit.recon.base import Method
 from spikekit.recon.options import check_flag
 from spikekit.recon.source import Source, plan_chunks
 
 from .binning import bin_windows, check_bin, resolve_bin, span
-from .checkpoint import checkpoint_file
 from .ensemble import ENSEMBLES, check_ensemble, self_ensemble
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
+from .weights_io import ENDS_WEIGHTS, checkpoint_file, load_model
 
 ENDS = ("auto", "off")
 """The words ``--param ends`` takes besides a weights file (:func:`ends_weights`)."""
@@ -118,8 +119,6 @@ def load_network(weights=None, device="cpu", lite: bool = False):
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
         ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
     """
-    from .weights_io import load_model
-
     key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
         if key not in _cache:
@@ -196,8 +195,6 @@ def ends_weights(opts: SsmlOptions, lite: bool = False):
     with: ``opts.ends`` when it names a file; with ``auto``, the shipped
     :data:`ssml.weights_io.ENDS_WEIGHTS` for the shipped ``ssml`` weights; else ``opts.weights``
     (None: the shipped weights of the model)."""
-    from .weights_io import ENDS_WEIGHTS
-
     if opts.ends not in ENDS:
         return opts.ends
     return ENDS_WEIGHTS if opts.ends == "auto" and opts.weights is None and not lite else opts.weights
@@ -272,8 +269,6 @@ def input_problems(window: torch.Tensor, k: int = 1) -> dict:
         ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`) and ``flip`` (brighter
         at the bottom than upright scenes); empty when it looks like the training data.
     """
-    from spikekit.io.geometry import neighbour_correlations
-
     image = window.float().mean(0).cpu().numpy()
     rate, out = float(image.mean()), {}
     lo, hi = TRAINED_RATE

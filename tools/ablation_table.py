@@ -40,7 +40,10 @@ def _names(value):
     if isinstance(value, list):
         return [_names(v) for v in value]
     if isinstance(value, str) and "/" in value:  # a path, or DAT:GT_PNG:INDEX (--pair, --val)
-        return ":".join(Path(part).name if "/" in part else part for part in value.split(":"))
+        from ssml.cases import map_paths
+
+        name = lambda part: Path(part).name if "/" in part else part  # noqa: E731
+        return map_paths(value, name) if ":" in value else name(value)
     return value
 
 
@@ -71,8 +74,7 @@ def with_indices(validation: dict, cases: list) -> dict:
     """``validation`` with each case named ``<stream>@<index>``: the trainer tags a case by its
     stream alone when no other ``--val`` case shares the stream (``ssml.validation``); the index
     comes from the run's ``val`` list (``DAT:GT_PNG:INDEX``)."""
-    from ssml.config import split_case
-    from ssml.validation import case_name
+    from ssml.cases import case_name, split_case
 
     index = {case_name(parts[0]): parts[-1] for parts in map(split_case, cases)}
     return {(f"{k}@{index[k]}" if "@" not in k and k in index else k): v for k, v in validation.items()}

@@ -24,7 +24,7 @@ import click
 import numpy as np
 
 from spikekit.cliutils import echo_json, fail, open_stream
-from spikekit.io import atomic_output, write_dat
+from spikekit.io import DEFAULT_HEIGHT, DEFAULT_WIDTH, atomic_output, write_dat
 from spikekit.noref import niqe
 from spikekit.recon import get_method, reconstruct
 from spikekit.recon.source import Source
@@ -113,8 +113,8 @@ def _write_copy(stream, path: Path, frames: int) -> None:
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Run folder to create (last.pt, config.yaml, log.csv, adapt.json, data/).")
-@click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")
-@click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")
+@click.option("-H", "--height", type=int, default=None, help=f"Frame height (default: sidecar, else {DEFAULT_HEIGHT}).")
+@click.option("-W", "--width", type=int, default=None, help=f"Frame width (default: sidecar, else {DEFAULT_WIDTH}).")
 @click.option("--head", type=click.IntRange(min=0), default=None,
               help="Head columns per row that are not pixels (16 for the 250 x 416 camera, with -W 400).")
 @click.option("--flip/--no-flip", default=None,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from spikekit.firing import DEFAULT_GAIN, DEFAULT_SCALE
 from spikekit.io import atomic_output
-from spikekit.simulate.model import DEFAULT_GAIN
 
 from .binning import MAX_MANUAL_BIN
 from .cases import case_paths
@@ -224,8 +224,8 @@ class TrainConfig:
     """Steps between validations (and at the end); 0 disables."""
     val_crop: int = 0
     """Validate on a centred crop of this size (0: the full frame)."""
-    val_scale: float = 1 / 0.6
-    """Output-to-intensity scale used for validation metrics (the 1/0.6 TFP convention)."""
+    val_scale: float = DEFAULT_SCALE
+    """Output-to-intensity scale used for validation metrics (1 / gain, :mod:`spikekit.firing`)."""
     val_sim: int = 8
     """Fixed simulated validation samples (exact GT), 0 disables."""
 

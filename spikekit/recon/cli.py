@@ -13,6 +13,8 @@ import functools
 import click
 
 from ..cliutils import collection_errors, fail, open_stream, parse_assignments
+from ..firing import SCALE_TEXT
+from ..io import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from ..plugins import PluginError
 from ..threads import threads_option
 from .registry import method_names
@@ -139,8 +141,8 @@ def stream_options(f):
                           "with -W 400; default: sidecar, else 0).")(f)
     f = click.option("--flip/--no-flip", default=None,
                      help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")(f)
-    f = click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")(f)
-    f = click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")(f)
+    f = click.option("-W", "--width", type=int, default=None, help=f"Frame width (default: sidecar, else {DEFAULT_WIDTH}).")(f)
+    f = click.option("-H", "--height", type=int, default=None, help=f"Frame height (default: sidecar, else {DEFAULT_HEIGHT}).")(f)
     return f
 
 
@@ -153,7 +155,7 @@ def method_options(f):
     f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
     f = click.option("--gamma", type=float, default=1.0, show_default=True,
                      help="Output = intensity ** (1/gamma).")(f)
-    f = click.option("--scale", default="1/0.6", show_default=True,
+    f = click.option("--scale", default=SCALE_TEXT, show_default=True,
                      help="Intensity per unit firing rate: a number, a fraction, or 'auto' "
                           "(99.5th percentile -> 1).")(f)
     f = click.option("--pad", type=click.Choice(["none", "reflect"]), default="none", show_default=True,
@@ -166,7 +168,7 @@ def method_options(f):
 
 def recon_file(input, output, *, height=None, width=None, flip=None, head=None, force=False, method="tfp",
                window=TfpOptions.window, at=(), stride=None, start=None, stop=None,
-               max_interval=TfiOptions.max_interval, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
+               max_interval=TfiOptions.max_interval, pad="none", scale=SCALE_TEXT, gamma=1.0, device="cpu",
                weights=None, params=(), fps=25.0, quiet=False) -> int:
     """Reconstruct the ``.dat`` file ``input`` into ``output`` (the body of ``spikekit recon``).
 
@@ -347,7 +349,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Show every N-th spike frame.")
 @click.option("--tfp", "with_tfp", is_flag=True, help="Show a TFP image beside each spike frame.")
 @click.option("-w", "--window", type=int, default=TfpOptions.window, show_default=True, help="TFP window (with --tfp).")
-@click.option("--scale", default="1/0.6", show_default=True, help="TFP scale (with --tfp).")
+@click.option("--scale", default=SCALE_TEXT, show_default=True, help="TFP scale (with --tfp).")
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")
 @threads_option

@@ -25,8 +25,9 @@ import torch
 from .. import ops
 from .._memory import empty_hugepage
 from .._version import __version__
+from ..firing import DEFAULT_GAIN
 from ..io import atomic_output, write_image, write_sidecar
-from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
+from .model import DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
 from .source import fit_to_size, open_source, parse_size
 
 DEFAULT_CHUNK = 1024  # spike frames per kernel call on the streaming path

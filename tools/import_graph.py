@@ -23,6 +23,47 @@ EXTENSIONS = ("spikekit._C",)
 """Compiled modules (setup.py): ``from . import _C`` imports them, not the package's ``__init__``."""
 
 
+LAYERS = (
+    ("base", ("spikekit._version", "spikekit._memory", "spikekit.ops", "spikekit.firing", "spikekit.progress",
+              "spikekit.plugins", "spikekit.threads")),
+    ("io", ("spikekit.io",)),
+    ("helpers", ("spikekit.metrics", "spikekit.noref", "spikekit.stats", "spikekit.collection")),
+    ("simulate, recon", ("spikekit.simulate", "spikekit.recon")),
+    ("spikekit API", ("spikekit",)),
+    ("spikekit commands", ("spikekit.cli", "spikekit.cliutils", "spikekit.info_cmd", "spikekit.demo",
+                           "spikekit.__main__", "spikekit.simulate.cli", "spikekit.recon.cli")),
+    ("ssml networks", ("ssml.layers", "ssml.amim", "ssml.attention", "ssml.networks", "ssml.lite")),
+    ("ssml inference", ("ssml.method", "ssml.weights_io", "ssml.precision", "ssml.binning", "ssml.ensemble",
+                        "ssml.sequence")),
+    ("ssml training", ("ssml.cases", "ssml.config", "ssml.data", "ssml.losses", "ssml.train", "ssml.checkpoint",
+                       "ssml.validation", "ssml.video")),
+    ("ssml commands and API", ("ssml", "ssml.cli", "ssml.adapt", "ssml.export", "ssml.__main__")),
+)
+"""The layers of docs/architecture.md, bottom first: a module imports only from its own layer and
+the layers below it. A name covers the module and the modules under it (a top-level package's
+name, :data:`PACKAGES`, only its ``__init__``); the longest name that matches wins
+(``spikekit.recon.cli`` is a command, the rest of ``spikekit.recon`` is not)."""
+SIBLINGS = (("spikekit.simulate", "spikekit.recon"),)
+"""Packages of one layer that never import each other."""
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of ``module``: the layer of its longest matching name.
+
+    Raises:
+        KeyError: no layer names it (a new module must be placed in docs/architecture.md and here).
+    """
+    best, found = -1, None
+    for index, (_, names) in enumerate(LAYERS):
+        for name in names:
+            inside = module.startswith(name + ".") and name not in PACKAGES
+            if (module == name or inside) and len(name) > best:
+                best, found = len(name), index
+    if found is None:
+        raise KeyError(f"{module}: in no layer of tools/import_graph.py LAYERS")
+    return found
+
+
 @dataclass(frozen=True)
 class Import:
     """One import of a module of the repository's packages.
@@ -194,6 +235,19 @@ def layers(edges: dict[str, set[str]], among: set[str] | None = None) -> int:
     return max((level(c) for c in starts), default=0)
 
 
+def layer_violations(graph: Graph) -> list[str]:
+    """Every import against :data:`LAYERS` and :data:`SIBLINGS`, as ``"a (layer) -> b (layer), line N"``."""
+    out = []
+    for imp in graph.imports:
+        src, dst = layer_of(imp.source), layer_of(imp.target)
+        sibling = any(imp.source.startswith(a) and imp.target.startswith(b) or
+                      imp.source.startswith(b) and imp.target.startswith(a) for a, b in SIBLINGS)
+        if dst > src or (sibling and imp.source.split(".")[:2] != imp.target.split(".")[:2]):
+            out.append(f"{imp.source} ({LAYERS[src][0]}) -> {imp.target} ({LAYERS[dst][0]}), line {imp.line}"
+                       + (" (function-local)" if imp.local else ""))
+    return out
+
+
 def docstring_lines(path: Path) -> int:
     """Lines of the module docstring of ``path`` (0 without one)."""
     doc = ast.get_docstring(ast.parse(path.read_text()), clean=False)
@@ -225,10 +279,12 @@ def main() -> None:
     args = parser.parse_args()
     graph = package_graph(args.root)
     result = {package: counts(graph, package) for package in PACKAGES}
+    result["layer_violations"] = layer_violations(graph)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    for package, c in result.items():
+    for package in PACKAGES:
+        c = result[package]
         print(f"{package}: {c['modules']} modules, {c['layers']} import layers "
               f"({c['layers_with_dependencies']} counting the spikekit modules below), "
               f"{len(c['cycles'])} cycles {c['cycles']}")
@@ -237,6 +293,9 @@ def main() -> None:
               f"(function-local import statements of any module: {c['function_local_import_statements']})")
         print(f"  longest module docstring: {c['longest_docstring'][0]} "
               f"({c['longest_docstring'][1]} lines)")
+    print(f"imports against the layers of docs/architecture.md: {len(result['layer_violations'])}")
+    for line in result["layer_violations"]:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -193,8 +193,8 @@ class PairedWindows:
     ``spikekit/recon/padding.py``) and the
     ground-truth image of that frame. A sample is one pair (uniform), one ``crop`` x ``crop`` crop
     and one of the 8 flips/rotations, applied alike to the spikes and the ground truth. This is how
-    footage simulated by another group's generator (the REDS-derived streams of
-    ``../shared/data``) enters the supervised loss; a validation or test stream never may
+    footage simulated by another group's generator (such as the public REDS-derived streams)
+    enters the supervised loss; a validation or test stream never may
     (:meth:`ssml.config.TrainConfig.validate`). The spike frames that a stream's pairs span are
     held once, uint8 (34 MB for every frame of a 301-frame 250 x 400 stream and its mirrored
     ends), and each pair's window is read from them.

@@ -78,13 +78,14 @@ def read_checkpoint(path) -> dict:
     return ckpt
 
 
-def load_checkpoint_config(resume):
-    """The :class:`~ssml.config.TrainConfig` stored in a checkpoint (file or run folder).
+def load_checkpoint_config(path) -> TrainConfig:
+    """The :class:`~ssml.config.TrainConfig` stored in the checkpoint file ``path`` (a run folder's
+    is :func:`resolve_checkpoint`'s).
 
     Raises:
-        FileNotFoundError: no checkpoint there.  ValueError: not a readable checkpoint.
+        ValueError: not a readable checkpoint, or unknown config keys.
     """
-    return TrainConfig.from_dict(read_checkpoint(resolve_checkpoint(resume))["config"])
+    return TrainConfig.from_dict(read_checkpoint(path)["config"])
 
 
 def checkpoint_step(path) -> int | None:

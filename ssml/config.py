@@ -53,6 +53,11 @@ SHIPPED_TEACHERS = {"lite": True, "default": False}
 OBJECTIVES = ("self", "supervised", "hybrid")
 AMP_MODES = ("none", "bf16")
 """``TrainConfig.amp``: float32, or bfloat16 autocast."""
+RUN_KEYS = ("out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every", "steps",
+            "val", "val_every")
+"""TrainConfig keys that say where and how a run is run, logged, checkpointed and validated, not
+what it learns: a resume may change them (``spikekit train`` adds the other validation keys) and
+``tools/ablation_table.py`` does not list them as a run's changes (it adds ``seed`` and ``init``)."""
 HELD_OUT_FILES = ("200_part1_key_id151.dat", "200_part1_key_id151.png", "000_part1_key_id21.dat",
                   *(f"000_part1_key_id{k}.png" for k in (7, 14, 21, 28, 35)))
 """File names no training source may use (:meth:`TrainConfig.validate`): the streams and GT
@@ -293,7 +298,17 @@ class TrainConfig:
         for name in ("objects", "log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
                      "bsn_warmup", "lr_warmup", "sim_lead", "threads"):
             need(getattr(self, name) >= 0, name, "a number >= 0")
+        self._checked = self.to_dict()
         return self
+
+    def checked(self) -> "TrainConfig":
+        """Self, :meth:`validate`d unless it already was with these very values (the command line
+        validates where the settings enter; the trainer then does not check them again).
+
+        Raises:
+            ValueError: as :meth:`validate`.
+        """
+        return self if getattr(self, "_checked", None) == self.to_dict() else self.validate()
 
     def held_out_files(self) -> set:
         """File names that no training source may use: :data:`HELD_OUT_FILES` and the streams

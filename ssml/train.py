@@ -136,7 +136,8 @@ class Trainer:
     """State of one training process (see the module docstring).
 
     Args:
-        config: the run's :class:`~ssml.config.TrainConfig` (validated here).
+        config: the run's :class:`~ssml.config.TrainConfig` (validated here unless it was,
+            :meth:`~ssml.config.TrainConfig.checked`).
         resume: a checkpoint file (or a run folder holding ``last.pt``) to continue from; the
             model, optimiser, scheduler, RNG and data states and the step are restored.
 
@@ -145,7 +146,7 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, resume=None):
-        self.cfg = config.validate()
+        self.cfg = config.checked()
         self._setup_process()
         start = self._init_model(config.init) if resume is None and config.init else None
         self.teacher = self._load_teacher(config.teacher) if config.teacher else None

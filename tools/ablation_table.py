@@ -26,11 +26,12 @@ from pathlib import Path
 import yaml
 
 from quality_table import mean, write_card
+from ssml.config import RUN_KEYS
 
 MARKERS = ("<!-- ablation-table -->", "<!-- /ablation-table -->")
-IGNORED = {"out", "seed", "ckpt_every", "ckpt_minutes", "keep_every", "val_every", "threads", "log_every",
-           "val", "device", "init", "steps"}
-"""Config keys that do not change what a run learns (or are shown in their own column)."""
+IGNORED = {*RUN_KEYS, "seed", "init"}
+"""Config keys that do not change what a run learns (:data:`ssml.config.RUN_KEYS`), or are shown in
+their own column."""
 
 
 def _names(value):

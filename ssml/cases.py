@@ -41,9 +41,9 @@ def split_case(case) -> list[str]:
 
 
 def case_paths(case) -> list[str]:
-    """The path fields of a case: [DAT, GT_PNG] or [DAT, DIR]; [] for an entry without a ':'."""
-    parts = split_case(case)
-    return parts[:2] if len(parts) > 1 else []
+    """The path fields of a case: [DAT, GT_PNG] or [DAT, DIR]; an entry without a ':' (a plain
+    ``dat`` path, or a malformed case) is one path, [entry]."""
+    return split_case(case)[:2]
 
 
 def map_paths(case, fn: Callable[[str], str]) -> str:

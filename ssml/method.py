@@ -282,22 +282,14 @@ def _decoded_chunks(source: Source, chunks):
 
 def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool = False):
     """Yield ``(centres, float32 (N, n, H, W))`` batches of SSML (``lite``: ssml-lite) images
-    (the Method contract; ``scale=None``: the raw output). ``opts.bin`` is settled (the
-    ``prepare`` hook :func:`ssml.binning.resolve_bin` chose K once, in
-    :func:`spikekit.recon.base.plan_reconstruction`).
-
-    Raises:
-        ValueError: ``opts.bin`` is still ``"auto"`` (called without the prepare hook).
-    """
+    (the Method contract; ``scale=None``: the raw output)."""
     device = torch.device(source.device)
     batch = opts.batch or (4 if device.type == "cuda" else 1)
     nets = window_networks(opts, lite)
     model = load_network(opts.weights, device, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
-    k = opts.bin
-    if k == "auto":
-        raise ValueError("ssml_run: bin='auto' must be settled by resolve_bin first (plan_reconstruction does)")
+    k = resolve_bin(source, opts).bin  # already settled when called through plan_reconstruction
     before, after = span(k)
     reuse = (SubstreamReuse(model.nbsn) if len(nets) == 1 and not lite and k == 1 and opts.ensemble == 1
              and reuses_substreams(centres) else None)

@@ -235,10 +235,21 @@ def layers(edges: dict[str, set[str]], among: set[str] | None = None) -> int:
     return max((level(c) for c in starts), default=0)
 
 
+def _placed(module: str) -> bool:
+    try:
+        layer_of(module)
+    except KeyError:
+        return False
+    return True
+
+
 def layer_violations(graph: Graph) -> list[str]:
-    """Every import against :data:`LAYERS` and :data:`SIBLINGS`, as ``"a (layer) -> b (layer), line N"``."""
-    out = []
+    """Every module in no layer (``"m: in no layer"``) and every import against :data:`LAYERS`
+    and :data:`SIBLINGS`, as ``"a (layer) -> b (layer), line N"``."""
+    out = sorted(f"{m}: in no layer" for m in graph.modules if not _placed(m))
     for imp in graph.imports:
+        if not (_placed(imp.source) and _placed(imp.target)):
+            continue
         src, dst = layer_of(imp.source), layer_of(imp.target)
         sibling = any(imp.source.startswith(a) and imp.target.startswith(b) or
                       imp.source.startswith(b) and imp.target.startswith(a) for a, b in SIBLINGS)

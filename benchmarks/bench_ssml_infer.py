@@ -217,13 +217,13 @@ def bench_threads(size, repeats: int) -> list:
 
 def bench_quality() -> list:
     """Mean PSNR (dB) of the shipped ``ssml`` and ``ssml-lite`` weights on the validation cases
-    (``ssml.evaluation``, scored by ``tools/quality_table.py``) in fp32 and bf16, and the change;
+    (``tools/protocol.py``, scored by ``tools/quality_table.py``) in fp32 and bf16, and the change;
     empty when ../shared/data is absent."""
     sys.path.insert(0, str(REPO / "tools"))
+    from protocol import validation_cases
     from quality_table import DATA, score
 
     from spikekit.recon import get_method
-    from ssml.evaluation import validation_cases
 
     try:
         cases = validation_cases(DATA)

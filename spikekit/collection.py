@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .io import atomic_output
+from .progress import progress
+
 MANIFEST = "manifest.jsonl"
 """File name of the manifest in the output folder."""
 PART_GLOB = ".manifest.part-*.jsonl"
@@ -232,8 +235,6 @@ class Manifest:
     def merge(self) -> list[dict]:
         """Rewrite :data:`MANIFEST` (atomically) from it and every part, one record per input
         (the latest), sorted by input; remove the parts. Rank 0 only, after every rank is done."""
-        from .io import atomic_output
-
         records = {}
         for f in self._files():
             for record in _read_records(f):
@@ -271,8 +272,6 @@ def run_collection(items: list[Item], out_dir, parameters: dict, work: Callable[
         CollectionError, ValueError: as :class:`Manifest`; ValueError: no items. Whatever ``work`` raises (finished inputs
         keep their records; the interrupted one leaves nothing).
     """
-    from .progress import progress
-
     if not items:
         raise ValueError(f"{desc}: no inputs found")
     started = time.perf_counter()

@@ -5,18 +5,19 @@ import click
 
 from .cli import build_info, format_build_info
 from .cliutils import echo_json, fail, open_stream
+from .firing import DEFAULT_SCALE, SCALE_TEXT
+from .io import DEFAULT_HEIGHT, DEFAULT_RATE, DEFAULT_WIDTH
 from .threads import threads_option
 
 PREVIEW_FRAMES = 64
-PREVIEW_SCALE = 1 / 0.6  # REDS-derived convention: firing probability = 0.6 x intensity
 PROGRESS_FRAMES = 20000  # streams longer than this report progress while they are counted
 
 
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")
-@click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")
-@click.option("--rate", type=float, default=None, help="Spike frames per second, Hz (default: sidecar, else 40000).")
+@click.option("-H", "--height", type=int, default=None, help=f"Frame height (default: sidecar, else {DEFAULT_HEIGHT}).")
+@click.option("-W", "--width", type=int, default=None, help=f"Frame width (default: sidecar, else {DEFAULT_WIDTH}).")
+@click.option("--rate", type=float, default=None, help=f"Spike frames per second, Hz (default: sidecar, else {DEFAULT_RATE:g}).")
 @click.option("--flip/--no-flip", default=None,
               help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")
 @click.option("--head", type=click.IntRange(min=0), default=None,
@@ -25,7 +26,7 @@ PROGRESS_FRAMES = 20000  # streams longer than this report progress while they a
 @click.option("--force", is_flag=True, help="Read with the given size even when it looks wrong.")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None,
               help="Write a TFP image of the first 64 spike frames (PNG).")
-@click.option("--scale", default="1/0.6", show_default=True,
+@click.option("--scale", default=SCALE_TEXT, show_default=True,
               help="Preview intensity per unit firing rate: a number, a fraction, or 'auto' (99.5th "
                    "percentile -> white; for dark recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -76,7 +77,7 @@ def info(file, height, width, rate, flip, head, force, preview, scale, as_json, 
         click.echo(f"  preview         {preview}")
 
 
-def _write_preview(stream, path, scale=PREVIEW_SCALE) -> None:
+def _write_preview(stream, path, scale=DEFAULT_SCALE) -> None:
     import numpy as np
 
     from .io import write_image

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from ._memory import empty_hugepage
+
 try:
     from . import _C  # noqa: F401  (importing registers the ops)
 except ImportError as exc:  # pragma: no cover - only when the extension was never built
@@ -271,8 +273,6 @@ def _simulate_interp_fake(start, delta, alpha, acc, comp, theta, gain, dark, sho
 
 def _packed_out(packed: torch.Tensor, k: int, height: int, width: int) -> torch.Tensor:
     if packed.device.type == "cpu":  # huge-page backed: big outputs fault in fast
-        from ._memory import empty_hugepage
-
         return empty_hugepage((k, height, width), torch.float32)
     return torch.empty((k, height, width), dtype=torch.float32, device=packed.device)
 

@@ -5,6 +5,7 @@ import torch
 
 from . import ops
 from .io.dat import SpikeStream
+from .progress import progress as reporter
 
 HOT_FRACTION = 0.9  # a pixel firing in more than 90% of the spike frames is "hot"
 
@@ -24,8 +25,6 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
         ``_mean`` / ``_max`` (spikes per spike frame), ``dead_pixels`` (never fire) and
         ``hot_pixels`` (fire in more than 90% of the frames).
     """
-    from .progress import progress as reporter
-
     per_pixel = torch.zeros(stream.height, stream.width, dtype=torch.int64)
     fmin, fmax, total = None, 0, 0
     bar = reporter(len(stream), "info", quiet=not progress)

@@ -23,7 +23,18 @@ from pathlib import Path
 import click
 import numpy as np
 
+from spikekit.cliutils import echo_json, fail, open_stream
+from spikekit.io import DEFAULT_HEIGHT, DEFAULT_WIDTH, atomic_output, write_dat
+from spikekit.noref import niqe
+from spikekit.recon import get_method, reconstruct
+from spikekit.recon.source import Source
+from spikekit.threads import apply_threads
+
+from .binning import resolve_bin
+from .config import TrainConfig
+from .method import SsmlOptions
 from .networks import WINDOW
+from .train import train
 
 RECIPE = {"steps": 200, "batch": 4, "crop": 40, "lr": 1e-4, "amp": "bf16", "sim_fraction": 0.0,
           "log_every": 10, "ckpt_every": 0, "ckpt_minutes": 0.0, "val_every": 0}
@@ -44,8 +55,6 @@ def adapt_config(dats, out, **values):
     Raises:
         ValueError: a bad value (names the field).
     """
-    from .config import TrainConfig
-
     fields = {**RECIPE, **values, "init": "default", "dat": [str(d) for d in dats], "out": str(out)}
     return TrainConfig.from_dict({**TrainConfig().to_dict(), **fields}).validate()
 
@@ -53,11 +62,6 @@ def adapt_config(dats, out, **values):
 def adapt_bin(streams, frames: int = TRAIN_FRAMES) -> int:
     """The K of ``-m ssml --param bin=auto`` on the recordings (``SpikeStream`` s): the smallest
     over them when they differ, and at most what fits a window in ``frames`` of each."""
-    from spikekit.recon.source import Source
-
-    from .binning import resolve_bin
-    from .method import SsmlOptions
-
     ks = [resolve_bin(Source(s), SsmlOptions(), "none").bin for s in streams]
     return max(1, min(min(ks), min(min(len(s), frames) for s in streams) // WINDOW))
 
@@ -78,9 +82,6 @@ def niqe_of_methods(stream, centres, methods=METHODS, weights=None, scale="auto"
     default options (dark streams binned); ``scale`` is applied to every method alike (``auto``
     by default: real recordings are often dark). Windows are mirrored at the stream's ends.
     """
-    from spikekit.noref import niqe
-    from spikekit.recon import get_method, reconstruct
-
     out = {}
     for name in methods:
         extra = {"window": WINDOW} if name == "tfp" else ({"weights": weights} if name == "ssml" else {})
@@ -102,8 +103,6 @@ def _copy_paths(streams, folder: Path) -> list[Path]:
 
 def _write_copy(stream, path: Path, frames: int) -> None:
     """The first ``frames`` spike frames of ``stream`` as ``path`` (+ sidecar with the size)."""
-    from spikekit.io import write_dat
-
     n = min(frames, len(stream))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_dat(path, stream.decode(0, n), sidecar={"source": str(stream.path), "rate": stream.rate,
@@ -114,8 +113,8 @@ def _write_copy(stream, path: Path, frames: int) -> None:
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Run folder to create (last.pt, config.yaml, log.csv, adapt.json, data/).")
-@click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")
-@click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")
+@click.option("-H", "--height", type=int, default=None, help=f"Frame height (default: sidecar, else {DEFAULT_HEIGHT}).")
+@click.option("-W", "--width", type=int, default=None, help=f"Frame width (default: sidecar, else {DEFAULT_WIDTH}).")
 @click.option("--head", type=click.IntRange(min=0), default=None,
               help="Head columns per row that are not pixels (16 for the 250 x 416 camera, with -W 400).")
 @click.option("--flip/--no-flip", default=None,
@@ -146,10 +145,6 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
       spikekit adapt rec.dat -o runs/mycam              # under 10 minutes on a 2-core CPU
       spikekit recon rec.dat -m ssml --weights runs/mycam --scale auto -o frame.png
     """
-    from spikekit.cliutils import echo_json, fail, open_stream
-    from spikekit.io import atomic_output
-    from spikekit.threads import apply_threads
-
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise click.UsageError(f"{out}: the run folder exists and is not empty; choose a new -o "
@@ -165,8 +160,6 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
         before = [niqe_of_methods(s, c, scale=scale) for s, c in zip(streams, centres)]
         for stream, path in zip(streams, copies):
             _write_copy(stream, path, frames)
-        from .train import train
-
         summary = train(config)
         after = [niqe_of_methods(s, c, methods=("ssml",), weights=str(out), scale=scale)
                  for s, c in zip(streams, centres)]

@@ -1,6 +1,6 @@
 """Temporal binning of dark spike streams for ``-m ssml`` / ``-m ssml-lite`` (``--param bin``).
 
-At a mean firing rate of 0.03 per spike frame (the real recording in ``../shared/data/real``) a
+At a mean firing rate of 0.03 per spike frame (a dark real recording) a
 41-frame window holds about 1.2 spikes per pixel, and the networks, trained on windows of rate
 0.02-0.35, smooth the scene to hide that noise. With ``bin=k`` the network reads 41 x k spike
 frames instead: each network input frame is the OR of k consecutive spike frames. An
@@ -15,14 +15,9 @@ stream's middle 41 x :data:`MAX_BIN` spike frames: the largest k <= :data:`MAX_B
 k x r <= :data:`BIN_RATE` (k = 1 from r > 0.05, so the bright validation and REDS-like streams,
 rate 0.17-0.35, are read as before).
 
-The constants were chosen on tuning data only, with ``ssml-lite``: the validation GT images
-panned at 0.02, 0.08 and 0.2 px per spike frame and simulated at mean firing rates 0.01-0.12
-(:func:`ssml.evaluation.dark_validation`), never the test grid. ``tools/bin_sweep.py`` measures
-PSNR and edge fidelity for each K and writes the table of docs/methods.md. In short: below a
-rate of about 0.05, K = 2-3 gains 2-5 dB and most of the edges TFP-41 keeps; at 0.08 and above,
-and at fast motion (0.2 px per frame), the longer span's motion blur outweighs the extra spikes
-and K = 1 is as good or better, hence the conservative :data:`BIN_RATE`. ``ssml`` (NBSN) showed
-the same pattern.
+The constants were chosen on tuning data only (``dark_validation`` in ``tools/protocol.py``),
+never the test grid: ``tools/bin_sweep.py`` measures PSNR and edge fidelity for each k and writes
+the table, and what it shows, in docs/methods.md.
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ A run folder (``TrainConfig.out``) holds :data:`RUN_FILES`: the rolling checkpoi
 and read with ``torch.load(weights_only=True)``: the model, optimiser and scheduler states,
 every rank's RNG states (:func:`rng_state`), the step, the config, the spikekit version, the
 training seconds so far and the world size. Weights files and checkpoints are both accepted
-wherever weights are read (:func:`ssml.weights_io.load_model`); this module is the one place that
-maps a run folder to its checkpoint (:func:`checkpoint_file`).
+wherever weights are read (:func:`ssml.weights_io.load_model`), so the run folder's checkpoint
+name and :func:`~ssml.weights_io.checkpoint_file` live there, in the inference layer.
 """
 from __future__ import annotations
 
@@ -17,19 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-CHECKPOINT = "last.pt"
-"""File name of the rolling checkpoint inside a run folder."""
+from spikekit.io import save_torch
+
+from .config import TrainConfig
+from .weights_io import CHECKPOINT, checkpoint_file
+
 RUN_FILES = (CHECKPOINT, "config.yaml", "log.csv")
 """Files whose presence makes a folder a training run (``spikekit train -o`` refuses to replace them)."""
 KEYS = ("model", "optimizer", "scheduler", "rng", "step", "config")
 """Entries every training checkpoint has (a bare weights file has none of them)."""
-
-
-def checkpoint_file(path) -> Path:
-    """``path`` itself, or ``<path>/last.pt`` when ``path`` is a folder (a run folder). Does not
-    check that the result exists (callers name what they were looking for)."""
-    path = Path(path)
-    return path / CHECKPOINT if path.is_dir() else path
 
 
 def resolve_checkpoint(resume) -> Path:
@@ -57,8 +53,6 @@ def save_checkpoint(out: Path, ckpt: dict, keep: bool = False) -> Path:
     Raises:
         OSError: the folder is missing, read-only or full (names the file).
     """
-    from spikekit.io import save_torch
-
     path = save_torch(Path(out) / CHECKPOINT, ckpt)
     if keep:
         save_torch(step_file(out, int(ckpt["step"])), ckpt)
@@ -84,15 +78,14 @@ def read_checkpoint(path) -> dict:
     return ckpt
 
 
-def load_checkpoint_config(resume):
-    """The :class:`~ssml.config.TrainConfig` stored in a checkpoint (file or run folder).
+def load_checkpoint_config(path) -> TrainConfig:
+    """The :class:`~ssml.config.TrainConfig` stored in the checkpoint file ``path`` (a run folder's
+    is :func:`resolve_checkpoint`'s).
 
     Raises:
-        FileNotFoundError: no checkpoint there.  ValueError: not a readable checkpoint.
+        ValueError: not a readable checkpoint, or unknown config keys.
     """
-    from .config import TrainConfig
-
-    return TrainConfig.from_dict(read_checkpoint(resolve_checkpoint(resume))["config"])
+    return TrainConfig.from_dict(read_checkpoint(path)["config"])
 
 
 def checkpoint_step(path) -> int | None:

@@ -14,15 +14,17 @@ import click
 import yaml
 from click.core import ParameterSource
 
-from spikekit.cliutils import parse_assignments
+from spikekit.cliutils import echo_json, fail, parse_assignments
 
+from .cases import map_paths
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
-from .config import AMP_MODES, SHIPPED_TEACHERS, TrainConfig, split_case
+from .config import AMP_MODES, RUN_KEYS, SHIPPED_TEACHERS, TrainConfig
 from .losses import PSEUDO_LABELS
+from .networks import count_parameters
+from .train import build_model, train as run
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
-_OPERATIONAL = {"out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every",
-                "val", "val_every", "val_crop", "val_sim", "val_scale", "steps"}
+_OPERATIONAL = {*RUN_KEYS, "val_crop", "val_sim", "val_scale"}
 
 # The TrainConfig fields that are options of their own (in --help order; the rest go through
 # --set): each option's name, default and type come from the field, these add the help text and
@@ -104,18 +106,14 @@ def _absolute_paths(values: dict) -> dict:
         out["dat"] = [os.path.abspath(p) for p in out["dat"]]
     for key in ("val", "pairs"):
         if key in out:
-            cases = []
-            for case in out[key]:
-                parts = split_case(case)
-                paths = [os.path.abspath(p) for p in parts[:2]] if len(parts) > 1 else parts
-                cases.append(":".join(paths + parts[2:]))  # a malformed case is reported by parse_val
-            out[key] = cases
+            out[key] = [map_paths(case, os.path.abspath) for case in out[key]]
     return out
 
 
-def check_out(config: TrainConfig, resume, overwrite: bool) -> None:
+def check_out(config: TrainConfig, resume: Path | None, overwrite: bool) -> None:
     """Refuse to start a new run in a folder that holds one (unless ``overwrite``), and check that
-    every ``dat`` file exists (a resumed run names the checkpoint's paths).
+    every ``dat`` file exists (a resumed run names the checkpoint's paths). ``resume``: the
+    checkpoint file :func:`resolve_resume` found, or None.
 
     Raises:
         click.UsageError: the folder holds a run (exit 2; names ``--resume`` and ``--overwrite``).
@@ -123,7 +121,7 @@ def check_out(config: TrainConfig, resume, overwrite: bool) -> None:
     """
     out = Path(config.out)
     if resume is not None:
-        resumed = resolve_checkpoint(resume).parent
+        resumed = resume.parent
         same = out.exists() and resumed.exists() and os.path.samefile(out, resumed)
     else:
         same = False
@@ -138,15 +136,30 @@ def check_out(config: TrainConfig, resume, overwrite: bool) -> None:
             raise click.ClickException(f"training stream not found: {path}{where}")
 
 
-def build_config(ctx: click.Context, params: dict) -> TrainConfig:
-    """The run's config from the command line (see the module docstring).
+def resolve_resume(resume) -> Path | None:
+    """``--resume`` (a checkpoint file or a run folder) as the checkpoint file, once for the command.
+
+    Raises:
+        click.ClickException: no checkpoint there (names what was looked for).
+    """
+    if not resume:
+        return None
+    try:
+        return resolve_checkpoint(resume)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def build_config(ctx: click.Context, params: dict, resume: Path | None = None) -> TrainConfig:
+    """The run's config from the command line (see the module docstring); ``resume`` is the
+    checkpoint file of ``--resume`` (:func:`resolve_resume`).
 
     Raises:
         click.ClickException: unreadable config/checkpoint, unknown keys, bad values.
     """
     try:
-        if params["resume"]:
-            base = load_checkpoint_config(params["resume"])
+        if resume is not None:
+            base = load_checkpoint_config(resume)
             if params["config"]:
                 raise click.UsageError("--config and --resume exclude each other (a resumed run keeps "
                                        "its checkpoint's config; change single values with options)")
@@ -162,12 +175,12 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
                 value = params[name]
                 explicit[name] = list(value) if isinstance(value, tuple) else value
         explicit = _absolute_paths(explicit)
-        if not params["resume"]:  # a --config's relative paths are relative to the current folder
+        if resume is None:  # a --config's relative paths are relative to the current folder
             values = _absolute_paths(values)
         elif "out" not in explicit:  # a resumed run stays in its folder, wherever that is now
-            values["out"] = os.path.abspath(resolve_checkpoint(params["resume"]).parent)
+            values["out"] = os.path.abspath(resume.parent)
         changed = [k for k, v in explicit.items() if k in values and values[k] != v]
-        if params["resume"] and set(changed) - _OPERATIONAL:
+        if resume is not None and set(changed) - _OPERATIONAL:
             warnings.warn(f"resuming with changed {sorted(set(changed) - _OPERATIONAL)}: the run will "
                           "not repeat the uninterrupted one bit-exactly", stacklevel=2)
         values.update(explicit)
@@ -181,11 +194,6 @@ def build_config(ctx: click.Context, params: dict) -> TrainConfig:
 
 def dry_run(config: TrainConfig, as_json: bool) -> None:
     """Print parameter counts (per part and total) and the config, without training."""
-    from spikekit.cliutils import echo_json
-
-    from . import count_parameters
-    from .train import build_model
-
     counts = count_parameters(build_model(config))
     if as_json:
         echo_json({"parameters": counts, "config": config.to_dict()})
@@ -236,22 +244,17 @@ def train(ctx, **params):
           --pair t.dat:t.png:150 --val v.dat:v.png:150
       torchrun --nproc_per_node=4 -m ssml -o runs/b --device cuda
     """
-    config = build_config(ctx, params)
+    resume = resolve_resume(params["resume"])
+    config = build_config(ctx, params, resume)
     if params["dry_run"]:
         dry_run(config, params["as_json"])
         return
-    check_out(config, params["resume"], params["overwrite"])
-    from spikekit.cliutils import fail
-
-    from .train import train as run
-
+    check_out(config, resume, params["overwrite"])
     try:
-        summary = run(config, resume=params["resume"], quiet=params["quiet"])
+        summary = run(config, resume=resume, quiet=params["quiet"])
     except (ValueError, OSError) as exc:  # bad data; a missing, read-only or full run folder
         fail(exc)
     if params["as_json"]:
-        from spikekit.cliutils import echo_json
-
         echo_json({k: (str(v) if k == "checkpoint" else v) for k, v in summary.items()})
     elif summary["checkpoint"]:
         state = "interrupted" if summary["stopped"] else "done"
@@ -262,4 +265,4 @@ def train(ctx, **params):
                    "(raise --steps to continue it)", err=True)
 
 
-__all__ = ["train", "build_config", "check_out", "dry_run", "RUN_FILES"]
+__all__ = ["train", "resolve_resume", "build_config", "check_out", "dry_run", "RUN_FILES"]

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from spikekit.firing import DEFAULT_GAIN, DEFAULT_SCALE
 from spikekit.io import atomic_output
-from spikekit.simulate.model import DEFAULT_GAIN
 
 from .binning import MAX_MANUAL_BIN
+from .cases import case_paths
 from .ensemble import ENSEMBLES
 from .losses import PSEUDO_LABELS
 from .video import TRAIN_SPAN
@@ -29,14 +30,6 @@ DEFAULT_IMAGES = (
     "motorcycle_right", "hubble_deep_field", "immunohistochemistry", "brick", "grass", "gravel",
     "moon", "coins", "clock", "retina", "cell", "page", "text",
 )
-
-
-def split_case(case) -> list[str]:
-    """A ``val`` or ``pairs`` entry cut into its fields: ``DAT:GT_PNG:INDEX`` -> [DAT, GT_PNG,
-    INDEX], a pair's ``DAT:DIR`` -> [DAT, DIR], split at the last two colons (so a colon earlier in
-    DAT stays in it); the one home of that grammar. Fewer fields mean a malformed entry, which
-    ``ssml.validation.parse_val`` and ``expand_pairs`` report."""
-    return str(case).rsplit(":", 2)
 
 
 def _typed(key: str, value, kind: type):
@@ -60,6 +53,16 @@ SHIPPED_TEACHERS = {"lite": True, "default": False}
 OBJECTIVES = ("self", "supervised", "hybrid")
 AMP_MODES = ("none", "bf16")
 """``TrainConfig.amp``: float32, or bfloat16 autocast."""
+RUN_KEYS = ("out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every", "steps",
+            "val", "val_every")
+"""TrainConfig keys that say where and how a run is run, logged, checkpointed and validated, not
+what it learns: a resume may change them (``spikekit train`` adds the other validation keys) and
+``tools/ablation_table.py`` does not list them as a run's changes (it adds ``seed`` and ``init``)."""
+HELD_OUT_FILES = ("200_part1_key_id151.dat", "200_part1_key_id151.png", "000_part1_key_id21.dat",
+                  *(f"000_part1_key_id{k}.png" for k in (7, 14, 21, 28, 35)))
+"""File names no training source may use (:meth:`TrainConfig.validate`): the streams and GT
+images that the evaluation protocol validates on (``tools/protocol.py`` checks that its cases
+are all here), under ``reds301/`` and ``reds41/`` of the shared data."""
 NOISE_LEVELS = ("off", "on", "strong")
 """Simulator noise levels of simulated samples (:func:`ssml.data.noise_model` builds each)."""
 
@@ -162,8 +165,8 @@ class TrainConfig:
     """Training pairs ``DAT:GT_PNG:INDEX``: real spike streams with the ground truth of one spike
     frame, cropped around it into the supervised loss (:class:`ssml.data.PairedWindows`); or
     ``DAT:DIR``, a folder of a stronger model's reconstructions of DAT as pseudo-labels
-    (distillation, :func:`ssml.validation.expand_pairs`). Never
-    a validation or test stream (:meth:`validate` refuses those of :mod:`ssml.evaluation` and
+    (distillation, :func:`ssml.cases.expand_pairs`). Never
+    a validation or test stream (:meth:`validate` refuses :data:`HELD_OUT_FILES` and those
     of ``val``)."""
     pair_fraction: float = 0.25
     """Share of each batch drawn from ``pairs`` (when there are any); the rest is split by ``sim_fraction``."""
@@ -226,8 +229,8 @@ class TrainConfig:
     """Steps between validations (and at the end); 0 disables."""
     val_crop: int = 0
     """Validate on a centred crop of this size (0: the full frame)."""
-    val_scale: float = 1 / 0.6
-    """Output-to-intensity scale used for validation metrics (the 1/0.6 TFP convention)."""
+    val_scale: float = DEFAULT_SCALE
+    """Output-to-intensity scale used for validation metrics (1 / gain, :mod:`spikekit.firing`)."""
     val_sim: int = 8
     """Fixed simulated validation samples (exact GT), 0 disables."""
 
@@ -271,7 +274,7 @@ class TrainConfig:
         held_out = self.held_out_files()
         for name in ("dat", "pairs"):
             for entry in getattr(self, name):
-                hit = [p for p in split_case(entry)[:2] if Path(p).name in held_out]
+                hit = [p for p in case_paths(entry) if Path(p).name in held_out]
                 need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
@@ -295,15 +298,22 @@ class TrainConfig:
         for name in ("objects", "log_every", "ckpt_every", "keep_every", "val_every", "val_crop", "val_sim",
                      "bsn_warmup", "lr_warmup", "sim_lead", "threads"):
             need(getattr(self, name) >= 0, name, "a number >= 0")
+        self._checked = self.to_dict()
         return self
 
-    def held_out_files(self) -> set:
-        """File names that no training source may use: the streams and GT images of the
-        validation cases of :mod:`ssml.evaluation` and of ``val``."""
-        from .evaluation import VALIDATION
+    def checked(self) -> "TrainConfig":
+        """Self, :meth:`validate`d unless it already was with these very values (the command line
+        validates where the settings enter; the trainer then does not check them again).
 
-        names = {Path(p).name for _, dat, gt, _ in VALIDATION for p in (dat, gt)}
-        return names | {Path(p).name for case in self.val for p in split_case(case)[:2]}
+        Raises:
+            ValueError: as :meth:`validate`.
+        """
+        return self if getattr(self, "_checked", None) == self.to_dict() else self.validate()
+
+    def held_out_files(self) -> set:
+        """File names that no training source may use: :data:`HELD_OUT_FILES` and the streams
+        and GT images of ``val``."""
+        return set(HELD_OUT_FILES) | {Path(p).name for case in self.val for p in case_paths(case)}
 
     @property
     def pair_count(self) -> int:

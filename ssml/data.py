@@ -24,6 +24,7 @@ randomness comes from one ``torch.Generator`` on the device plus a batch counter
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -31,10 +32,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spikekit.io import SpikeStream
+from spikekit.metrics import load_gt
+from spikekit.recon.padding import reflected_source
+from spikekit.recon.source import Source
+from spikekit.simulate import NoiseModel, Simulator
 from spikekit.simulate.scene import AffineView, rotation
 
+from .binning import bin_windows
+from .cases import expand_pairs, parse_val
 from .config import NOISE_LEVELS, TrainConfig
 from .networks import WINDOW
+from .video import VideoClips
 
 
 def d4_maps(crop: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,8 +116,6 @@ class DatWindows:
     """
 
     def __init__(self, paths, crop: int, device="cpu", cache_mb: int = 2048, bin: int = 1):
-        from spikekit.io import SpikeStream
-
         self.crop, self.device, self.bin = crop, torch.device(device), bin
         self.length = WINDOW * bin  # spike frames read per window
         self.streams = [SpikeStream(p) for p in paths]
@@ -154,8 +161,6 @@ class DatWindows:
     def windows(self, f, t0, y0, x0, k) -> torch.Tensor:
         """Window i: frames t0..t0+41 x bin-1, rows y0.., columns x0.. of stream f, then D4
         transform k (see :func:`d4_maps`), then binned; float32 (n, 41, crop, crop)."""
-        from .binning import bin_windows
-
         return bin_windows(self._read(f, t0, y0, x0, k), self.bin).float()
 
     def _read(self, f, t0, y0, x0, k) -> torch.Tensor:
@@ -181,15 +186,15 @@ class DatWindows:
 class PairedWindows:
     """Crops of real spike streams at a spike frame whose ground truth is known (``--pair``).
 
-    Each pair ``DAT:GT_PNG:INDEX`` (the ``--val`` grammar, :func:`ssml.validation.parse_val`;
+    Each pair ``DAT:GT_PNG:INDEX`` (the ``--val`` grammar, :func:`ssml.cases.parse_val`;
     ``DAT:DIR`` is one pair per image of a folder of reconstructions,
-    :func:`ssml.validation.expand_pairs`) gives the 41-frame window centred on spike frame INDEX
+    :func:`ssml.cases.expand_pairs`) gives the 41-frame window centred on spike frame INDEX
     (mirrored where it runs past the stream's ends, as ``spikekit recon`` reads it,
     ``spikekit/recon/padding.py``) and the
     ground-truth image of that frame. A sample is one pair (uniform), one ``crop`` x ``crop`` crop
     and one of the 8 flips/rotations, applied alike to the spikes and the ground truth. This is how
-    footage simulated by another group's generator (the REDS-derived streams of
-    ``../shared/data``) enters the supervised loss; a validation or test stream never may
+    footage simulated by another group's generator (such as the public REDS-derived streams)
+    enters the supervised loss; a validation or test stream never may
     (:meth:`ssml.config.TrainConfig.validate`). The spike frames that a stream's pairs span are
     held once, uint8 (34 MB for every frame of a 301-frame 250 x 400 stream and its mirrored
     ends), and each pair's window is read from them.
@@ -206,13 +211,6 @@ class PairedWindows:
     """
 
     def __init__(self, cases, crop: int, device="cpu"):
-        from spikekit.io import SpikeStream
-        from spikekit.metrics import load_gt
-        from spikekit.recon.padding import reflected_source
-        from spikekit.recon.source import Source
-
-        from .validation import expand_pairs, parse_val
-
         self.crop, self.device = crop, torch.device(device)
         if not cases:
             raise ValueError("PairedWindows needs at least one DAT:GT_PNG:INDEX pair")
@@ -267,10 +265,6 @@ def noise_model(level: str):
     Raises:
         ValueError: an unknown level.
     """
-    import dataclasses
-
-    from spikekit.simulate import NoiseModel
-
     if level == "off":
         return dataclasses.replace(NoiseModel.off(), random_init=True)
     if level == "on":
@@ -360,8 +354,6 @@ class SceneSimulator:
         self.images = images if images is not None else load_images(config.images, config.image_size, self.device)
         self.videos = videos
         if videos is None and config.videos and config.video_fraction > 0:
-            from .video import VideoClips
-
             self.videos = VideoClips(config.videos, config.video_height, config.video_span, self.device)
         size = self.images.shape[-1]
         self._view = AffineView(self.crop, self.crop, size, size, self.device)
@@ -369,8 +361,6 @@ class SceneSimulator:
         self._sims = {}  # (noise level, samples) -> Simulator
 
     def _simulator(self, level: str, count: int):
-        from spikekit.simulate import Simulator
-
         key = (level, count)
         if key not in self._sims:
             self._sims[key] = Simulator(self.crop, self.crop, batch=count, gain=self.cfg.gain,

@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 import torch
 
+from spikekit.cliutils import fail
+from spikekit.io import save_torch
 from spikekit.threads import threads_option
+
+from .checkpoint import checkpoint_step
+from .weights_io import load_model, weights_path
 
 
 def export_weights(source, output) -> dict:
@@ -36,11 +41,6 @@ def export_weights(source, output) -> dict:
         ssml-lite weights, or sources of different models (names both).  OSError: the output
         cannot be written (read-only folder, full disk).
     """
-    from spikekit.io import save_torch
-
-    from .checkpoint import checkpoint_step
-    from .weights_io import load_model, weights_path
-
     sources = list(source) if isinstance(source, (list, tuple)) else [source]
     if not sources:
         raise ValueError("export: no source given")
@@ -76,8 +76,6 @@ def export(source, output):
       spikekit recon rec.dat -m ssml --weights my_weights.pt --at 150 -o out.png
       spikekit export runs/ssml/step_0005000.pt runs/ssml/step_0005500.pt runs/ssml -o avg.pt
     """
-    from spikekit.cliutils import fail
-
     try:
         done = export_weights(source, output)
     except (OSError, ValueError) as exc:  # missing source; missing, read-only or full output folder

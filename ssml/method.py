@@ -1,54 +1,15 @@
-"""``-m ssml`` and ``-m ssml-lite``: reconstruction with the SSML network (its NBSN) or the small
-:class:`ssml.lite.LiteNet`, through the method registry (both read 41-frame windows and answer
-on the same firing-rate scale, so everything below applies to both).
+"""``-m ssml`` and ``-m ssml-lite``: reconstruction with the NBSN of the SSML network (Chen et al.,
+"Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking Camera", IJCAI 2022)
+or the small :class:`ssml.lite.LiteNet`, through the method registry; both read 41-frame windows
+and answer on the same scale.
 
-Chen et al., "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking Camera",
-IJCAI 2022. Each output index t gets the 41-frame window [t - 20, t + 20] centred on it (valid
-centres 20 .. T - 21), any H x W; files are read chunk by chunk (bounded memory on any length).
-
-Scale: the network is trained against the ``tfp7`` pseudo-label, a mean firing rate per spike frame
-(firing probability, about 0.6 x intensity on REDS-like streams), so its raw output is on the TFP
-scale and intensity = min(scale x output, 1) with the same default scale 1/0.6 (``--scale``;
-``scale=None`` in the API returns the raw output, unclipped). Negative outputs clip to 0.
-
-Options (the fields of :class:`SsmlOptions`; ``spikekit recon/eval -m ssml``): ``--weights FILE``
-(default: the shipped ``ssml/weights/ssml_default.pt``), ``--device cpu|cuda``, ``--param
-precision=auto|fp32|bf16`` (default auto: bf16 autocast where the hardware has native bf16, else
-fp32; ssml/precision.py gives the speed and the measured quality change), ``--param
-batch=N`` (windows per forward pass; default 1 on CPU, 4 on CUDA), ``--param anchor=0`` (turn off
-the brightness anchoring below), ``--param bin=auto|K`` (temporal binning of dark streams: the
-network reads 41 x K spike frames, K per input frame; auto: K from the firing rate, 1 on bright
-streams; ssml/binning.py), ``--param ensemble=1|2|4|8`` (geometric self-ensemble: the mean over
-that many flips/rotations of the window, n times the time; default 1; ssml/ensemble.py),
-``--param ends=auto|off|FILE`` (the weights for windows that cross a stream's end, below),
-``--param blend=1`` (both networks, below).
-
-Stream ends (ours): with ``--pad reflect`` a window centred within 20 input frames of a stream's
-first or last spike frame reads the stream mirrored about that frame, so the motion in it
-reverses there; no interior window looks like that. ``-m ssml`` reads the windows centred fewer
-than :data:`ENDS_REACH` input frames from an end with weights fine-tuned on such mirrored
-windows (``ssml/weights/ssml_ends.pt``; ``ssml/data.py`` ``reflect_at_end``; recipe and figures
-in ``ssml/weights/MODEL_CARD.md``): ``ends=auto`` (default) does so with the shipped weights,
-``off`` reads every window with the same weights, and ``FILE`` names the weights to use there
-(a file or a run folder, for ``ssml-lite`` too). With ``auto``, ``ssml-lite`` and ``--weights``
-read every window with one network.
-
-Blend (ours, ``--param blend=1``, off by default): the image is the mean of the raw outputs of
-the NBSN, read as ``-m ssml`` reads it (its ends weights near a stream's end), and of
-``ssml-lite`` on the same window, then anchored once; ``-m ssml`` and ``-m ssml-lite`` give the
-same image with it. Two networks this different make partly independent errors: on the
-validation set their mean beats either, on the held-out test grid it lies between them
-(ssml/weights/MODEL_CARD.md, section "Blend"), at the cost of one ssml-lite pass on top of the
-NBSN's (3-4 %). ``-m ssml`` alone stays the paper's network.
-
-Brightness anchoring (ours, on by default): each output is multiplied by (mean firing rate of its
-41-frame input window over the whole frame) / (mean of the raw NBSN output), so the image keeps
-the brightness the spikes measure; the network only redistributes it. The mean spike count of a
-window is an unbiased estimate of the mean intensity times the camera gain, whereas mutual
-learning leaves the overall gain of the BSN/NBSN pair free to drift by a few percent during
-training (measured on our run: +1.7 % at 3k steps, +3.9 % at 5k, +0.3 % at 7k), which costs
-PSNR without changing the image's structure (200_part1: +1.2 dB at 3k steps, +4.4 dB at 5k;
-the model card ssml/weights/MODEL_CARD.md has the shipped weights with and without it).
+Each output index t gets the window [t - 20, t + 20] centred on it (valid centres 20 .. T - 21;
+with ``bin=K``, 41 x K spike frames, :func:`ssml.binning.span`), any H x W; files are read chunk
+by chunk. The raw output is a firing rate per spike frame; intensity = min(scale x output, 1)
+with the default scale 1 / gain (:mod:`spikekit.firing`); ``scale=None`` returns it raw.
+Options are the fields of :class:`SsmlOptions` (``--param NAME=VALUE``). What brightness
+anchoring, binning, self-ensemble, the blend and the stream-ends weights do: docs/methods.md;
+what they gain: ssml/weights/MODEL_CARD.md.
 """
 from __future__ import annotations
 
@@ -66,16 +27,17 @@ import numpy as np
 import torch
 
 from spikekit import ops
+from spikekit.io.geometry import neighbour_correlations
 from spikekit.recon.base import Method
 from spikekit.recon.options import check_flag
 from spikekit.recon.source import Source, plan_chunks
 
 from .binning import bin_windows, check_bin, resolve_bin, span
-from .checkpoint import checkpoint_file
 from .ensemble import ENSEMBLES, check_ensemble, self_ensemble
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
+from .weights_io import ENDS_WEIGHTS, checkpoint_file, load_model
 
 ENDS = ("auto", "off")
 """The words ``--param ends`` takes besides a weights file (:func:`ends_weights`)."""
@@ -118,8 +80,6 @@ def load_network(weights=None, device="cpu", lite: bool = False):
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
         ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
     """
-    from .weights_io import load_model
-
     key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
         if key not in _cache:
@@ -196,8 +156,6 @@ def ends_weights(opts: SsmlOptions, lite: bool = False):
     with: ``opts.ends`` when it names a file; with ``auto``, the shipped
     :data:`ssml.weights_io.ENDS_WEIGHTS` for the shipped ``ssml`` weights; else ``opts.weights``
     (None: the shipped weights of the model)."""
-    from .weights_io import ENDS_WEIGHTS
-
     if opts.ends not in ENDS:
         return opts.ends
     return ENDS_WEIGHTS if opts.ends == "auto" and opts.weights is None and not lite else opts.weights
@@ -272,8 +230,6 @@ def input_problems(window: torch.Tensor, k: int = 1) -> dict:
         ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`) and ``flip`` (brighter
         at the bottom than upright scenes); empty when it looks like the training data.
     """
-    from spikekit.io.geometry import neighbour_correlations
-
     image = window.float().mean(0).cpu().numpy()
     rate, out = float(image.mean()), {}
     lo, hi = TRAINED_RATE

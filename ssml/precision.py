@@ -1,13 +1,10 @@
 """Which precision SSML inference runs in: ``auto`` (the default), ``fp32`` or ``bf16`` autocast.
 
 ``auto`` is bf16 where the hardware computes bf16 natively (a CPU with AVX-512 BF16 or AMX, a
-CUDA GPU that supports bf16) and fp32 elsewhere (emulated bf16 is slower than fp32). bf16 is
-the default because it loses nothing measurable: on the validation cases (``ssml.evaluation``)
-the shipped ``ssml`` weights score 37.18 dB in bf16 against 37.20 dB in fp32 (-0.027 dB) and
-``ssml-lite`` 37.09 against 37.10 dB (-0.006 dB), measured by ``benchmarks/bench_ssml_infer.py
---skip efficiency,stride7,large,threads`` (part ``quality``), while the NBSN runs about 1.7x
-faster on such a CPU (``docs/benchmarks.md``). The attention's energies and softmax stay
-float32 under autocast (``ssml.attention``).
+CUDA GPU that supports bf16) and fp32 elsewhere (emulated bf16 is slower than fp32). What bf16
+costs in quality and gains in speed is measured by ``benchmarks/bench_ssml_infer.py`` (parts
+``quality`` and ``efficiency``; tables in docs/benchmarks.md). The attention's energies and
+softmax stay float32 under autocast (``ssml.attention``).
 """
 from __future__ import annotations
 

@@ -33,12 +33,19 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from spikekit import ops
+from spikekit import __version__, ops
+from spikekit.progress import progress
 from spikekit.threads import apply_threads
 
 from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import SHIPPED_TEACHERS, TrainConfig
+from .data import TrainData
+from .ensemble import self_ensemble
+from .lite import LiteNet
+from .losses import pseudo_label, ssml_loss, supervised_loss
+from .networks import SSML
 from .validation import Validator
+from .weights_io import load_model
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -129,7 +136,8 @@ class Trainer:
     """State of one training process (see the module docstring).
 
     Args:
-        config: the run's :class:`~ssml.config.TrainConfig` (validated here).
+        config: the run's :class:`~ssml.config.TrainConfig` (validated here unless it was,
+            :meth:`~ssml.config.TrainConfig.checked`).
         resume: a checkpoint file (or a run folder holding ``last.pt``) to continue from; the
             model, optimiser, scheduler, RNG and data states and the step are restored.
 
@@ -138,13 +146,11 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, resume=None):
-        self.cfg = config.validate()
+        self.cfg = config.checked()
         self._setup_process()
         start = self._init_model(config.init) if resume is None and config.init else None
         self.teacher = self._load_teacher(config.teacher) if config.teacher else None
         seed_everything(config.seed + 1000003 * self.rank)
-        from .data import TrainData
-
         self.data = TrainData(config, self.device, self.rank)
         self._build_model(start)
         self._build_optimizer()
@@ -206,8 +212,6 @@ class Trainer:
             dist.all_gather_object(states, rng)
         else:
             states = [rng]
-        from spikekit import __version__
-
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": states, "step": self.step,
                 "config": self.cfg.to_dict(), "spikekit_version": __version__,
@@ -250,9 +254,6 @@ class Trainer:
             FileNotFoundError: missing weights.  ValueError: not SSML weights, or weights of the
                 other NBSN variant (the message says which ``--nla/--no-nla`` they need).
         """
-        from .lite import LiteNet
-        from .weights_io import load_model
-
         lite = self.cfg.model == "lite"
         start = load_model(None if init == "default" else init, lite=lite)  # variant read from the keys
         if isinstance(start, LiteNet) != lite:
@@ -273,8 +274,6 @@ class Trainer:
             FileNotFoundError: missing weights.  ValueError: not SSML or ssml-lite weights. Either
                 message starts with ``teacher:`` and names the words for the shipped weights.
         """
-        from .weights_io import load_model
-
         shipped = name in SHIPPED_TEACHERS
         try:
             teacher = load_model(None if shipped else name, device=self.device, lite=SHIPPED_TEACHERS.get(name, False))
@@ -294,9 +293,6 @@ class Trainer:
         without a teacher."""
         if self.teacher is None:
             return total
-        from .ensemble import self_ensemble
-        from .losses import supervised_loss
-
         with torch.no_grad(), self._autocast():
             target = self_ensemble(self.teacher, spikes, self.cfg.teacher_ensemble).float()
         teach = supervised_loss(pred, target, 1.0, self.cfg.edge_weight, self.cfg.relative_loss)
@@ -310,8 +306,6 @@ class Trainer:
 
     def train_step(self) -> dict:
         """One optimiser step; returns the loss terms (0-d tensors on the device) and the lr."""
-        from .losses import pseudo_label, ssml_loss, supervised_loss
-
         cfg = self.cfg
         batch = self.data.next()
         spikes = batch["spikes"].contiguous(memory_format=self.fmt)
@@ -380,8 +374,6 @@ class Trainer:
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         for s in previous:
             signal.signal(s, self._on_signal)
-        from spikekit.progress import progress
-
         name = "ssml-lite" if cfg.model == "lite" else "ssml"
         bar = progress(cfg.steps, f"{name} train", "step", quiet=quiet or not self.is_main, initial=self.step)
         last_ckpt, start_step, t_start = time.time(), self.step, time.time()
@@ -445,11 +437,7 @@ class Trainer:
 def build_model(config: TrainConfig) -> torch.nn.Module:
     """A freshly initialised model of ``config.model``: :class:`ssml.SSML` or :class:`ssml.lite.LiteNet`."""
     if config.model == "lite":
-        from .lite import LiteNet
-
         return LiteNet()
-    from .networks import SSML
-
     return SSML(nla=config.nla)
 
 

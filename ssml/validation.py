@@ -5,7 +5,7 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
 * ``val_sim`` simulated scenes, 64 x 64, drawn once from seed ``config.seed + 7919`` with their
   exact ground truth: PSNR/SSIM of the model's output / ``gain``, and of TFP over 21 spike frames
   as a reference (``val/sim_tfp21_psnr``);
-* each ``--val DAT:GT_PNG:INDEX`` case (:func:`parse_val`): the 41-frame window centred on INDEX
+* each ``--val DAT:GT_PNG:INDEX`` case (:func:`ssml.cases.parse_val`): the 41-frame window centred on INDEX
   (mirrored at the stream's ends where it runs past them, as ``spikekit recon`` reads it,
   ``spikekit.recon.padding``), the output scaled by ``val_scale``, optionally a centred
   ``val_crop``. ``val/<name>_psnr`` is the image ``spikekit recon -m ssml`` delivers:
@@ -17,16 +17,18 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
   (``val/000_part1@6_psnr``).
 
 Ground truth is used here only, never in a loss. The cases of the evaluation protocol (runs are
-chosen by them) are listed in :mod:`ssml.evaluation`.
+chosen by them) are listed in ``tools/protocol.py``.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import split_case
+from spikekit.metrics import psnr, ssim
+
+from .cases import case_name, load_case, parse_val
+from .data import SceneSimulator
+from .method import anchor_brightness
 from .networks import WINDOW
 
 SIM_SEED_OFFSET = 7919
@@ -35,103 +37,12 @@ SIM_CROP = 64
 """Side of the simulated validation scenes, pixels."""
 
 
-def parse_val(case: str, what: str = "validation case") -> tuple[Path, Path, int]:
-    """``DAT:GT_PNG:INDEX`` -> (dat, gt, index); the grammar of ``--val`` and ``--pair``.
-
-    Checked here, before any training step: the form, both files, that INDEX is a spike frame of
-    the stream, and that the GT image has the stream's H x W.
-
-    Args:
-        case: the ``DAT:GT_PNG:INDEX`` text.
-        what: how the errors name it (``validation case``, ``training pair``).
-
-    Raises:
-        ValueError: any of these fails (names the case and what was expected).
-    """
-    from spikekit.io import SpikeStream
-    from spikekit.metrics import load_gt
-
-    parts = split_case(case)
-    if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
-        raise ValueError(f"{what} {case!r}: expected DAT:GT_PNG:INDEX (INDEX = spike frame of the GT)")
-    dat, gt, index = Path(parts[0]), Path(parts[1]), int(parts[2])
-    for p in (dat, gt):
-        if not p.is_file():
-            raise ValueError(f"{what} {case!r}: file not found: {p}")
-    with SpikeStream(dat) as stream:
-        frames, size = len(stream), (stream.height, stream.width)
-    if not 0 <= index <= frames - 1:
-        raise ValueError(f"{what} {case!r}: index {index} is not a spike frame of the "
-                         f"{frames}-frame stream; valid: 0 .. {frames - 1}")
-    if tuple(load_gt(gt).shape) != size:
-        raise ValueError(f"{what} {case!r}: GT {gt} is {load_gt(gt).shape[0]}x{load_gt(gt).shape[1]} "
-                         f"but the stream is {size[0]}x{size[1]}")
-    return dat, gt, index
-
-
-def expand_pairs(cases) -> list[str]:
-    """``--pair`` entries as ``DAT:GT_PNG:INDEX`` cases (:func:`parse_val` checks them).
-
-    An entry ``DAT:DIR`` (DIR a folder) stands for one case per image that ``spikekit recon DAT
-    -o DIR/`` wrote there (``frame_<N>.png`` is the image of spike frame N,
-    :func:`spikekit.recon.writers.folder_frames`): the reconstructions of a stronger model are
-    pseudo-labels, and training on them distils that model into the one trained
-    (``ssml/weights/MODEL_CARD.md``). Other entries pass unchanged.
-
-    Raises:
-        ValueError: an entry of neither form, or a ``DAT:DIR`` whose DIR is not a folder or holds
-            no ``frame_<N>.png``.
-    """
-    from spikekit.recon.writers import folder_frames
-
-    out = []
-    for case in cases:
-        parts = split_case(case)
-        if len(parts) == 3:
-            out.append(str(case))
-            continue
-        if len(parts) != 2 or not Path(parts[1]).is_dir():
-            what = f"{parts[1]} is not a folder" if len(parts) == 2 else "no ':'"
-            raise ValueError(f"training pair {case!r}: {what}; expected DAT:GT_PNG:INDEX, "
-                             f"or DAT:DIR with DIR a folder of 'spikekit recon DAT -o DIR/' images")
-        dat, folder = parts
-        frames = folder_frames(folder)
-        if not frames:
-            raise ValueError(f"training pair {case!r}: {folder} holds no frame_<N>.png "
-                             f"(the images 'spikekit recon DAT -o DIR/' writes)")
-        out += [f"{dat}:{path}:{index}" for index, path in frames.items()]
-    return out
-
-
-def load_case(dat, gt_path, index: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 41-frame window of a ``DAT:GT_PNG:INDEX`` case (:func:`parse_val` checked it) centred on
-    spike frame INDEX, mirrored where it runs past the stream's ends as ``spikekit recon`` reads
-    it (``spikekit/recon/padding.py``), and its GT image: (spikes uint8 (41, H, W) of {0, 1},
-    gt float32 (H, W) in [0, 1]), both on ``device``."""
-    from spikekit.io import SpikeStream
-    from spikekit.metrics import load_gt
-    from spikekit.recon.padding import reflected_source
-    from spikekit.recon.source import Source
-
-    start = index - WINDOW // 2
-    with SpikeStream(dat) as stream:
-        spikes = reflected_source(Source(stream, device), start, start + WINDOW).tensor
-    return spikes, torch.from_numpy(load_gt(gt_path)).to(device)
-
-
-def case_name(dat) -> str:
-    """The name of a ``--val`` case's stream in metric tags: the ``.dat`` name up to ``_key``."""
-    return Path(dat).name.split("_key")[0].removesuffix(".dat")
-
-
 def image_metrics(pred: torch.Tensor, gt: torch.Tensor) -> tuple[float, float]:
     """Mean PSNR (dB) and SSIM over a batch, data range 1 (:mod:`spikekit.metrics`).
 
     Args:
         pred, gt: float (B, 1, H, W) intensities; ``pred`` is clipped to [0, 1] first.
     """
-    from spikekit.metrics import psnr, ssim
-
     p = pred.detach().float().clamp(0, 1).cpu()
     g = gt.detach().float().cpu()
     return (float(np.mean([psnr(a, b) for a, b in zip(p, g)])),
@@ -205,8 +116,6 @@ class Validator:
     def _case(self, model, dat, gt_path, index) -> tuple[tuple[float, float], tuple[float, float]]:
         """(PSNR, SSIM) of one ``--val`` case, brightness-anchored and raw (:func:`parse_val`
         checked the index and the GT size)."""
-        from .method import anchor_brightness
-
         spikes, gt = load_case(dat, gt_path, index, self.device)
         spikes, gt = spikes.float()[None], gt[None, None]
         if self.cfg.val_crop:
@@ -220,8 +129,6 @@ class Validator:
         ``config.seed + SIM_SEED_OFFSET``), made once: (spikes float32 (n, 41, c, c), gt float32
         (n, 1, c, c))."""
         if self._sim is None:
-            from .data import SceneSimulator
-
             seed = self.cfg.seed + SIM_SEED_OFFSET
             sim = SceneSimulator(self.cfg, self.cfg.val_sim, crop=SIM_CROP, device=self.device, images=self._images)
             gen = torch.Generator(device=self.device)

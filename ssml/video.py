@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from spikekit.simulate.source import open_source
+
 TRAIN_SPAN = (0.0, 0.75)
 """Share of each video's frames that training may use (its first three quarters)."""
 TEST_SPAN = (0.8, 1.0)
@@ -40,8 +42,6 @@ def load_clip(path, height: int, span=(0.0, 1.0)) -> torch.Tensor:
     Raises:
         FileNotFoundError: missing file.  ValueError: an empty segment (names the file).
     """
-    from spikekit.simulate.source import open_source
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"training video not found: {path}")

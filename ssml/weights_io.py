@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import checkpoint_file
 from .lite import LiteNet
 from .networks import SSML
 
@@ -31,6 +30,16 @@ ENDS_WEIGHTS = WEIGHTS_DIR / "ssml_ends.pt"
 """The SSML weights we ship for windows that cross a stream's end and are read mirrored
 (``--pad reflect``, spikekit/recon/padding.py); ``-m ssml`` uses them there with the shipped
 weights (``--param ends``, ssml/method.py)."""
+CHECKPOINT = "last.pt"
+"""File name of the rolling checkpoint inside a training run folder (:mod:`ssml.checkpoint`)."""
+
+
+def checkpoint_file(path) -> Path:
+    """``path`` itself, or ``<path>/last.pt`` when ``path`` is a folder (a run folder): the one
+    place that maps a run folder to its checkpoint. Does not check that the result exists
+    (callers name what they were looking for)."""
+    path = Path(path)
+    return path / CHECKPOINT if path.is_dir() else path
 
 
 def is_lite(state: dict) -> bool:
@@ -136,4 +145,4 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     return model.to(device).eval()
 
 
-__all__ = ["DEFAULT_WEIGHTS", "ENDS_WEIGHTS", "LITE_WEIGHTS", "is_lite", "load_model", "weights_path"]
+__all__ = ["CHECKPOINT", "checkpoint_file", "DEFAULT_WEIGHTS", "ENDS_WEIGHTS", "LITE_WEIGHTS", "is_lite", "load_model", "weights_path"]

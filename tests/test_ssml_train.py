@@ -428,7 +428,7 @@ def test_init_starts_a_fresh_run_from_weights(tmp_path):
     (3, "reds41/gt/000_part1_key_id21.png", None),  # near the stream's start: read mirrored
 ])
 def test_validation_cases_are_checked_before_training(tmp_path, shared_data, index, gt, message):
-    from ssml.validation import parse_val
+    from ssml.cases import parse_val
 
     dat = shared_data / SPIKE.format("200_part1")
     case = f"{dat}:{shared_data / gt}:{index}"
@@ -443,7 +443,7 @@ def test_validation_gt_size_must_match_the_stream(tmp_path, shared_data):
     import imageio.v3 as iio
     import numpy as np
 
-    from ssml.validation import parse_val
+    from ssml.cases import parse_val
 
     gt = tmp_path / "small.png"
     iio.imwrite(gt, np.zeros((250, 250), np.uint8))

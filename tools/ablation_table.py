@@ -26,11 +26,12 @@ from pathlib import Path
 import yaml
 
 from quality_table import mean, write_card
+from ssml.config import RUN_KEYS
 
 MARKERS = ("<!-- ablation-table -->", "<!-- /ablation-table -->")
-IGNORED = {"out", "seed", "ckpt_every", "ckpt_minutes", "keep_every", "val_every", "threads", "log_every",
-           "val", "device", "init", "steps"}
-"""Config keys that do not change what a run learns (or are shown in their own column)."""
+IGNORED = {*RUN_KEYS, "seed", "init"}
+"""Config keys that do not change what a run learns (:data:`ssml.config.RUN_KEYS`), or are shown in
+their own column."""
 
 
 def _names(value):
@@ -40,7 +41,10 @@ def _names(value):
     if isinstance(value, list):
         return [_names(v) for v in value]
     if isinstance(value, str) and "/" in value:  # a path, or DAT:GT_PNG:INDEX (--pair, --val)
-        return ":".join(Path(part).name if "/" in part else part for part in value.split(":"))
+        from ssml.cases import map_paths
+
+        name = lambda part: Path(part).name if "/" in part else part  # noqa: E731
+        return map_paths(value, name) if ":" in value else name(value)
     return value
 
 
@@ -71,8 +75,7 @@ def with_indices(validation: dict, cases: list) -> dict:
     """``validation`` with each case named ``<stream>@<index>``: the trainer tags a case by its
     stream alone when no other ``--val`` case shares the stream (``ssml.validation``); the index
     comes from the run's ``val`` list (``DAT:GT_PNG:INDEX``)."""
-    from ssml.config import split_case
-    from ssml.validation import case_name
+    from ssml.cases import case_name, split_case
 
     index = {case_name(parts[0]): parts[-1] for parts in map(split_case, cases)}
     return {(f"{k}@{index[k]}" if "@" not in k and k in index else k): v for k, v in validation.items()}

@@ -1,7 +1,7 @@
 """Tune ``--param bin`` (temporal binning of dark streams, ssml/binning.py) on tuning data only.
 
 Scores ``-m ssml``/``ssml-lite`` with ``bin=K`` for each K on the dark validation scenes
-(``ssml.evaluation.dark_validation``: the validation GT images panned and simulated) at several
+(``dark_validation`` of ``tools/protocol.py``: the validation GT images panned and simulated) at several
 motion speeds and mean firing rates, with TFP-41 beside them; PSNR (dB), SSIM and edge fidelity
 (``tools/quality_table.py``). Writes the figures as JSON and, with ``--doc``, a table between the
 ``<!-- bin-sweep -->`` lines of a markdown file. The test grid is never read.
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from protocol import dark_validation
 from quality_table import DATA, mean, publish, score
 from spikekit.recon import get_method
 from ssml.binning import choose_bin
-from ssml.evaluation import dark_validation
 
 MARKERS = ("<!-- bin-sweep -->", "<!-- /bin-sweep -->")
 

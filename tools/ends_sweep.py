@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
+from protocol import validation_cases
 from quality_table import DATA, mean, publish, score
 from spikekit import read_dat
 from spikekit.recon import get_method
-from ssml.evaluation import validation_cases
 from ssml.method import ENDS_REACH
 from ssml.networks import WINDOW
 from ssml.weights_io import ENDS_WEIGHTS

@@ -1,8 +1,8 @@
 """The quality tables of the model cards: PSNR/SSIM of every method on the validation cases and on
-the held-out test grid (ssml.evaluation), and seconds per 250x400 frame on this machine.
+the held-out test grid (tools/protocol.py), and seconds per 250x400 frame on this machine.
 
 Validation cases choose runs (tuning data); the test grid is simulated from material no training
-run sees and is never used to choose anything (see ssml/evaluation.py). Every method's window is
+run sees and is never used to choose anything (see tools/protocol.py). Every method's window is
 centred on the GT index; scale 1/0.6; PSNR/SSIM with data range 1; the reds41 keys whose 41-frame
 window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikekit.recon.padding).
 
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from protocol import (DARK_RATE, LIGHTS, NOISES, SPEEDS, at_stream_start, dark_validation, test_grid,
+                      validation_cases)
 from spikekit import SpikeStream
 from spikekit.metrics import psnr, ssim
 from spikekit.recon import get_method, reconstruct
-from ssml.evaluation import (DARK_RATE, LIGHTS, NOISES, SPEEDS, at_stream_start, dark_validation, test_grid,
-                             validation_cases)
 from ssml.weights_io import LITE_WEIGHTS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -149,7 +149,7 @@ def tables(result: dict) -> str:
                      + f" | **{cell(v)}** | {sec} |")
     if result["rows"][0].get("dark"):
         lines += ["", f"Dark validation (tuning data: the validation GT images panned at {SPEEDS['medium']} px per "
-                  f"spike frame and simulated at a mean firing rate of {DARK_RATE}, `ssml.evaluation.dark_validation`; "
+                  f"spike frame and simulated at a mean firing rate of {DARK_RATE}, `dark_validation` in tools/protocol.py; "
                   "edge fidelity: the image's Sobel gradients projected on the GT's, 1 = as sharp as the GT, "
                   "lower = blurrier):", "", "| method | PSNR dB / SSIM | edge fidelity |", "|---|---|---|"]
         for r in result["rows"]:
@@ -159,7 +159,7 @@ def tables(result: dict) -> str:
         lines += ["", f"Test grid (held out, never used to choose anything; {result['test_cases']} scenes, "
                   "each column the mean over the cells with that value; PSNR dB / SSIM; last column: the "
                   "same scenes with the GT frame 0-19 spike frames after the stream's first frame, the "
-                  "window read mirrored there, `ssml.evaluation.at_stream_start`):", "",
+                  "window read mirrored there, `at_stream_start` in tools/protocol.py):", "",
                   "| method | " + " | ".join(heads) + " | mean | at stream start |",
                   "|---|" + "---|" * (len(heads) + 2)]
         for r in result["rows"]:

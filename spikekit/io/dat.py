@@ -20,15 +20,12 @@ import torch
 from .. import ops
 from .._memory import empty_hugepage
 from .atomic import atomic_output
+from .geometry import GeometryError, dividing_sizes, pixel_columns, size_hint
 from .sidecar import read_sidecar, write_sidecar
 
 DEFAULT_HEIGHT = 250
 DEFAULT_WIDTH = 400
 DEFAULT_RATE = 40000.0
-
-# Sensor sizes suggested when a file size does not fit the requested H x W.
-COMMON_SIZES = ((250, 400), (250, 416), (250, 250), (400, 250), (256, 256), (500, 800), (480, 640),
-                (720, 1280), (1000, 1000), (1024, 1024))
 
 _WRITE_CHUNK = 1024  # spike frames packed per write call (bounds memory of write_dat)
 
@@ -79,25 +76,6 @@ def resolve_flip(path, flip: bool | None = None) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{path}.json: sidecar 'flip' must be true or false, got {value!r}")
     return value
-def dividing_sizes(nbytes: int) -> list[tuple[int, int]]:
-    """The common sensor sizes (h, w) whose frame size divides ``nbytes``."""
-    return [(h, w) for h, w in COMMON_SIZES
-            if nbytes >= ops.frame_bytes(h, w) and nbytes % ops.frame_bytes(h, w) == 0]
-
-
-def size_hint(nbytes: int) -> str:
-    """Common sensor sizes whose frame size divides ``nbytes`` (for error messages)."""
-    from .geometry import LAYOUT_HEADS
-
-    def name(h, w):
-        head = LAYOUT_HEADS.get(w)
-        extra = f"; -W {w - head} --head {head} if it has head columns" if head else ""
-        return f"{h}x{w} ({nbytes // ops.frame_bytes(h, w)} frames{extra})"
-
-    fits = [name(h, w) for h, w in dividing_sizes(nbytes)]
-    return ("; sizes that divide it: " + ", ".join(fits)) if fits else "; no common sensor size divides it"
-
-
 def count_frames(path, height: int, width: int, strict: bool = False, force: bool = True) -> int:
     """Number of whole spike frames in ``path`` for ``height`` x ``width`` (the file's row width).
 
@@ -130,8 +108,6 @@ def count_frames(path, height: int, width: int, strict: bool = False, force: boo
         if strict:
             raise ValueError(msg)
         if not force and dividing_sizes(size):
-            from .geometry import GeometryError
-
             raise GeometryError(msg + "; give the right -H/-W (or --force to read it anyway)")
         warnings.warn(msg + "; the leftover bytes are ignored", stacklevel=3)
     return frames
@@ -272,8 +248,6 @@ class SpikeStream:
     def __init__(self, path, height: int | None = None, width: int | None = None, flip: bool | None = None,
                  rate: float | None = None, strict: bool = False, head: int | None = None,
                  force: bool = False):
-        from .geometry import pixel_columns
-
         self.path = Path(path)
         self.height, self.width = resolve_size(self.path, height, width)
         self.meta = read_sidecar(self.path)

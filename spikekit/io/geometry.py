@@ -20,6 +20,11 @@ import torch
 
 from .. import ops
 
+COMMON_SIZES = ((250, 400), (250, 416), (250, 250), (400, 250), (256, 256), (500, 800), (480, 640),
+                (720, 1280), (1000, 1000), (1024, 1024))
+"""Sensor sizes (height, width) suggested when a file size does not fit the requested H x W."""
+
+
 class GeometryError(ValueError):
     """The frame size given for a ``.dat`` file is most likely wrong (the message names a better one)."""
 
@@ -36,6 +41,23 @@ MIN_GAP = 0.5
 """Row-to-row correlation this far below column-to-column means the rows do not line up."""
 MIN_SIDE = 32
 """Images smaller than this (either side) are not judged: too few pixels for the correlations."""
+
+
+def dividing_sizes(nbytes: int) -> list[tuple[int, int]]:
+    """The common sensor sizes (h, w) whose frame size divides ``nbytes``."""
+    return [(h, w) for h, w in COMMON_SIZES
+            if nbytes >= ops.frame_bytes(h, w) and nbytes % ops.frame_bytes(h, w) == 0]
+
+
+def size_hint(nbytes: int) -> str:
+    """Common sensor sizes whose frame size divides ``nbytes`` (for error messages)."""
+    def name(h, w):
+        head = LAYOUT_HEADS.get(w)
+        extra = f"; -W {w - head} --head {head} if it has head columns" if head else ""
+        return f"{h}x{w} ({nbytes // ops.frame_bytes(h, w)} frames{extra})"
+
+    fits = [name(h, w) for h, w in dividing_sizes(nbytes)]
+    return ("; sizes that divide it: " + ", ".join(fits)) if fits else "; no common sensor size divides it"
 
 
 def head_columns(file_width: int, head: int) -> np.ndarray:
@@ -163,8 +185,6 @@ def check_stream(stream, force: bool = False) -> list[str]:
     Raises:
         GeometryError: naming the file, both correlations and the likely size.
     """
-    from .dat import COMMON_SIZES
-
     nbytes = stream.path.stat().st_size
     raw = np.fromfile(stream.path, dtype=np.uint8, count=min(nbytes, 16 << 20))
     h, w, head = stream.height, stream.width, stream.head

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 
 from .._memory import empty_hugepage
+from ..firing import DEFAULT_SCALE
 from .options import NoOptions, make_options, option_names
 from .padding import check_pad, run_padded, valid_centres
 from .source import Source, select_centres
 
-DEFAULT_SCALE = 1 / 0.6
-"""Intensity per unit firing rate: the REDS-derived streams fire with probability 0.6 x intensity."""
 AUTO_PERCENTILE = 99.5
 """``scale="auto"`` maps this percentile of the raw estimates to intensity 1."""
 

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from pathlib import Path
 
 import click
+import numpy as np
 
-from ..cliutils import collection_errors, fail, open_stream, parse_assignments
+from ..cliutils import collection_errors, echo_json, open_stream, parse_assignments, report_collection
+from ..firing import SCALE_TEXT
+from ..io import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from ..plugins import PluginError
+from ..progress import progress
 from ..threads import threads_option
-from .registry import method_names
+from .base import reconstruct
+from .collection import recon_collection
+from .options import describe, option_names, parse_params
+from .registry import get_method, method_names
+from .run import MULTI_FRAME_STRIDE, ReconJob, recon_file
+from .tfp import tfp
+from .writers import open_writer, output_kind
 from .tfi import TfiOptions
 from .tfp import TfpOptions
 
-MULTI_FRAME_STRIDE = 100
-"""Default --stride for video/folder/.npy outputs when neither --at nor --stride is given."""
+RECORDED = ("height", "width", "flip", "head", "force", "method", "window", "at", "stride", "start", "stop",
+            "max_interval", "pad", "scale", "gamma", "weights", "params", "fps")
+"""The options of ``spikekit recon`` that shape its outputs, as a collection's manifest records them
+(:attr:`spikekit.recon.run.ReconJob.record`), in this order."""
 COLLECTION_FORMATS = ("npy", "mp4", "gif")
 """Per-input output types of ``spikekit recon IN_DIR -o OUT_DIR`` (one file each, hashed in the manifest)."""
 VIEW_FRAMES = 1000
@@ -40,52 +53,47 @@ def _cli_errors():
         collection_errors(exc)
 
 
-def method_settings(method, params=(), **flags) -> dict:
+def method_settings(method, texts: dict, **flags) -> dict:
     """The options of ``method`` from the command line: the :data:`FLAG_OPTIONS` values in
-    ``flags`` that it has a field for, and its ``--param NAME=VALUE`` items read as their fields'
-    types (:func:`spikekit.recon.options.parse_params`).
+    ``flags`` that it has a field for, and its ``--param`` values ``texts`` ({NAME: VALUE text},
+    as :func:`spikekit.cliutils.parse_assignments` read them) as their fields' types
+    (:func:`spikekit.recon.options.parse_params`).
 
     Raises:
-        click.BadParameter: an item that is not NAME=VALUE.  ValueError: a name it does not take.
+        ValueError: a name it does not take, or a value its field's type cannot read.
     """
-    from .options import option_names, parse_params
-
     fields = option_names(method.options)
     settings = {name: value for name, value in flags.items() if name in fields}
-    texts = parse_assignments(params, "--param")
     settings.update(parse_params(method.options, texts, method.name, exclude=FLAG_OPTIONS))
     return settings
 
 
-def params_by_method(methods, params=()) -> list:
-    """The ``--param`` items of a command with several ``-m`` (``spikekit eval``), split by method:
-    each method gets the items whose name its options take (``eval -m tfp -m ssml --param
-    ends=off`` sets ``ends`` of ``ssml`` only), in the order given.
+def params_by_method(methods, texts: dict) -> list:
+    """The ``--param`` values of a command with several ``-m`` (``spikekit eval``), split by method:
+    each method gets those whose name its options take (``eval -m tfp -m ssml --param ends=off``
+    sets ``ends`` of ``ssml`` only), in the order given.
+
+    Args:
+        methods: the methods.  texts: {NAME: VALUE text} (:func:`spikekit.cliutils.parse_assignments`).
 
     Returns:
-        one tuple of ``NAME=VALUE`` items per method of ``methods``.
+        one {NAME: VALUE text} per method of ``methods``.
 
     Raises:
-        click.BadParameter: an item that is not NAME=VALUE.  ValueError: a name that none of the
-            methods takes (names them and what each takes).
+        ValueError: a name that none of the methods takes (names them and what each takes).
     """
-    from .options import option_names
-
-    keys = [next(iter(parse_assignments([item], "--param"))) for item in params]  # one home for NAME
     fields = [set(option_names(m.options)) - set(FLAG_OPTIONS) for m in methods]
-    orphans = list(dict.fromkeys(k for k in keys if not any(k in f for f in fields)))
+    orphans = [k for k in texts if not any(k in f for f in fields)]
     if orphans:
         known = "; ".join(f"{m.name}: {', '.join(sorted(f)) or 'none'}" for m, f in zip(methods, fields))
         raise ValueError(f"--param {', '.join(orphans)}: no -m takes it ({known})")
-    return [tuple(item for item, key in zip(params, keys) if key in f) for f in fields]
+    return [{k: v for k, v in texts.items() if k in f} for f in fields]
 
 
 @functools.lru_cache(maxsize=None)
 def _loadable_methods() -> tuple:
     """The registered methods, for --help; a plugin that cannot be loaded is left out with a
     one-line warning (once)."""
-    from .registry import get_method
-
     methods = []
     for name in method_names():
         try:
@@ -96,8 +104,6 @@ def _loadable_methods() -> tuple:
 
 
 def _param_help() -> str:
-    from .options import describe
-
     by_text: dict = {}
     for m in _loadable_methods():
         text = describe(m.options, exclude=FLAG_OPTIONS)
@@ -109,8 +115,6 @@ def _param_help() -> str:
 
 
 def _weights_help() -> str:
-    from .options import option_names
-
     names = [m.name for m in _loadable_methods() if "weights" in option_names(m.options)]
     takers = f" ({', '.join('-m ' + n for n in names)})" if names else ""
     return (f"Weights of a learned method{takers}: a weights file, a training checkpoint or a run "
@@ -139,8 +143,8 @@ def stream_options(f):
                           "with -W 400; default: sidecar, else 0).")(f)
     f = click.option("--flip/--no-flip", default=None,
                      help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")(f)
-    f = click.option("-W", "--width", type=int, default=None, help="Frame width (default: sidecar, else 400).")(f)
-    f = click.option("-H", "--height", type=int, default=None, help="Frame height (default: sidecar, else 250).")(f)
+    f = click.option("-W", "--width", type=int, default=None, help=f"Frame width (default: sidecar, else {DEFAULT_WIDTH}).")(f)
+    f = click.option("-H", "--height", type=int, default=None, help=f"Frame height (default: sidecar, else {DEFAULT_HEIGHT}).")(f)
     return f
 
 
@@ -153,7 +157,7 @@ def method_options(f):
     f = click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1.")(f)
     f = click.option("--gamma", type=float, default=1.0, show_default=True,
                      help="Output = intensity ** (1/gamma).")(f)
-    f = click.option("--scale", default="1/0.6", show_default=True,
+    f = click.option("--scale", default=SCALE_TEXT, show_default=True,
                      help="Intensity per unit firing rate: a number, a fraction, or 'auto' "
                           "(99.5th percentile -> 1).")(f)
     f = click.option("--pad", type=click.Choice(["none", "reflect"]), default="none", show_default=True,
@@ -162,47 +166,6 @@ def method_options(f):
     f = click.option("--max-interval", type=int, default=TfiOptions.max_interval, show_default=True,
                      help="TFI: ISI search bound in spike frames on each side.")(f)
     return f
-
-
-def recon_file(input, output, *, height=None, width=None, flip=None, head=None, force=False, method="tfp",
-               window=TfpOptions.window, at=(), stride=None, start=None, stop=None,
-               max_interval=TfiOptions.max_interval, pad="none", scale="1/0.6", gamma=1.0, device="cpu",
-               weights=None, params=(), fps=25.0, quiet=False) -> int:
-    """Reconstruct the ``.dat`` file ``input`` into ``output`` (the body of ``spikekit recon``).
-
-    Args: the options of ``spikekit recon`` (``params``: ``NAME=VALUE`` strings).
-
-    Returns:
-        The number of images written.
-
-    Raises:
-        OSError, ValueError, TypeError, IndexError, KeyError, RuntimeError, ImportError: bad
-        input, options or output (the CLI turns them into one-line errors).
-    """
-    from ..progress import progress
-
-    from .base import plan_reconstruction
-    from .registry import get_method
-    from .writers import open_writer, output_kind
-
-    kind = output_kind(output)
-    stream = open_stream(input, height, width, flip, head, force)
-    m = get_method(method)
-    settings = method_settings(m, params, window=window, max_interval=max_interval, weights=weights)
-    if not at and stride is None and (kind != "png" or start is not None or stop is not None):
-        stride = MULTI_FRAME_STRIDE
-    plan = plan_reconstruction(m, stream, at=list(at) or None, stride=stride, start=start, stop=stop,
-                               device=device, pad=pad, **settings)
-    count = len(plan.centres)
-    bar = progress(count, "recon", "image", quiet=quiet)
-    with stream, open_writer(output, count, stream.height, stream.width, fps) as writer:
-        for idx, images in plan.batches(scale=scale, gamma=gamma):
-            writer.write(idx, images[0].cpu().numpy())
-            bar.update(len(idx))
-    bar.close()
-    if not quiet:
-        click.echo(f"wrote {count} image{'s' if count != 1 else ''} ({plan.describe()}) to {output}", err=True)
-    return count
 
 
 @click.command()
@@ -238,27 +201,28 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
       spikekit recon rec.dat -m tfstp --start 1000 --stop 5000 --stride 20 -o frames/
       spikekit recon recordings/ -m tfp --stride 20 -o recon/      # every .dat below, manifest.jsonl
     """
-    from pathlib import Path
-
-    options = dict(height=height, width=width, flip=flip, head=head, force=force, method=method, window=window, at=list(at),
-                   stride=stride, start=start, stop=stop, max_interval=max_interval, pad=pad, scale=scale,
-                   gamma=gamma, weights=weights, params=list(params), fps=fps)
-    if Path(input).is_dir():
-        from ..cliutils import report_collection
-        from .collection import recon_collection
-
-        if Path(output).suffix and not Path(output).is_dir():
-            raise click.BadParameter(f"{output}: with a folder INPUT the output is a folder (a path without a "
-                                     "suffix); --format picks the file type per input", param_hint="-o/--output")
-
-        with _cli_errors():
-            summary = recon_collection(Path(input), Path(output), options=options, suffix="." + fmt,
-                                       device=device, quiet=quiet or as_json)
+    given = click.get_current_context().params
+    record = {k: list(given[k]) if isinstance(given[k], tuple) else given[k] for k in RECORDED}
+    folder = Path(input).is_dir()
+    if folder and Path(output).suffix and not Path(output).is_dir():
+        raise click.BadParameter(f"{output}: with a folder INPUT the output is a folder (a path without a "
+                                 "suffix); --format picks the file type per input", param_hint="-o/--output")
+    with _cli_errors():
+        settings = method_settings(get_method(method), parse_assignments(params, "--param"), window=window,
+                                   max_interval=max_interval, weights=weights)
+        job = ReconJob(method=method, settings=settings, height=height, width=width, flip=flip, head=head,
+                       force=force, at=tuple(at), stride=stride, start=start, stop=stop, pad=pad, scale=scale,
+                       gamma=gamma, fps=fps, record=record)
+        if folder:
+            summary = recon_collection(Path(input), Path(output), job, suffix="." + fmt, device=device,
+                                       quiet=quiet or as_json, opener=open_stream)
+        else:
+            count, what = recon_file(input, output, job, device=device, quiet=quiet, opener=open_stream)
+    if folder:
         if not quiet or as_json:
             report_collection(summary, output, "reconstructed", as_json)
-        return
-    with _cli_errors():
-        recon_file(input, output, device=device, quiet=quiet, **options)
+    elif not quiet:
+        click.echo(f"wrote {count} image{'s' if count != 1 else ''} ({what}) to {output}", err=True)
 
 
 @click.command("eval")
@@ -290,11 +254,8 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
       spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
     """
-    from ..cliutils import echo_json
-    from ..metrics import load_gt, psnr, ssim
+    from ..metrics import load_gt, psnr, ssim  # scikit-image: loaded by the command that needs it
     from ..noref import NO_REFERENCE
-    from .base import reconstruct
-    from .registry import get_method
 
     if gts and len(gts) != len(ats):
         raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
@@ -311,9 +272,8 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
         names = methods or ("tfp",)
         chosen = [get_method(name) for name in names]
         with stream:
-            for name, m, own in zip(names, chosen, params_by_method(chosen, params)):
-                given = parse_assignments(own, "--param")
-                settings = method_settings(m, own, max_interval=max_interval, weights=weights)
+            for name, m, given in zip(names, chosen, params_by_method(chosen, parse_assignments(params, "--param"))):
+                settings = method_settings(m, given, max_interval=max_interval, weights=weights)
                 for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
                                          pad=pad, **settings, **({"window": window} if window else {}))
@@ -347,7 +307,7 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True, help="Show every N-th spike frame.")
 @click.option("--tfp", "with_tfp", is_flag=True, help="Show a TFP image beside each spike frame.")
 @click.option("-w", "--window", type=int, default=TfpOptions.window, show_default=True, help="TFP window (with --tfp).")
-@click.option("--scale", default="1/0.6", show_default=True, help="TFP scale (with --tfp).")
+@click.option("--scale", default=SCALE_TEXT, show_default=True, help="TFP scale (with --tfp).")
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second of the video.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="OUT.mp4 or OUT.gif.")
 @threads_option
@@ -358,13 +318,6 @@ def view(input, height, width, flip, head, force, start, stop, every, with_tfp, 
     Without --stop it shows a limited number of frames from --start (see --stop) and says so.
     TFP near the stream ends uses the nearest full window.
     """
-    import numpy as np
-
-    from ..progress import progress
-
-    from . import tfp
-    from .writers import open_writer, output_kind
-
     with _cli_errors():
         if output_kind(output) not in ("mp4", "gif"):
             raise ValueError(f"{output}: spikekit view writes .mp4 or .gif")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from ..collection import Item, Ranks, run_collection
+from .run import Opener, ReconJob, open_checked, recon_file
 
 
 def find_inputs(src: Path, suffix: str) -> list[Item]:
@@ -31,34 +32,33 @@ def find_inputs(src: Path, suffix: str) -> list[Item]:
     return items
 
 
-def recon_collection(src, out_dir, *, options: dict, suffix: str = ".npy", device: str = "cpu",
-                     quiet: bool = False) -> dict:
+def recon_collection(src, out_dir, job: ReconJob, *, suffix: str = ".npy", device: str = "cpu",
+                     quiet: bool = False, opener: Opener = open_checked) -> dict:
     """Reconstruct every ``.dat`` under ``src`` into ``out_dir`` (this rank's share under torchrun).
 
     Args:
         src: the input folder.  out_dir: the output folder (created if missing).
-        options: keyword arguments of :func:`spikekit.recon.cli.recon_file` other than input,
-            output, device and quiet (JSON-able; recorded in the manifest with ``suffix``).
+        job: what to do with each file (:class:`spikekit.recon.run.ReconJob`; its ``record`` is
+            recorded in the manifest with ``suffix``).
         suffix: ``".npy"`` (float32 (N, H, W) stack), ``".mp4"`` or ``".gif"``.
         device: where to compute (a bare ``cuda`` is ``cuda:LOCAL_RANK`` under torchrun); it
             is not recorded, so a run may resume on another device.
-        quiet: no progress.
+        quiet: no progress.  opener: how each input is opened (:data:`spikekit.recon.run.Opener`).
 
     Returns:
         :func:`spikekit.collection.run_collection`'s summary; ``frames`` of a record is the
         number of images written.
 
     Raises:
-        As :func:`find_inputs`, :class:`spikekit.collection.Manifest` and ``recon_file``.
+        As :func:`find_inputs`, :class:`spikekit.collection.Manifest` and
+        :func:`spikekit.recon.run.recon_file`.
     """
-    from .cli import recon_file
-
     device = Ranks.from_env().device(device)
 
     def work(item: Item, output: Path, _seed) -> dict:
-        return {"frames": recon_file(item.source, output, device=device, quiet=True, **options)}
+        return {"frames": recon_file(item.source, output, job, device=device, quiet=True, opener=opener)[0]}
 
-    return run_collection(find_inputs(Path(src), suffix), out_dir, {**options, "suffix": suffix}, work, seed=None,
+    return run_collection(find_inputs(Path(src), suffix), out_dir, {**job.record, "suffix": suffix}, work, seed=None,
                           desc="recon", quiet=quiet)
 
 

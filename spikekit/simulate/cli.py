@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from ..cliutils import collection_errors, echo_json, report_collection
+from ..firing import DEFAULT_GAIN
 from ..threads import threads_option
-from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD
+from .model import DEFAULT_RATE, DEFAULT_THRESHOLD
 
 CONFIRM_BYTES = 2 * 1024 ** 3
 """Above this expected .dat size, an interactive run asks before writing (``--yes`` skips it)."""

@@ -15,7 +15,8 @@ import hashlib
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from ..collection import Item, run_collection
+from ..collection import Item, Ranks, run_collection
+from .model import NoiseModel
 from .run import simulate_to_file
 from .source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .windows import export_windows
@@ -93,9 +94,6 @@ def simulate_collection(src, out_dir, *, parameters: dict, seed: int, gt_dir=Non
     Raises:
         As :func:`find_inputs`, :class:`spikekit.collection.Manifest` and ``simulate_to_file``.
     """
-    from ..collection import Ranks
-    from .model import NoiseModel
-
     items = find_inputs(Path(src))
     kwargs = dict(parameters)
     kwargs["noise"] = NoiseModel(**kwargs["noise"])

@@ -47,9 +47,9 @@ import torch
 
 from .. import ops
 from .._memory import empty_hugepage
+from ..firing import DEFAULT_GAIN  # the firing-rate convention (scale = 1 / gain)
 from ..io.dat import DEFAULT_RATE  # the readout rate a stream's sidecar defaults to
 
-DEFAULT_GAIN = 0.6
 DEFAULT_THRESHOLD = 1.0
 
 

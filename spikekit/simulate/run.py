@@ -25,8 +25,10 @@ import torch
 from .. import ops
 from .._memory import empty_hugepage
 from .._version import __version__
+from ..firing import DEFAULT_GAIN
 from ..io import atomic_output, write_image, write_sidecar
-from .model import DEFAULT_GAIN, DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
+from ..progress import progress as reporter
+from .model import DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
 from .source import fit_to_size, open_source, parse_size
 
 DEFAULT_CHUNK = 1024  # spike frames per kernel call on the streaming path
@@ -266,8 +268,6 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
     Raises:
         As :func:`simulate`; also ValueError for a bad ``gt_every``/``gt_format``.
     """
-    from ..progress import progress as reporter
-
     started = time.perf_counter()
     formats = {"png": ("png",), "npy": ("npy",), "both": ("png", "npy")}.get(gt_format)
     if formats is None:

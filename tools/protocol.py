@@ -1,5 +1,11 @@
 """The evaluation protocol: validation cases (for choosing runs) and a held-out test grid.
 
+Research tooling, not part of the installed package: ``tools/quality_table.py``,
+``tools/bin_sweep.py``, ``tools/ends_sweep.py`` and ``benchmarks/bench_ssml_infer.py`` import it
+(with ``tools/`` on ``sys.path``). Training is handed the protocol's files as data: every stream
+and GT image of :data:`VALIDATION` is in :data:`ssml.config.HELD_OUT_FILES`, which
+:meth:`ssml.config.TrainConfig.validate` refuses as a training source (checked on import here).
+
 **Validation** (tuning data: runs and settings are chosen by it): ``reds301/spike/200_part1`` at
 spike frame 150 and ``reds41/spike/000_part1`` at its five GT keys (``key_idK`` is centred on spike
 frame K - 1), under ``../shared/data``. Never trained on.
@@ -38,13 +44,20 @@ from pathlib import Path
 
 import torch
 
-from .config import NOISE_LEVELS, TrainConfig
-from .networks import WINDOW
+from spikekit.metrics import load_gt
+from ssml.config import HELD_OUT_FILES, NOISE_LEVELS, TrainConfig
+from ssml.data import SceneSimulator
+from ssml.networks import WINDOW
+from ssml.video import TEST_SPAN, VideoClips
 
 VALIDATION = [("200_part1 @150", "reds301/spike/200_part1_key_id151.dat", "reds301/gt/200_part1_key_id151.png", 150)] + [
     (f"000_part1 @{k - 1}", "reds41/spike/000_part1_key_id21.dat", f"reds41/gt/000_part1_key_id{k}.png", k - 1)
     for k in (7, 14, 21, 28, 35)]
 """Validation cases: (label, spike file, GT image, spike frame of the GT), paths under the data folder."""
+_unheld = sorted({Path(p).name for _, dat, gt, _ in VALIDATION for p in (dat, gt)} - set(HELD_OUT_FILES))
+if _unheld:
+    raise RuntimeError(f"tools/protocol.py: validation files {_unheld} are not in ssml.config.HELD_OUT_FILES, "
+                       "so training could use them")
 
 TEST_VIDEOS = ("video/bikes.mp4", "video/carphone_pristine.mp4", "video/bigbuckbunny.mp4")
 """Videos (under the data folder) whose last frames (:data:`ssml.video.TEST_SPAN`) make the test scenes."""
@@ -84,8 +97,6 @@ def validation_cases(data: Path) -> list[Case]:
     Raises:
         FileNotFoundError: a file is missing (names it).
     """
-    from spikekit.metrics import load_gt
-
     out = []
     for name, dat, gt, index in VALIDATION:
         for p in (data / dat, data / gt):
@@ -106,9 +117,6 @@ def test_grid(data: Path, device="cpu", cells: int | None = None) -> list[Case]:
     Raises:
         FileNotFoundError: a video is missing.
     """
-    from .data import SceneSimulator
-    from .video import TEST_SPAN, VideoClips
-
     videos = [data / v for v in TEST_VIDEOS]
     base = TrainConfig(images=list(TEST_IMAGES), videos=[str(v) for v in videos], video_fraction=1.0,
                        video_span=list(TEST_SPAN), video_rate=[0.002, 0.002], pan_prob=1.0, shake=0.0,
@@ -156,8 +164,6 @@ def dark_validation(data: Path, device="cpu", speed: float = SPEEDS["medium"],
     Raises:
         FileNotFoundError: a GT image is missing (names it).
     """
-    from .data import SceneSimulator
-
     paths = sorted({data / gt for _, _, gt, _ in VALIDATION})
     for p in paths:
         if not p.is_file():

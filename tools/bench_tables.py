@@ -1,9 +1,10 @@
 """Write the benchmark tables of docs/benchmarks.md from the JSON the benchmarks wrote.
 
-    python tools/bench_tables.py [--json-dir bench_out] [--doc docs/benchmarks.md]
+    python tools/bench_tables.py [--json-dir benchmarks/results] [--doc docs/benchmarks.md]
 
 Every ``benchmarks/bench_*.py`` writes ``bench_out/<name>.json`` (benchmarks/common.py
-``write_json``). Each list of row dicts in a file (at the top level or one level down) becomes a
+``write_json``; ``bench_out/`` is not committed); the results published in the docs are copied to
+``benchmarks/results/`` (committed, so the tables can be regenerated in any later checkout). Each list of row dicts in a file (at the top level or one level down) becomes a
 Markdown table, its columns the rows' keys in first-seen order, headed by the file name, the
 list's key and the machine facts the file records. The tables replace what stands between the
 two marker lines of the document, so the figures are never typed by hand.
@@ -88,7 +89,7 @@ def update(doc: Path, json_dir: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json-dir", type=Path, default=REPO / "bench_out")
+    parser.add_argument("--json-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
     update(args.doc, args.json_dir)

@@ -28,6 +28,16 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _fact(value) -> str:
+    """A machine fact as text: lists space-separated, dicts as ``key value`` pairs (the CPU's
+    model, flags and kernel paths)."""
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    if isinstance(value, dict):
+        return "(" + "; ".join(f"{k} {_fact(v)}" for k, v in value.items()) + ")"
+    return str(value)
+
+
 def _tables(payload: dict, prefix: str = ""):
     """(title, rows) for each list of dicts in ``payload`` and in its dict values."""
     for key, value in payload.items():
@@ -42,7 +52,7 @@ def _tables(payload: dict, prefix: str = ""):
 def markdown(name: str, payload: dict) -> str:
     """The Markdown tables of one benchmark's JSON ``payload`` (``name``: its file stem)."""
     machine = payload.get("machine", {})
-    facts = ", ".join(f"{k} {v}" for k, v in machine.items())
+    facts = ", ".join(f"{k} {_fact(v)}" for k, v in machine.items())
     parts = [f"### {name}" + (f"\n\nMachine: {facts}." if facts else "")]
     for title, rows in _tables(payload):
         columns = list(dict.fromkeys(k for row in rows for k in row))

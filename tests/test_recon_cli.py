@@ -180,6 +180,26 @@ def test_progress_is_a_line_per_ten_percent_off_a_terminal(clip, tmp_path, capsy
     assert "recon:" not in run("recon", path, "--stride", 10, "-o", tmp_path / "q.npy", "-q").output
 
 
+def test_a_slow_job_prints_a_line_within_a_minute_with_the_time_left(capsys):
+    """Issue 29: adapt printed nothing for 11 minutes off a terminal (10 % of 200 slow steps).
+    A line also comes LINE_SECONDS after the last one, with the time left at the rate so far."""
+    from spikekit.progress import LINE_SECONDS, _Lines
+
+    now = [0.0]
+    bar = _Lines(200, "train", "step", clock=lambda: now[0])
+    for _ in range(3):
+        now[0] += 3.7  # a step takes 3.7 s: 10 % takes 74 s
+        bar.update(1)
+    assert capsys.readouterr().err == ""
+    for _ in range(6):
+        now[0] += 3.7
+        bar.update(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert 9 * 3.7 >= LINE_SECONDS and len(lines) == 1
+    left = 3.7 * (200 - 9) / 60  # minutes
+    assert lines[0] == f"train: 4% (9/200 steps), about {left:.0f} min left", lines
+
+
 def test_videos_and_images_given_as_dat_point_to_simulate(tmp_path):
     mp4 = tmp_path / "clip.mp4"
     mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(20000))

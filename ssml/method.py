@@ -95,9 +95,6 @@ TRAINED_STRUCTURE = 0.5
 STRUCTURE_SPIKES = 8
 """Expected spikes per block of the structure check: a dark window's TFP is summed over b x b
 pixel blocks first, so that its counting noise does not hide a real scene's structure."""
-UPSIDE_DOWN = 0.5
-"""Correlation of row index with row brightness above which a scene looks upside down (every
-upright stream in ../shared/data is brighter at the top: -0.05 to -0.92)."""
 
 _cache: dict = {}
 _lock = threading.Lock()
@@ -268,9 +265,10 @@ def input_problems(window: torch.Tensor, k: int = 1) -> dict:
             rate message then names the bin, the cause a user can change.
 
     Returns:
-        {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`),
-        ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`) and ``flip`` (brighter
-        at the bottom than upright scenes); empty when it looks like the training data.
+        {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`) and
+        ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`); empty
+        when it looks like the training data. There is no orientation check: no brightness
+        signal tells an upright scene from an upside-down one (``tools/orientation_check.py``).
     """
     from spikekit.io.geometry import neighbour_correlations
 
@@ -288,10 +286,6 @@ def input_problems(window: torch.Tensor, k: int = 1) -> dict:
         out["structure"] = (f"neighbouring pixel blocks of its TFP are barely correlated (rows {rows:.2f}, "
                             f"columns {cols:.2f}; training windows above {TRAINED_STRUCTURE}): noise, "
                             f"or a wrong -H/-W")
-    profile = image.mean(1)
-    if profile.std() > 0 and np.corrcoef(np.arange(len(profile)), profile)[0, 1] > UPSIDE_DOWN:
-        out["flip"] = ("it is brighter at the bottom than the upright training scenes: if the image is "
-                       "upside down, try --no-flip (or drop it)")
     return out
 
 

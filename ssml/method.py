@@ -113,14 +113,22 @@ def load_network(weights=None, device="cpu", lite: bool = False):
 
     Raises:
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
-        ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
+        ValueError: the file is not SSML weights (see :func:`ssml.load_model`), or holds the other
+            network (ssml-lite weights for ``-m ssml``, SSML weights for ``-m ssml-lite``): one
+            line naming the file and the method that reads it.
     """
+    from .lite import LiteNet
     from .weights_io import load_model
 
     key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
         if key not in _cache:
             model = load_model(weights, device=device, lite=lite)
+            if isinstance(model, LiteNet) != lite:
+                have, right = ("ssml-lite", "ssml-lite") if isinstance(model, LiteNet) else ("SSML", "ssml")
+                wanted = "ssml-lite" if lite else "ssml"
+                raise ValueError(f"{weights}: these are {have} weights, not -m {wanted} weights; read them "
+                                 f"with -m {right} (or give -m {wanted} weights of its own network)")
             _cache[key] = model.to(memory_format=torch.channels_last)
         return _cache[key]
 

@@ -212,6 +212,23 @@ def test_videos_and_images_given_as_dat_point_to_simulate(tmp_path):
     assert result.exit_code == 1 and "`spikekit convert`" in result.output
 
 
+def test_a_text_file_is_refused_not_read_as_a_stream(tmp_path):
+    """Issue 29: a CSV file was read as a 4-frame stream."""
+    csv = tmp_path / "log.csv"
+    csv.write_text("step,wall_s,tag,value\n" + "".join(f"{k},{k * 0.5},loss/total,0.0{k}\n" for k in range(1800)))
+    for command in (("info", csv), ("recon", csv, "--at", 1, "-o", tmp_path / "x.png")):
+        result = run(*command)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"{csv}: this is a text file" in result.output and len(result.output.strip().splitlines()) == 1
+    # a stream whose every byte is a printable character in some frames is still a stream
+    from spikekit.io import SpikeStream, write_dat
+
+    spikes = torch.zeros(100, 16, 16, dtype=torch.uint8)
+    spikes[::2, :, 0] = 1  # byte 0x01 in every other frame: not text
+    with SpikeStream(write_dat(tmp_path / "s.dat", spikes)) as stream:
+        assert len(stream) == 100
+
+
 def test_convert_refuses_an_output_that_is_not_dat(tmp_path):
     np.savez(tmp_path / "uhsr.npz", spk=np.ones((2, 4, 8), np.uint8))
     result = run("convert", tmp_path / "uhsr.npz", tmp_path / "u.npy")

@@ -369,5 +369,5 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
 
 METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=fp32",
                 ssml_run, ssml_valid, SsmlOptions, resolve_bin)
-LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (~30x faster than ssml, docs/benchmarks.md); --weights",
+LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (faster than ssml: docs/benchmarks.md); --weights",
                      functools.partial(ssml_run, lite=True), ssml_valid, SsmlOptions, resolve_bin)

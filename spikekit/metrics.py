@@ -98,3 +98,30 @@ def load_gt(path) -> np.ndarray:
     if scaled.ndim != 2:
         raise ValueError(f"{path}: expected a grayscale or RGB image, got shape {scaled.shape}")
     return scaled
+
+
+GT_SUFFIXES = (".npy", ".png")
+"""Ground-truth frames a GT folder holds, in order of preference (the exact float .npy first)."""
+
+
+def gt_frames(folder) -> dict[int, Path]:
+    """The ground-truth frames of a folder as ``spikekit simulate --gt-dir`` writes it:
+    ``{spike frame N: path}`` for every ``<N>.npy`` or ``<N>.png`` (``00000040.npy``: spike frame
+    40; the ``.npy``, exact, where both exist), sorted by N.
+
+    Raises:
+        FileNotFoundError: no such folder.  ValueError: it holds no such frame (names the folder
+            and the names expected).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"ground-truth folder not found: {folder}")
+    found: dict[int, Path] = {}
+    for suffix in reversed(GT_SUFFIXES):  # the preferred suffix last, so it wins
+        for path in folder.glob(f"*{suffix}"):
+            if path.stem.isdigit():
+                found[int(path.stem)] = path
+    if not found:
+        raise ValueError(f"{folder}: no ground-truth frames in it (expected files named by their spike frame, "
+                         f"e.g. 00000040.npy or 00000040.png, as spikekit simulate --gt-dir writes them)")
+    return dict(sorted(found.items()))

@@ -57,10 +57,38 @@ def test_eval_table_several_pairs_and_methods(shared_data):
     result = run("eval", d / "spike/000_part1_key_id21.dat", "--gt", d / "gt/000_part1_key_id7.png", "--at", 6,
                  "--gt", d / "gt/000_part1_key_id35.png", "--at", 34, "-m", "tfp", "-w", 7, "-m", "tfi", "-m", "tfstp")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()  # progress lines go to stderr
     assert lines[0].split()[:5] == ["method", "window", "at", "PSNR", "dB"]
     assert len(lines) == 1 + 3 * 2
     assert lines[3].split()[:3] == ["tfi", "-", "6"]
+
+
+def test_eval_takes_a_folder_of_gt_frames_as_simulate_writes_it(tmp_path):
+    """Issue 29: eval had no way to take `simulate --gt-dir` output, and no progress."""
+    from spikekit.metrics import load_gt, psnr
+    from spikekit.recon import get_method, reconstruct
+
+    video = np.random.default_rng(0).random((4, 24, 32)).astype(np.float32) * 0.8 + 0.1
+    np.save(tmp_path / "v.npy", video)
+    dat, gt = tmp_path / "v.dat", tmp_path / "gt"
+    made = run("simulate", tmp_path / "v.npy", "-o", dat, "--steps-per-frame", 40, "--gt-dir", gt,
+               "--gt-every", 40, "--gt-format", "both", "-q")
+    assert made.exit_code == 0, made.output
+    result = run("eval", dat, "--gt-dir", gt, "--pad", "reflect", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    frames = sorted(int(p.stem) for p in gt.glob("*.npy"))
+    assert [r["at"] for r in rows] == frames and all(r["gt"].endswith(".npy") for r in rows)  # exact GT first
+    want = reconstruct(get_method("tfp"), spikekit.read_dat(dat), at=frames[1], pad="reflect")
+    assert rows[1]["psnr"] == pytest.approx(psnr(want.numpy(), load_gt(gt / f"{frames[1]:08d}.npy")), abs=1e-6)
+    one = json.loads(run("eval", dat, "--gt-dir", gt, "--at", frames[2], "--pad", "reflect", "--json").stdout)
+    assert [r["at"] for r in one] == [frames[2]] and one[0]["psnr"] == pytest.approx(rows[2]["psnr"])
+    result = run("eval", dat, "--gt-dir", gt, "--at", 7)
+    assert result.exit_code == 1 and "no ground truth for spike frame 7" in result.output
+    result = run("eval", dat, "--gt-dir", tmp_path)
+    assert result.exit_code == 1 and "no ground-truth frames in it" in result.output
+    result = run("eval", dat, "--gt-dir", gt, "--pad", "reflect")  # progress off a terminal, then the table
+    assert result.exit_code == 0 and f"eval: 100% ({len(frames)}/{len(frames)} images)" in result.output
 
 
 def test_eval_errors(shared_data, tmp_path):

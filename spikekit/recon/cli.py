@@ -266,7 +266,10 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @stream_options
 @click.option("--gt", "gts", multiple=True, type=click.Path(dir_okay=False),
               help="Ground-truth image or float .npy array (repeatable; pairs with --at in order): PSNR and SSIM.")
-@click.option("--at", "ats", multiple=True, required=True, type=int,
+@click.option("--gt-dir", "gt_dir", type=click.Path(file_okay=False),
+              help="Folder of ground-truth frames named by spike frame (00000040.npy/.png), as "
+                   "spikekit simulate --gt-dir writes it: every frame in it, or those of --at.")
+@click.option("--at", "ats", multiple=True, type=int,
               help="Spike-frame index to evaluate (repeatable; the matching --gt's index).")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(["niqe", "brisque"]),
               help="No-reference metric, no ground truth needed (repeatable; lower is better).")
@@ -278,8 +281,9 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, niqe, brisque} "
                    "(the ones computed).")
-def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods, windows, max_interval, pad, scale,
-             gamma, device, weights, params, as_json):
+@click.option("-q", "--quiet", is_flag=True, help="No progress report.")
+def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics, methods, windows, max_interval, pad,
+             scale, gamma, device, weights, params, as_json, quiet):
     """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1; 8-bit GT / 255, a
     float .npy as it is),
     and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
@@ -288,18 +292,33 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
     \b
     Examples:
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
+      spikekit eval clip.dat --gt-dir gt --pad reflect -m tfp -m ssml-lite    # spikekit simulate --gt-dir gt
       spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
     """
     from ..cliutils import echo_json
-    from ..metrics import load_gt, psnr, ssim
+    from ..metrics import gt_frames, load_gt, psnr, ssim
     from ..noref import NO_REFERENCE
+    from ..progress import progress
     from .base import reconstruct
     from .registry import get_method
 
+    if gt_dir and gts:
+        raise click.UsageError("give --gt (one image per --at) or --gt-dir (a folder of them), not both")
+    if gt_dir:
+        with _cli_errors():
+            found = gt_frames(gt_dir)
+            missing = [at for at in ats if at not in found]
+            if missing:
+                raise ValueError(f"{gt_dir}: no ground truth for spike frame {missing[0]} (it holds frames "
+                                 f"{', '.join(map(str, list(found)[:8]))}{', ...' if len(found) > 8 else ''})")
+        ats = tuple(ats) or tuple(found)
+        gts = tuple(str(found[at]) for at in ats)
+    if not ats:
+        raise click.UsageError("give the spike frames to evaluate: --at N (repeatable), or --gt-dir")
     if gts and len(gts) != len(ats):
         raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
     if not gts and not metrics:
-        raise click.UsageError("nothing to measure: give --gt (PSNR/SSIM) or --metric niqe|brisque")
+        raise click.UsageError("nothing to measure: give --gt or --gt-dir (PSNR/SSIM) or --metric niqe|brisque")
     rows = []
     with _cli_errors():
         stream = open_stream(input, height, width, flip, head, force)
@@ -310,13 +329,16 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
                                  f"stream is {stream.height} x {stream.width}")
         names = methods or ("tfp",)
         chosen = [get_method(name) for name in names]
-        with stream:
+        runs = sum(len(windows or (TfpOptions.window,)) if m.uses_window else 1 for m in chosen)
+        bar = progress(runs * len(ats), "eval", "image", quiet=quiet or as_json)
+        with stream, bar:
             for name, m, own in zip(names, chosen, params_by_method(chosen, params)):
                 given = parse_assignments(own, "--param")
                 settings = method_settings(m, own, max_interval=max_interval, weights=weights)
                 for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
-                                         pad=pad, **settings, **({"window": window} if window else {}))
+                                         pad=pad, on_batch=bar.update, **settings,
+                                         **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
                         row = {"method": name, "params": given, "window": window, "at": at}

@@ -52,6 +52,26 @@ def psnr(pred, gt) -> float:
     return float(peak_signal_noise_ratio(gt, pred, data_range=1.0))
 
 
+def masked_psnr(pred, gt, mask) -> float:
+    """PSNR in dB (data range 1) over the pixels where ``mask`` is true: -10 log10 of the mean
+    squared error there (``spikekit eval --static`` scores the static pixels of a recording,
+    :mod:`spikekit.staticref`).
+
+    Args:
+        pred, gt: (H, W) images in [0, 1].  mask: bool (H, W), at least one pixel true.
+
+    Raises:
+        ValueError: shapes differ, or the mask selects no pixel.
+    """
+    pred, gt = _pair(pred, gt)
+    mask = _as_image(mask, "mask").astype(bool)
+    if mask.shape != pred.shape or not mask.any():
+        raise ValueError(f"mask must be a (H, W) {pred.shape} array with at least one pixel set, got "
+                         f"shape {mask.shape} with {int(mask.sum())} set")
+    mse = float(np.mean((pred[mask] - gt[mask]) ** 2))
+    return float("inf") if mse == 0 else float(-10.0 * np.log10(mse))
+
+
 def ssim(pred, gt) -> float:
     """Structural similarity, data range 1 (``skimage.metrics.structural_similarity`` defaults:
     7x7 uniform window). Args/raises as :func:`psnr`; returns a value in [-1, 1]."""

@@ -279,11 +279,14 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
               help=f"TFP window (repeatable; default {TfpOptions.window}).")
 @method_options
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, niqe, brisque} "
+              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, static_psnr, static_pixels, niqe, brisque} "
                    "(the ones computed).")
+@click.option("--static", "static", is_flag=True,
+              help="For a static camera: PSNR against the mean firing rate of the whole stream (exact to "
+                   "1/frames where the scene does not change), on the pixels whose rate did not change.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress report.")
 def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics, methods, windows, max_interval, pad,
-             scale, gamma, device, weights, params, as_json, quiet):
+             scale, gamma, device, weights, params, as_json, static, quiet):
     """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1; 8-bit GT / 255, a
     float .npy as it is),
     and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
@@ -294,9 +297,10 @@ def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics,
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
       spikekit eval clip.dat --gt-dir gt --pad reflect -m tfp -m ssml-lite    # spikekit simulate --gt-dir gt
       spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
+      spikekit eval still.dat --static --at 100 --at 300 -m tfp -m tfi -m ssml-lite   # a camera on a tripod
     """
     from ..cliutils import echo_json
-    from ..metrics import gt_frames, load_gt, psnr, ssim
+    from ..metrics import gt_frames, load_gt, masked_psnr, psnr, ssim
     from ..noref import NO_REFERENCE
     from ..progress import progress
     from .base import reconstruct
@@ -317,11 +321,20 @@ def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics,
         raise click.UsageError("give the spike frames to evaluate: --at N (repeatable), or --gt-dir")
     if gts and len(gts) != len(ats):
         raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
-    if not gts and not metrics:
-        raise click.UsageError("nothing to measure: give --gt or --gt-dir (PSNR/SSIM) or --metric niqe|brisque")
+    if not gts and not metrics and not static:
+        raise click.UsageError("nothing to measure: give --gt or --gt-dir (PSNR/SSIM), --static, or "
+                               "--metric niqe|brisque")
     rows = []
     with _cli_errors():
         stream = open_stream(input, height, width, flip, head, force)
+        reference = None
+        if static:
+            from ..staticref import static_reference
+            from .base import auto_scale, parse_scale
+
+            reference = static_reference(stream)
+            if parse_scale(scale) == "auto":  # one scale for the reference and every method
+                scale = auto_scale(reference.rate)
         truths = [load_gt(path) for path in gts]
         for path, truth in zip(gts, truths):
             if truth.shape != (stream.height, stream.width):
@@ -345,12 +358,19 @@ def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics,
                         if gts:
                             row.update(psnr=psnr(image, truths[k]), ssim=ssim(image, truths[k]), gt=str(gts[k]))
                         row.update({metric: NO_REFERENCE[metric](image) for metric in metrics})
+                        if reference is not None:
+                            row.update(static_psnr=masked_psnr(image, reference.image(parse_scale(scale)).numpy(),
+                                                               reference.static.numpy()),
+                                       static_pixels=reference.static_share)
                         rows.append(row)
     if as_json:
         echo_json(rows)
         return
-    columns = (["psnr", "ssim"] if gts else []) + list(metrics)
-    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "brisque": "BRISQUE"}
+    columns = (["psnr", "ssim"] if gts else []) + (["static_psnr"] if static else []) + list(metrics)
+    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "brisque": "BRISQUE", "static_psnr": "static dB"}
+    if reference is not None:
+        click.echo(f"static reference: mean of spike frames {reference.start}..{reference.stop - 1}, "
+                   f"{reference.static_share:.0%} of the pixels static", err=True)
     labels = [" ".join([r["method"], *(f"{k}={v}" for k, v in r["params"].items())]) for r in rows]
     width = max([len("method"), *map(len, labels)])
     click.echo(f"{'method':<{width}} {'window':>6} {'at':>7} " + " ".join(f"{heads[c]:>8}" for c in columns)

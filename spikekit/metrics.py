@@ -11,6 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+NO_REFERENCE_METRICS = ("niqe", "niqe-matlab", "brisque")
+"""Names of the no-reference metrics (``spikekit eval --metric``; the functions are in
+:data:`spikekit.noref.NO_REFERENCE`, kept apart so that the command line lists them without
+importing SciPy)."""
+
 
 def _as_image(image, name: str) -> np.ndarray:
     """A 2-D float64 array from a tensor/ndarray (H, W) or with leading singleton dims."""

@@ -13,6 +13,7 @@ import functools
 import click
 
 from ..cliutils import collection_errors, fail, open_stream, parse_assignments
+from ..metrics import NO_REFERENCE_METRICS
 from ..plugins import PluginError
 from ..threads import threads_option
 from .registry import method_names
@@ -271,8 +272,9 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
                    "spikekit simulate --gt-dir writes it: every frame in it, or those of --at.")
 @click.option("--at", "ats", multiple=True, type=int,
               help="Spike-frame index to evaluate (repeatable; the matching --gt's index).")
-@click.option("--metric", "metrics", multiple=True, type=click.Choice(["niqe", "brisque"]),
-              help="No-reference metric, no ground truth needed (repeatable; lower is better).")
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(NO_REFERENCE_METRICS),
+              help="No-reference metric, no ground truth needed (repeatable; lower is better): niqe-matlab "
+                   "is NIQE on the scale of MATLAB's niqe.m and published tables, niqe scikit-video's.")
 @click.option("-m", "--method", "methods", multiple=True, type=click.Choice(method_names()),
               help="Method (repeatable; default tfp).")
 @click.option("-w", "--window", "windows", multiple=True, type=int,
@@ -367,7 +369,8 @@ def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics,
         echo_json(rows)
         return
     columns = (["psnr", "ssim"] if gts else []) + (["static_psnr"] if static else []) + list(metrics)
-    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "brisque": "BRISQUE", "static_psnr": "static dB"}
+    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "niqe-matlab": "NIQE-M", "brisque": "BRISQUE",
+             "static_psnr": "static dB"}
     if reference is not None:
         click.echo(f"static reference: mean of spike frames {reference.start}..{reference.stop - 1}, "
                    f"{reference.static_share:.0%} of the pixels static", err=True)

@@ -12,7 +12,10 @@ float32 under autocast (``ssml.attention``).
 
 Training follows the same rule (``TrainConfig.amp``: ``auto``, ``none`` = fp32, ``bf16``): on a
 CPU without native bf16 (e.g. AMD Zen 3, AVX2 only) a bf16 training step of ``spikekit adapt``
-was measured at 38 s against 3.7 s in float32 (issue 29), so ``auto`` never picks it there.
+was measured at 38 s against 3.7 s in float32 (issue 29), so ``auto`` never picks it there. A
+CPU with native bf16 plays one without it for oneDNN with ``ONEDNN_MAX_CPU_ISA=AVX2
+ATEN_CPU_CAPABILITY=avx2``: on a loaded Zen 4 that gave 46 s per bf16 step against 5.7 s in
+float32 (2.4 s and 4.2 s natively), e.g. ``python benchmarks/bench_ssml_train.py --quick``.
 The CPU's flags are read from :data:`CPUINFO`; tests point it at another file to play a CPU
 without native bf16.
 """

@@ -180,9 +180,9 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
                  for s, c in zip(streams, centres)]
     except (OSError, ValueError, RuntimeError) as exc:
         fail(exc)
-    rows = [{"recording": str(s.path), "frames": c, "before": b, "after": {**b, **a}}
+    rows = [{"recording": str(Path(s.path).resolve()), "frames": c, "before": b, "after": {**b, **a}}
             for s, c, b, a in zip(streams, centres, before, after)]
-    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out),
+    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out.resolve()),
               "bin": dat_bin}
     with atomic_output(out / "adapt.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")

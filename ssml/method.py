@@ -125,7 +125,7 @@ def load_network(weights=None, device="cpu", lite: bool = False):
         if key not in _cache:
             model = load_model(weights, device=device, lite=lite)
             if isinstance(model, LiteNet) != lite:
-                have, right = ("ssml-lite", "ssml-lite") if isinstance(model, LiteNet) else ("SSML", "ssml")
+                have, right = ("ssml-lite", "ssml-lite") if not lite else ("SSML", "ssml")
                 wanted = "ssml-lite" if lite else "ssml"
                 raise ValueError(f"{weights}: these are {have} weights, not -m {wanted} weights; read them "
                                  f"with -m {right} (or give -m {wanted} weights of its own network)")

@@ -210,7 +210,7 @@ def train(ctx, **params):
     \b
     Examples:
       spikekit train --dry-run
-      spikekit train -o runs/a --steps 20000 --amp bf16 --dat a.dat --dat b.dat \\
+      spikekit train -o runs/a --steps 20000 --dat a.dat --dat b.dat \\
           --val v.dat:v.png:150
       spikekit train -o runs/l --set model=lite --set objective=supervised \\
           --pair t.dat:t.png:150 --val v.dat:v.png:150

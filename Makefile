@@ -14,12 +14,16 @@ CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
 .PHONY: demo test build bench clean
 
 # setup.py too: its entry points are written into the installed metadata only by an install.
-$(STAMP): requirements.txt setup.py
+# The Makefile too: it installs basicsr (below), which requirements.txt cannot.
+$(STAMP): requirements.txt setup.py Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64" wheel
 	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet ninja
 	$(PY) -m pip install --quiet -r requirements.txt
+	# NIQE on MATLAB's scale reads its pristine model from basicsr's files (spikekit/noref.py); an
+	# sdist whose setup.py imports torch, so without build isolation, and without its training stack
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps basicsr==1.4.2
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
 	mkdir -p build && touch $(BUILD_STAMP)

@@ -34,7 +34,7 @@ PROGRESS_FRAMES = 20000  # streams longer than this report progress while they a
 @click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
 @threads_option
 def info(file, height, width, rate, flip, head, force, preview, scale, as_json, build, quiet):
-    """Summarise a .dat spike stream: frames, duration, firing rate, dead and hot pixels."""
+    """Summarise a .dat spike stream: frames, duration, firing rate, dead, saturated and hot pixels."""
     if build:
         facts = build_info()
         echo_json(facts) if as_json else click.echo(format_build_info(facts))
@@ -67,7 +67,8 @@ def info(file, height, width, rate, flip, head, force, preview, scale, as_json, 
                f"  spikes / frame  min {stats['frame_spikes_min']}, mean {stats['frame_spikes_mean']:.1f}, "
                f"max {stats['frame_spikes_max']}\n"
                f"  dead pixels     {stats['dead_pixels']} (never fire)\n"
-               f"  hot pixels      {stats['hot_pixels']} (fire in > 90% of frames)")
+               f"  saturated       {stats['saturated_pixels']} pixels (fire in > 90% of frames: bright scene or faulty)\n"
+               f"  hot pixels      {stats['hot_pixels']} (saturated, every neighbour below half their rate: faulty)")
     if stream.head:
         from .io.geometry import describe_head
 

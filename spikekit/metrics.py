@@ -11,6 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+NO_REFERENCE_METRICS = ("niqe", "niqe-matlab", "brisque")
+"""Names of the no-reference metrics (``spikekit eval --metric``; the functions are in
+:data:`spikekit.noref.NO_REFERENCE`, kept apart so that the command line lists them without
+importing SciPy)."""
+
 
 def _as_image(image, name: str) -> np.ndarray:
     """A 2-D float64 array from a tensor/ndarray (H, W) or with leading singleton dims."""
@@ -50,6 +55,26 @@ def psnr(pred, gt) -> float:
     if np.array_equal(pred, gt):
         return float("inf")
     return float(peak_signal_noise_ratio(gt, pred, data_range=1.0))
+
+
+def masked_psnr(pred, gt, mask) -> float:
+    """PSNR in dB (data range 1) over the pixels where ``mask`` is true: -10 log10 of the mean
+    squared error there (``spikekit eval --static`` scores the static pixels of a recording,
+    :mod:`spikekit.staticref`).
+
+    Args:
+        pred, gt: (H, W) images in [0, 1].  mask: bool (H, W), at least one pixel true.
+
+    Raises:
+        ValueError: shapes differ, or the mask selects no pixel.
+    """
+    pred, gt = _pair(pred, gt)
+    mask = _as_image(mask, "mask").astype(bool)
+    if mask.shape != pred.shape or not mask.any():
+        raise ValueError(f"mask must be a (H, W) {pred.shape} array with at least one pixel set, got "
+                         f"shape {mask.shape} with {int(mask.sum())} set")
+    mse = float(np.mean((pred[mask] - gt[mask]) ** 2))
+    return float("inf") if mse == 0 else float(-10.0 * np.log10(mse))
 
 
 def ssim(pred, gt) -> float:
@@ -98,3 +123,30 @@ def load_gt(path) -> np.ndarray:
     if scaled.ndim != 2:
         raise ValueError(f"{path}: expected a grayscale or RGB image, got shape {scaled.shape}")
     return scaled
+
+
+GT_SUFFIXES = (".npy", ".png")
+"""Ground-truth frames a GT folder holds, in order of preference (the exact float .npy first)."""
+
+
+def gt_frames(folder) -> dict[int, Path]:
+    """The ground-truth frames of a folder as ``spikekit simulate --gt-dir`` writes it:
+    ``{spike frame N: path}`` for every ``<N>.npy`` or ``<N>.png`` (``00000040.npy``: spike frame
+    40; the ``.npy``, exact, where both exist), sorted by N.
+
+    Raises:
+        FileNotFoundError: no such folder.  ValueError: it holds no such frame (names the folder
+            and the names expected).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"ground-truth folder not found: {folder}")
+    found: dict[int, Path] = {}
+    for suffix in reversed(GT_SUFFIXES):  # the preferred suffix last, so it wins
+        for path in folder.glob(f"*{suffix}"):
+            if path.stem.isdigit():
+                found[int(path.stem)] = path
+    if not found:
+        raise ValueError(f"{folder}: no ground-truth frames in it (expected files named by their spike frame, "
+                         f"e.g. 00000040.npy or 00000040.png, as spikekit simulate --gt-dir writes them)")
+    return dict(sorted(found.items()))

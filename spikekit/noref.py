@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, special
 
-from .metrics import _as_image
+from .metrics import NO_REFERENCE_METRICS, _as_image
 
 NIQE_BLOCK = 96
 """NIQE block size in pixels (the pristine model's); an image needs at least 2 x 96 + 1 per side."""
@@ -43,6 +43,12 @@ _C = 1.0 / 255.0  # MSCN stabilising constant for images in [0, 1]
 _GRID = np.arange(0.2, 10, 0.001)  # AGGD shape values searched by NIQE
 _GRID_RATIO = special.gamma(2 / _GRID) ** 2 / (special.gamma(1 / _GRID) * special.gamma(3 / _GRID))
 _BICUBIC_HALF = np.array([-0.09375, 0.59375, 0.59375, -0.09375])  # Keys a = -0.75 at offsets 1.5, 0.5
+_GRID_MATLAB = np.arange(0.2, 10.001, 0.001)  # niqe.m's 0.2:0.001:10, both ends included
+_GRID_MATLAB_RATIO = (special.gamma(2 / _GRID_MATLAB) ** 2
+                      / (special.gamma(1 / _GRID_MATLAB) * special.gamma(3 / _GRID_MATLAB)))
+NIQE_MATLAB_PACKAGE = ("basicsr", "metrics", "niqe_pris_params.npz")
+"""Where the pristine model of MATLAB's ``niqe.m`` is read from: the PyPI package basicsr 1.4.2
+(Apache-2.0) ships it as ``mu_pris_param``, ``cov_pris_param`` and the 7 x 7 ``gaussian_window``."""
 
 
 def _package_file(package: str, *parts: str) -> Path:
@@ -77,12 +83,24 @@ def mscn(image: np.ndarray, c: float = _C) -> np.ndarray:
     return ((image - mu) / (sigma + dtype(c))).astype(np.float64)
 
 
-def aggd_fit(x: np.ndarray, grid: bool) -> tuple[float, float, float, float]:
+def aggd_fit(x: np.ndarray, grid: bool, matlab: bool = False) -> tuple[float, float, float, float]:
     """Moment-matching AGGD fit: (shape alpha, mean, left std, right std) of the samples ``x``.
 
     ``grid``: the shape from the grid 0.2:0.001:10 (NIQE) or by root finding (BRISQUE).
+    ``matlab``: the conventions of MATLAB's ``niqe.m`` (:func:`niqe_matlab`): zeros belong to
+    neither side, the grid includes 10, and a side without samples gives NaN standard deviations
+    (alpha then falls on the grid's first value, and the block is left out of the covariance).
     """
     x = x.ravel()
+    if matlab:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sl, sr = (np.sqrt(np.mean(side * side)) if side.size else np.nan for side in (x[x < 0], x[x > 0]))
+            g, r_hat = sl / sr, np.mean(np.abs(x)) ** 2 / np.mean(x * x)
+            target = r_hat * (g ** 3 + 1) * (g + 1) / (g ** 2 + 1) ** 2
+            alpha = float(_GRID_MATLAB[np.argmin((_GRID_MATLAB_RATIO - target) ** 2)])
+            ratio = np.sqrt(special.gamma(1 / alpha) / special.gamma(3 / alpha))
+            mean = (sr - sl) * ratio * special.gamma(2 / alpha) / special.gamma(1 / alpha)
+        return alpha, float(mean), float(sl), float(sr)
     left, right = x[x < 0], x[x >= 0]
     sl = np.sqrt(np.mean(left * left)) if left.size else 0.0
     sr = np.sqrt(np.mean(right * right)) if right.size else 0.0
@@ -190,6 +208,92 @@ def niqe(image) -> float:
     return float(np.sqrt(diff @ np.linalg.pinv(cov) @ diff))
 
 
+def _cubic(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic kernel with a = -0.5 (MATLAB ``imresize``'s ``bicubic``)."""
+    a = np.abs(x)
+    return np.where(a <= 1, 1.5 * a ** 3 - 2.5 * a ** 2 + 1,
+                    np.where(a <= 2, -0.5 * a ** 3 + 2.5 * a ** 2 - 4 * a + 2, 0.0))
+
+
+def _half_matlab(image: np.ndarray) -> np.ndarray:
+    """Half-size resize as MATLAB's ``imresize(image, 0.5)`` (bicubic, antialiased: the kernel
+    stretched to 8 input pixels, the weights of each output normalised to 1, borders mirrored),
+    rows first, in float64."""
+    scale, width = 0.5, 4 / 0.5
+    for axis in (0, 1):
+        x = np.moveaxis(image, axis, 0)
+        n_in = x.shape[0]
+        u = np.arange(1, int(np.ceil(n_in * scale)) + 1) / scale + 0.5 * (1 - 1 / scale)  # 1-based centres
+        idx = np.floor(u - width / 2)[:, None] + np.arange(int(np.ceil(width)) + 2)[None]
+        weights = scale * _cubic(scale * (u[:, None] - idx))
+        weights /= weights.sum(1, keepdims=True)
+        mirror = np.concatenate([np.arange(n_in), np.arange(n_in)[::-1]])  # symmetric borders
+        taps = mirror[np.mod(idx.astype(np.int64) - 1, 2 * n_in)]
+        image = np.moveaxis(np.einsum("nk...,nk->n...", x[taps], weights), 0, axis)
+    return image
+
+
+@functools.lru_cache(maxsize=1)
+def _niqe_matlab_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    params = np.load(_package_file(*NIQE_MATLAB_PACKAGE))
+    return (np.ravel(params["mu_pris_param"]).astype(np.float64), np.asarray(params["cov_pris_param"], np.float64),
+            np.asarray(params["gaussian_window"], np.float64))
+
+
+def _niqe_matlab_features(m: np.ndarray) -> list[float]:
+    """The 18 features of a block of MSCN coefficients as ``niqe.m`` computes them: the AGGD shape
+    and mean scale of the block, then shape, mean, left and right scale of its products with the
+    right, lower and two diagonal neighbours (circular within the block)."""
+    alpha, _, sl, sr = aggd_fit(m, grid=True, matlab=True)
+    ratio = np.sqrt(special.gamma(1 / alpha) / special.gamma(3 / alpha))
+    out = [alpha, (ratio * sl + ratio * sr) / 2]
+    for p in _products(m, wrap=True):
+        a, mean, pl, pr = aggd_fit(p, grid=True, matlab=True)
+        r = np.sqrt(special.gamma(1 / a) / special.gamma(3 / a))
+        out += [a, mean, r * pl, r * pr]
+    return out
+
+
+def niqe_matlab(image) -> float:
+    """NIQE on the scale of MATLAB's ``niqe.m``, the one of published tables (about 3-13 on
+    natural photographs and reconstructions; lower is better).
+
+    The same measure as :func:`niqe` (Mittal et al., IEEE SPL 2013, Eq. 10) with MATLAB's
+    conventions and pristine model (:data:`NIQE_MATLAB_PACKAGE`): the image on the 0-255 scale
+    rounded to integers, in float64; MSCN with the model's 7 x 7 Gaussian window and replicated
+    borders; zeros on neither side of the AGGD fits; the half-size image by MATLAB's antialiased
+    bicubic ``imresize``; blocks whose fit leaves a side empty left out of the covariance (and
+    their NaN features out of the mean).
+
+    Args:
+        image: (H, W) float intensities in [0, 1] (tensor or ndarray), H and W >= 193; cropped to
+            whole 96 x 96 blocks (top-left).
+
+    Returns:
+        The distance to the pristine model (float, >= 0).
+
+    Raises:
+        ValueError: not 2-D, smaller than 193 x 193, or not finite.
+        ImportError: basicsr (the pristine model's file) is not installed (the message says how).
+    """
+    image = _checked(image, "niqe-matlab", 2 * NIQE_BLOCK + 1)
+    h, w = (s - s % NIQE_BLOCK for s in image.shape)
+    image = np.round(image[:h, :w].astype(np.float64) * 255.0)
+    pop_mu, pop_cov, window = _niqe_matlab_model()
+    feats = []
+    for level in (0, 1):
+        mu = ndimage.correlate(image, window, mode="nearest")
+        sigma = np.sqrt(np.abs(ndimage.correlate(image * image, window, mode="nearest") - mu * mu))
+        m, b = (image - mu) / (sigma + 1.0), NIQE_BLOCK >> level
+        feats.append([_niqe_matlab_features(m[i:i + b, j:j + b]) for i in range(0, m.shape[0] - b + 1, b)
+                      for j in range(0, m.shape[1] - b + 1, b)])
+        image = _half_matlab(image / 255.0) * 255.0
+    feats = np.hstack([np.asarray(f) for f in feats])
+    diff = pop_mu - np.nanmean(feats, axis=0)
+    cov = (pop_cov + np.cov(feats[~np.isnan(feats).any(axis=1)], rowvar=False)) / 2
+    return float(np.sqrt(diff @ np.linalg.pinv(cov) @ diff))
+
+
 @functools.lru_cache(maxsize=1)
 def _brisque_model() -> dict:
     with open(_package_file("brisque", "models", "normalize.pickle"), "rb") as f:
@@ -246,5 +350,5 @@ def _checked(image, name: str, min_side: int) -> np.ndarray:
     return array
 
 
-NO_REFERENCE = {"niqe": niqe, "brisque": brisque}
+NO_REFERENCE = dict(zip(NO_REFERENCE_METRICS, (niqe, niqe_matlab, brisque)))
 """The no-reference metrics by name (``spikekit eval --metric``)."""

@@ -1,13 +1,33 @@
-"""Summary statistics of a spike stream: firing rate, per-frame counts, dead and hot pixels."""
+"""Summary statistics of a spike stream: firing rate, per-frame counts, dead, saturated and hot pixels."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from . import ops
 from .io.dat import SpikeStream
 from .progress import progress as reporter
 
-HOT_FRACTION = 0.9  # a pixel firing in more than 90% of the spike frames is "hot"
+HOT_FRACTION = 0.9
+"""A pixel firing in more than 90% of the spike frames is saturated (a bright scene does it)."""
+HOT_NEIGHBOURS = 0.5
+"""A saturated pixel is hot (faulty) when none of its 8 neighbours fires in as many as this share
+of its own frames: a white car body saturates whole regions, a faulty pixel stands alone."""
+
+
+def hot_mask(per_pixel: torch.Tensor, frames: int) -> torch.Tensor:
+    """Hot pixels: bool (H, W), True where a pixel fires in more than :data:`HOT_FRACTION` of
+    ``frames`` spike frames while each of its 8 neighbours (those inside the image) fires in
+    fewer than :data:`HOT_NEIGHBOURS` times as many.
+
+    Args:
+        per_pixel: int (H, W) spike counts of each pixel over ``frames`` spike frames.
+    """
+    counts = per_pixel.to(torch.float64)
+    padded = F.pad(counts[None, None], (1, 1, 1, 1), value=-1.0)  # outside the image: no neighbour
+    windows = F.unfold(padded, 3)[0]  # (9, H*W), index 4 is the pixel itself
+    neighbours = torch.cat([windows[:4], windows[5:]]).amax(0).view_as(counts)
+    return (counts > HOT_FRACTION * frames) & (neighbours < HOT_NEIGHBOURS * counts)
 
 
 def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False) -> dict:
@@ -22,8 +42,9 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
         dict with ``frames``, ``height``, ``width``, ``rate`` (Hz), ``duration_s`` (seconds),
         ``total_spikes``, ``mean_rate`` (mean firing rate: spikes per pixel per spike frame, in
         [0, 1]), ``mean_rate_hz`` (spikes per pixel per second), ``frame_spikes_min`` /
-        ``_mean`` / ``_max`` (spikes per spike frame), ``dead_pixels`` (never fire) and
-        ``hot_pixels`` (fire in more than 90% of the frames).
+        ``_mean`` / ``_max`` (spikes per spike frame), ``dead_pixels`` (never fire),
+        ``saturated_pixels`` (fire in more than 90% of the frames) and ``hot_pixels`` (those of
+        them that stand alone, :func:`hot_mask`: faulty pixels, not a bright scene).
     """
     per_pixel = torch.zeros(stream.height, stream.width, dtype=torch.int64)
     fmin, fmax, total = None, 0, 0
@@ -53,5 +74,6 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
         "frame_spikes_mean": total / n,
         "frame_spikes_max": fmax,
         "dead_pixels": int((per_pixel == 0).sum()),
-        "hot_pixels": int((per_pixel > HOT_FRACTION * n).sum()),
+        "saturated_pixels": int((per_pixel > HOT_FRACTION * n).sum()),
+        "hot_pixels": int(hot_mask(per_pixel, n).sum()),
     }

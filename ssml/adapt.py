@@ -4,7 +4,8 @@ The paper's point (Chen et al., IJCAI 2022) is that SSML trains on the user's ow
 where no ground truth exists. ``adapt`` runs the same self-supervised loss as ``spikekit train``
 (MSE(BSN, tfp7) + 0.01 MSE(NBSN, BSN)) from the shipped weights (``--init default``) on random
 windows of the given recordings only, with a short recipe (:data:`RECIPE`) sized to finish in
-about 10 minutes on 2 CPU cores, and reports the no-reference NIQE (:func:`spikekit.noref.niqe`,
+under 10 minutes on 2 CPU cores, in the precision the hardware computes fastest (float32 on a CPU
+without native bf16; :mod:`ssml.precision`), and reports the no-reference NIQE (:func:`spikekit.noref.niqe`,
 lower is better) of TFP, TFI and SSML on frames of each recording before and after.
 
 The recordings are read with the geometry checks of ``spikekit recon`` (``-H/-W/--head/--no-flip``),
@@ -34,13 +35,16 @@ from .binning import resolve_bin
 from .config import TrainConfig
 from .method import SsmlOptions
 from .networks import WINDOW
+from .precision import AMP_MODES
 from .train import train
 
-RECIPE = {"steps": 200, "batch": 4, "crop": 40, "lr": 1e-4, "amp": "bf16", "sim_fraction": 0.0,
+RECIPE = {"steps": 140, "batch": 4, "crop": 40, "lr": 1e-4, "amp": "auto", "sim_fraction": 0.0,
           "log_every": 10, "ckpt_every": 0, "ckpt_minutes": 0.0, "val_every": 0}
 """TrainConfig values of the adaptation run (steps, lr and amp can be changed on the command line).
 Sized so that the whole command (NIQE before, training, NIQE after) stays within 10 minutes on a
-2-core CPU with AVX-512 BF16; docs/real_recordings.md has the measured timings."""
+CPU without native bf16, which trains in float32 (``amp`` auto, :mod:`ssml.precision`): 140 steps
+at the 3.7 s per step measured on a 2-core AMD Zen 3 (issue 29) are 8.6 minutes; 140 steps keep
+the NIQE gain that 200 gave (docs/real_recordings.md has the measured figures)."""
 TRAIN_FRAMES = 2000
 """Spike frames of each recording used for training (from its start)."""
 EVAL_FRAMES = 3
@@ -121,10 +125,11 @@ def _write_copy(stream, path: Path, frames: int) -> None:
               help="Rows stored bottom-up (Vidar) / top-down (default: the sidecar's flip, else bottom-up).")
 @click.option("--force", is_flag=True, help="Read with the given size even when it looks wrong.")
 @click.option("--steps", type=click.IntRange(min=1), default=RECIPE["steps"], show_default=True,
-              help="Optimiser steps (about 2 s each on one loaded CPU core with bf16).")
+              help="Optimiser steps (2.5-4 s each on a CPU core).")
 @click.option("--lr", type=float, default=RECIPE["lr"], show_default=True, help="Adam learning rate (cosine decay).")
-@click.option("--amp", type=click.Choice(["none", "bf16"]), default=RECIPE["amp"], show_default=True,
-              help="bf16 autocast (CPUs with AVX-512 BF16, GPUs).")
+@click.option("--amp", type=click.Choice(AMP_MODES), default=RECIPE["amp"], show_default=True,
+              help="bf16 autocast; auto: where the device computes bf16 natively (CPU AVX-512 BF16 or "
+                   "AMX, GPU), else float32 (emulated bf16 is about 10x slower).")
 @click.option("--frames", type=click.IntRange(min=WINDOW), default=TRAIN_FRAMES, show_default=True,
               help="Spike frames of each recording to train on (from its start).")
 @click.option("--eval-frames", type=click.IntRange(min=1), default=EVAL_FRAMES, show_default=True,
@@ -157,6 +162,9 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
         dat_bin = adapt_bin(streams, frames)
         config = adapt_config(copies, out, steps=steps, lr=lr, amp=amp, device=device, threads=threads,
                               dat_bin=dat_bin)
+        for s, c in zip(streams, centres):
+            click.echo(f"adapt: NIQE of {', '.join(METHODS)} at spike frames {', '.join(map(str, c))} of "
+                       f"{s.path.name} (before), then {steps} training steps", err=True)
         before = [niqe_of_methods(s, c, scale=scale) for s, c in zip(streams, centres)]
         for stream, path in zip(streams, copies):
             _write_copy(stream, path, frames)
@@ -165,9 +173,9 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
                  for s, c in zip(streams, centres)]
     except (OSError, ValueError, RuntimeError) as exc:
         fail(exc)
-    rows = [{"recording": str(s.path), "frames": c, "before": b, "after": {**b, **a}}
+    rows = [{"recording": str(Path(s.path).resolve()), "frames": c, "before": b, "after": {**b, **a}}
             for s, c, b, a in zip(streams, centres, before, after)]
-    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out),
+    report = {"rows": rows, "steps": summary["step"], "train_s": summary["elapsed_s"], "weights": str(out.resolve()),
               "bin": dat_bin}
     with atomic_output(out / "adapt.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")

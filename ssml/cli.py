@@ -16,11 +16,11 @@ from click.core import ParameterSource
 
 from spikekit.cliutils import echo_json, fail, parse_assignments
 
-from .cases import map_paths
 from .checkpoint import RUN_FILES, load_checkpoint_config, resolve_checkpoint
-from .config import AMP_MODES, RUN_KEYS, SHIPPED_TEACHERS, TrainConfig
+from .config import FINETUNE_LR, RUN_KEYS, SCRATCH_LR, TrainConfig, absolute_paths
 from .losses import PSEUDO_LABELS
 from .networks import count_parameters
+from .precision import AMP_MODES
 from .train import build_model, train as run
 
 # Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
@@ -35,7 +35,8 @@ _OPTIONS = {
     "steps": dict(help="Optimiser steps of the whole run."),
     "batch": dict(help="Samples per step (per process)."),
     "crop": dict(help="Crop size in pixels."),
-    "lr": dict(help="Adam learning rate (cosine decay)."),
+    "lr": dict(help="Adam learning rate (cosine decay); 0: the default of the run.",
+               show_default=f"{SCRATCH_LR:g}; {FINETUNE_LR:g} with --init"),
     "seed": dict(help="Seed of every RNG."),
     "dat": dict(type=click.Path(dir_okay=False),
                 help="Training .dat spike stream (repeatable). None: simulated scenes only."),
@@ -48,7 +49,8 @@ _OPTIONS = {
     "pair_fraction": dict(help="Share of each batch drawn from --pair crops."),
     "val": dict(metavar="DAT:GT_PNG:INDEX",
                 help="Validation case (GT only for PSNR/SSIM, never in the loss; repeatable)."),
-    "amp": dict(type=click.Choice(AMP_MODES), help="bf16 autocast (CPU AVX-512 BF16 / GPU)."),
+    "amp": dict(type=click.Choice(AMP_MODES), help="bf16 autocast; auto: where the device computes bf16 "
+                                                     "natively (CPU AVX-512 BF16 or AMX, GPU), else float32."),
     "channels_last": dict(help="NHWC memory format."),
     "nla": dict(help="NBSN with non-local attention (paper's best) or plain concat."),
     "pseudo_label": dict(type=click.Choice(PSEUDO_LABELS), help="BSN target."),
@@ -75,7 +77,7 @@ def _config_option(name: str, default, decls=(), **attrs):
     else:
         attrs.setdefault("type", type(default))
         attrs["default"] = default
-        attrs["show_default"] = default != ""
+        attrs.setdefault("show_default", default != "")
     return click.option(*decls, name, **attrs)
 
 
@@ -90,24 +92,6 @@ def config_options(command):
 def _parse_set(items) -> dict:
     return parse_assignments(items, "--set", decode=yaml.safe_load,
                              example=" (VALUE in YAML, e.g. speed=[0.05,2])")
-
-
-def _absolute_paths(values: dict) -> dict:
-    """``out``, ``dat``, a ``teacher`` file and the DAT/GT (or DIR) parts of ``val`` cases and
-    ``pairs`` as absolute paths (a run resumed from another folder finds its data, its teacher and
-    its run folder); other keys unchanged."""
-    out = dict(values)
-    if "out" in out:
-        out["out"] = os.path.abspath(out["out"])
-    teacher = out.get("teacher")
-    if isinstance(teacher, str) and teacher and teacher not in SHIPPED_TEACHERS:  # else refused by validate
-        out["teacher"] = os.path.abspath(teacher)
-    if "dat" in out:
-        out["dat"] = [os.path.abspath(p) for p in out["dat"]]
-    for key in ("val", "pairs"):
-        if key in out:
-            out[key] = [map_paths(case, os.path.abspath) for case in out[key]]
-    return out
 
 
 def check_out(config: TrainConfig, resume: Path | None, overwrite: bool) -> None:
@@ -174,9 +158,9 @@ def build_config(ctx: click.Context, params: dict, resume: Path | None = None) -
             if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
                 value = params[name]
                 explicit[name] = list(value) if isinstance(value, tuple) else value
-        explicit = _absolute_paths(explicit)
+        explicit = absolute_paths(explicit)
         if resume is None:  # a --config's relative paths are relative to the current folder
-            values = _absolute_paths(values)
+            values = absolute_paths(values)
         elif "out" not in explicit:  # a resumed run stays in its folder, wherever that is now
             values["out"] = os.path.abspath(resume.parent)
         changed = [k for k, v in explicit.items() if k in values and values[k] != v]
@@ -238,7 +222,7 @@ def train(ctx, **params):
     \b
     Examples:
       spikekit train --dry-run
-      spikekit train -o runs/a --steps 20000 --amp bf16 --dat a.dat --dat b.dat \\
+      spikekit train -o runs/a --steps 20000 --dat a.dat --dat b.dat \\
           --val v.dat:v.png:150
       spikekit train -o runs/l --set model=lite --set objective=supervised \\
           --pair t.dat:t.png:150 --val v.dat:v.png:150

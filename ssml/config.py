@@ -10,6 +10,7 @@ Sec. 3.4 and 4.1). Every field is a plain YAML value so that a run is fully desc
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from spikekit.firing import DEFAULT_GAIN, DEFAULT_SCALE
 from spikekit.io import atomic_output
 
 from .binning import MAX_MANUAL_BIN
-from .cases import case_paths
+from .cases import case_paths, map_paths
 from .ensemble import ENSEMBLES
 from .losses import PSEUDO_LABELS
+from .precision import AMP_MODES, resolve_amp
 from .video import TRAIN_SPAN
 
 # Free still photographs that ship inside scikit-image (no download needed).
@@ -30,6 +32,31 @@ DEFAULT_IMAGES = (
     "motorcycle_right", "hubble_deep_field", "immunohistochemistry", "brick", "grass", "gravel",
     "moon", "coins", "clock", "retina", "cell", "page", "text",
 )
+
+
+def absolute_paths(values: dict) -> dict:
+    """``values`` (TrainConfig fields, some or all) with every path absolute: ``out``, ``dat``,
+    ``videos``, the DAT/GT (or DIR) parts of ``val`` and ``pairs``, an ``init`` or ``teacher``
+    file (not the words for the shipped weights) and the ``images`` that are files (not
+    ``skimage.data`` names), so that a run resumes, and its config repeats, from any working
+    directory; other keys unchanged. The one home of that rule (``spikekit train``, ``adapt``
+    and :meth:`TrainConfig.settled` use it)."""
+    out = dict(values)
+    if "out" in out:
+        out["out"] = os.path.abspath(out["out"])
+    for key, words in (("teacher", SHIPPED_TEACHERS), ("init", ("default",))):
+        value = out.get(key)
+        if isinstance(value, str) and value and value not in words:  # else refused by validate
+            out[key] = os.path.abspath(value)
+    for key in ("dat", "videos"):
+        if key in out:
+            out[key] = [os.path.abspath(p) for p in out[key]]
+    if "images" in out:
+        out["images"] = [os.path.abspath(p) if Path(p).is_file() else p for p in out["images"]]
+    for key in ("val", "pairs"):
+        if key in out:
+            out[key] = [map_paths(case, os.path.abspath) for case in out[key]]  # malformed: parse_val says
+    return out
 
 
 def _typed(key: str, value, kind: type):
@@ -51,8 +78,6 @@ MODELS = ("ssml", "lite")
 SHIPPED_TEACHERS = {"lite": True, "default": False}
 """The words ``teacher`` takes for the shipped weights: ``{word: is it ssml-lite}``."""
 OBJECTIVES = ("self", "supervised", "hybrid")
-AMP_MODES = ("none", "bf16")
-"""``TrainConfig.amp``: float32, or bfloat16 autocast."""
 RUN_KEYS = ("out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every", "steps",
             "val", "val_every")
 """TrainConfig keys that say where and how a run is run, logged, checkpointed and validated, not
@@ -63,6 +88,13 @@ HELD_OUT_FILES = ("200_part1_key_id151.dat", "200_part1_key_id151.png", "000_par
 """File names no training source may use (:meth:`TrainConfig.validate`): the streams and GT
 images that the evaluation protocol validates on (``tools/protocol.py`` checks that its cases
 are all here), under ``reds301/`` and ``reds41/`` of the shared data."""
+SCRATCH_LR = 3e-4
+"""Adam's learning rate at the start of a run from random weights (the shipped weights' recipe)."""
+FINETUNE_LR = 1e-5
+"""Adam's learning rate at the start of a run from trained weights (``init``). The scratch rate
+wrecks them: from the shipped weights (validation PSNR 37.05 dB on 200_part1), 6 self-supervised
+steps on 203_part2 with half of each batch simulated left 33.79 dB at 3e-4, 34.92 at 1e-4,
+35.97 at 3e-5 and 36.66 at 1e-5 (``python tools/finetune_lr.py``; docs/training.md)."""
 NOISE_LEVELS = ("off", "on", "strong")
 """Simulator noise levels of simulated samples (:func:`ssml.data.noise_model` builds each)."""
 
@@ -93,8 +125,10 @@ class TrainConfig:
     """Samples per step (per process under DDP)."""
     crop: int = 40
     """Training crops are crop x crop pixels."""
-    lr: float = 3e-4
-    """Adam learning rate at the start of the cosine schedule."""
+    lr: float = 0.0
+    """Adam learning rate at the start of the cosine schedule; 0 (the default): :data:`SCRATCH_LR`
+    for a run from random weights, :data:`FINETUNE_LR` for one from ``init`` weights (settled
+    when the run starts, :meth:`settled`)."""
     lr_min: float = 1e-6
     """Learning rate at the end of the cosine schedule."""
     adam_eps: float = 1e-8
@@ -141,8 +175,11 @@ class TrainConfig:
     """Weights the model starts from at step 0 (a weights file, checkpoint or run folder, e.g.
     ``ssml/weights/ssml_default.pt``; ``default``: the shipped weights); empty: random
     initialisation. Optimiser, schedule and step start fresh; ignored when resuming."""
-    amp: str = "none"
-    """Autocast dtype: ``none`` (float32) or ``bf16`` (bfloat16 autocast; loss stays float32)."""
+    amp: str = "auto"
+    """Autocast dtype: ``auto`` (bf16 where the device computes it natively, else float32: the rule
+    of ``-m ssml --param precision``, :func:`ssml.precision.resolve_amp`; settled when the run
+    starts, :meth:`settled`), ``none`` (float32) or ``bf16`` (bfloat16 autocast; the loss stays
+    float32)."""
     channels_last: bool = True
     """Keep weights and activations in channels-last (NHWC) memory format (faster with oneDNN)."""
     device: str = "cpu"
@@ -247,7 +284,7 @@ class TrainConfig:
         need(self.steps > 0, "steps", "a positive number of steps")
         need(self.batch > 0, "batch", "a positive batch size")
         need(self.crop >= 8, "crop", "a crop size of at least 8 pixels")
-        need(self.lr > 0 and self.lr_min >= 0, "lr", "lr > 0 and lr_min >= 0")
+        need(self.lr >= 0 and self.lr_min >= 0, "lr", "lr >= 0 (0: the default of the run) and lr_min >= 0")
         need(self.adam_eps > 0, "adam_eps", "a positive epsilon")
         need(self.pseudo_label in PSEUDO_LABELS, "pseudo_label", _choices(PSEUDO_LABELS))
         need(self.amp in AMP_MODES, "amp", _choices(AMP_MODES))
@@ -300,6 +337,37 @@ class TrainConfig:
             need(getattr(self, name) >= 0, name, "a number >= 0")
         self._checked = self.to_dict()
         return self
+
+    def settled(self, device) -> "TrainConfig":
+        """A copy as a run starting on ``device`` uses it, and as ``config.yaml`` and the checkpoints
+        record it: every path absolute (:func:`absolute_paths`), ``amp: auto`` resolved for the
+        device (:func:`ssml.precision.resolve_amp`) and ``lr: 0`` resolved (:data:`SCRATCH_LR`, or
+        :data:`FINETUNE_LR` with ``init``), so a resumed run repeats the same arithmetic anywhere.
+
+        Raises:
+            ValueError: a bad value (as :meth:`validate`).
+        """
+        values = absolute_paths(self.to_dict())
+        values["amp"] = resolve_amp(self.amp, device)
+        values["lr"] = self.lr or (FINETUNE_LR if self.init else SCRATCH_LR)
+        return TrainConfig(**values).validate()
+
+    def data_mix(self) -> str:
+        """What each batch is made of, in words, e.g. ``"batch of 4: 2 windows of 1 .dat stream
+        (a.dat), 2 simulated scenes (20 photographs)"`` (printed when a run starts)."""
+        parts = []
+        if self.pair_count:
+            parts.append(f"{self.pair_count} crops of {len(self.pairs)} training pair(s)")
+        dat_count = self.batch - self.pair_count - self.sim_count
+        if dat_count:
+            names = ", ".join(Path(p).name for p in self.dat[:3]) + (", ..." if len(self.dat) > 3 else "")
+            parts.append(f"{dat_count} windows of {len(self.dat)} .dat stream(s) ({names})")
+        if self.sim_count:
+            source = f"{len(self.images)} photographs"
+            if self.video_fraction and self.videos:
+                source += f", {self.video_fraction:.0%} of them over {len(self.videos)} video(s)"
+            parts.append(f"{self.sim_count} simulated scenes ({source})")
+        return f"batch of {self.batch}: " + ", ".join(parts)
 
     def checked(self) -> "TrainConfig":
         """Self, :meth:`validate`d unless it already was with these very values (the command line

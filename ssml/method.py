@@ -34,6 +34,7 @@ from spikekit.recon.source import Source, plan_chunks
 
 from .binning import bin_windows, check_bin, resolve_bin, span
 from .ensemble import ENSEMBLES, check_ensemble, self_ensemble
+from .lite import LiteNet
 from .networks import WINDOW
 from .precision import PRECISIONS, precision_name, resolve_precision
 from .sequence import SubstreamReuse, reuses_substreams
@@ -57,9 +58,6 @@ TRAINED_STRUCTURE = 0.5
 STRUCTURE_SPIKES = 8
 """Expected spikes per block of the structure check: a dark window's TFP is summed over b x b
 pixel blocks first, so that its counting noise does not hide a real scene's structure."""
-UPSIDE_DOWN = 0.5
-"""Correlation of row index with row brightness above which a scene looks upside down (every
-upright stream in ../shared/data is brighter at the top: -0.05 to -0.92)."""
 
 _cache: dict = {}
 _lock = threading.Lock()
@@ -78,12 +76,19 @@ def load_network(weights=None, device="cpu", lite: bool = False):
 
     Raises:
         FileNotFoundError: the weights file (or, for ``None``, the shipped default) is missing.
-        ValueError: the file is not SSML weights (see :func:`ssml.load_model`).
+        ValueError: the file is not SSML weights (see :func:`ssml.load_model`), or holds the other
+            network (ssml-lite weights for ``-m ssml``, SSML weights for ``-m ssml-lite``): one
+            line naming the file and the method that reads it.
     """
     key = (str(Path(weights).resolve()) if weights else None, str(device), lite)
     with _lock:
         if key not in _cache:
             model = load_model(weights, device=device, lite=lite)
+            if isinstance(model, LiteNet) != lite:
+                have, right = ("ssml-lite", "ssml-lite") if not lite else ("SSML", "ssml")
+                wanted = "ssml-lite" if lite else "ssml"
+                raise ValueError(f"{weights}: these are {have} weights, not -m {wanted} weights; read them "
+                                 f"with -m {right} (or give -m {wanted} weights of its own network)")
             _cache[key] = model.to(memory_format=torch.channels_last)
         return _cache[key]
 
@@ -226,9 +231,10 @@ def input_problems(window: torch.Tensor, k: int = 1) -> dict:
             rate message then names the bin, the cause a user can change.
 
     Returns:
-        {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`),
-        ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`) and ``flip`` (brighter
-        at the bottom than upright scenes); empty when it looks like the training data.
+        {kind: message} for kinds ``rate`` (mean firing rate outside :data:`TRAINED_RATE`) and
+        ``structure`` (neighbouring blocks of its TFP barely correlated, :func:`block_sums`); empty
+        when it looks like the training data. There is no orientation check: no brightness
+        signal tells an upright scene from an upside-down one (``tools/orientation_check.py``).
     """
     image = window.float().mean(0).cpu().numpy()
     rate, out = float(image.mean()), {}
@@ -244,10 +250,6 @@ def input_problems(window: torch.Tensor, k: int = 1) -> dict:
         out["structure"] = (f"neighbouring pixel blocks of its TFP are barely correlated (rows {rows:.2f}, "
                             f"columns {cols:.2f}; training windows above {TRAINED_STRUCTURE}): noise, "
                             f"or a wrong -H/-W")
-    profile = image.mean(1)
-    if profile.std() > 0 and np.corrcoef(np.arange(len(profile)), profile)[0, 1] > UPSIDE_DOWN:
-        out["flip"] = ("it is brighter at the bottom than the upright training scenes: if the image is "
-                       "upside down, try --no-flip (or drop it)")
     return out
 
 
@@ -323,5 +325,5 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
 
 METHOD = Method("ssml", "SSML network (NBSN) on 41-frame windows; --weights, --param precision=fp32",
                 ssml_run, ssml_valid, SsmlOptions, resolve_bin)
-LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (~30x faster than ssml, docs/benchmarks.md); --weights",
+LITE_METHOD = Method("ssml-lite", "small U-Net on 41-frame windows (faster than ssml: docs/benchmarks.md); --weights",
                      functools.partial(ssml_run, lite=True), ssml_valid, SsmlOptions, resolve_bin)

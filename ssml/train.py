@@ -24,6 +24,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 import warnings
 from contextlib import nullcontext
@@ -137,7 +138,9 @@ class Trainer:
 
     Args:
         config: the run's :class:`~ssml.config.TrainConfig` (validated here unless it was,
-            :meth:`~ssml.config.TrainConfig.checked`).
+            :meth:`~ssml.config.TrainConfig.checked`); the trainer runs its
+            :meth:`~ssml.config.TrainConfig.settled` copy, ``self.cfg`` (absolute paths, amp and
+            lr settled for the device).
         resume: a checkpoint file (or a run folder holding ``last.pt``) to continue from; the
             model, optimiser, scheduler, RNG and data states and the step are restored.
 
@@ -148,6 +151,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume=None):
         self.cfg = config.checked()
         self._setup_process()
+        self.cfg = config = config.settled(self.device)  # absolute paths, amp and lr for this device
         start = self._init_model(config.init) if resume is None and config.init else None
         self.teacher = self._load_teacher(config.teacher) if config.teacher else None
         seed_everything(config.seed + 1000003 * self.rank)
@@ -347,6 +351,20 @@ class Trainer:
             out["train/sim_psnr"] = -10 * torch.log10(err.pow(2).mean().clamp_min(1e-12))
         return out  # tensors stay on the device: read (synchronise) only when logging
 
+    def describe(self) -> str:
+        """The lines printed when the run starts: what it trains, from where, on what data
+        (:meth:`~ssml.config.TrainConfig.data_mix`), at what rate and precision."""
+        from .precision import describe_precision
+
+        cfg = self.cfg
+        name = "ssml-lite" if cfg.model == "lite" else "ssml"
+        start = (f"from step {self.step}" if self.step else
+                 f"from {'the shipped weights' if cfg.init == 'default' else cfg.init}" if cfg.init
+                 else "from random weights")
+        return (f"{name} train: steps {self.step + 1}-{cfg.steps} {start}, objective {cfg.objective}, "
+                f"lr {cfg.lr:g}, {describe_precision('bf16' if cfg.amp == 'bf16' else 'fp32', self.device)}, "
+                f"on {self.device}\n{name} train: data: {cfg.data_mix()}; run folder {self.out}")
+
     # validation ----------------------------------------------------------------------------
     def validate(self) -> dict:
         """The validation metrics of the model now (:class:`ssml.validation.Validator`)."""
@@ -375,6 +393,8 @@ class Trainer:
         for s in previous:
             signal.signal(s, self._on_signal)
         name = "ssml-lite" if cfg.model == "lite" else "ssml"
+        if self.is_main and not quiet and self.step < cfg.steps:
+            print(self.describe(), file=sys.stderr, flush=True)
         bar = progress(cfg.steps, f"{name} train", "step", quiet=quiet or not self.is_main, initial=self.step)
         last_ckpt, start_step, t_start = time.time(), self.step, time.time()
         ckpt_path, last = None, {}

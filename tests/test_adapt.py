@@ -44,6 +44,8 @@ def test_adapt_runs_and_reports(shared_data, tmp_path):
     assert row["after"]["tfp"] == row["before"]["tfp"]  # only SSML changes
     assert (run / "last.pt").is_file() and (run / "data" / "heli.dat.json").is_file()
     assert json.loads((run / "adapt.json").read_text()) == report
+    assert report["weights"] == str(run.resolve()) and row["recording"] == str(dat.resolve())  # absolute paths
+    assert "adapt: NIQE of tfp, tfi, ssml at spike frames 60, 100, 139" in result.stderr
     again = CliRunner().invoke(main, ["adapt", str(dat), "-o", str(run)])
     assert again.exit_code == 2 and "not empty" in again.output  # never overwrites a run
 

@@ -195,22 +195,40 @@ def test_info_json_on_shared_file(shared_data):
 
 def test_info_counts_dead_and_hot_pixels_and_writes_preview(tmp_path):
     spikes = torch.zeros(100, 4, 8, dtype=torch.uint8)
-    spikes[:, 0, 0] = 1              # hot: fires in every frame
-    spikes[:91, 0, 1] = 1            # hot: 91% > 90%
-    spikes[:90, 0, 2] = 1            # not hot: exactly 90%
+    spikes[:, 0, 0] = 1              # hot: fires in every frame, its neighbours in 50% or none
+    spikes[:91, 0, 1] = 1            # saturated (91% > 90%), not hot: its neighbour (0, 0) fires as often
+    spikes[:90, 0, 2] = 1            # not saturated: exactly 90%
     spikes[::2, 1:, :] = 1           # 50%: rows 1-3
     path = write_dat(tmp_path / "s.dat", spikes)
     preview = tmp_path / "p.png"
     result = CliRunner().invoke(main, ["info", str(path), "--json", "--rate", "20000", "--preview", str(preview)])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)
-    assert stats["hot_pixels"] == 2 and stats["dead_pixels"] == 5  # row 0, columns 3..7
+    assert stats["saturated_pixels"] == 2 and stats["dead_pixels"] == 5  # row 0, columns 3..7
+    assert stats["hot_pixels"] == 0  # (0, 0) and (0, 1) each have a saturated neighbour
     assert stats["frame_spikes_min"] == 1 and stats["frame_spikes_max"] == 27
     assert stats["duration_s"] == pytest.approx(100 / 20000)
     import imageio.v3 as iio
     image = iio.imread(preview)
     assert image.shape == (4, 8) and image[0, 0] == 255 and image[0, 5] == 0
     assert image[2, 2] == round(0.5 / 0.6 * 255)  # TFP of the first 64 frames: 32/64 / 0.6
+
+
+def test_a_bright_scene_saturates_but_only_lone_pixels_are_hot(tmp_path):
+    """Issue 29: a white car body was counted as faulty "hot pixels"."""
+    from spikekit.stats import hot_mask
+
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(200, 20, 30, generator=g) < 0.05).to(torch.uint8)  # a dark scene
+    spikes[:, 5:15, 10:25] = (torch.rand(200, 10, 15, generator=g) < 0.97).to(torch.uint8)  # the white car
+    spikes[:, 2, 3] = 1  # a faulty pixel: fires in every frame
+    spikes[:, 17, 28] = 1
+    stats = json.loads(CliRunner().invoke(main, ["info", str(write_dat(tmp_path / "car.dat", spikes)), "--json"]).output)
+    assert stats["saturated_pixels"] >= 10 * 15 - 5 + 2 and stats["hot_pixels"] == 2
+    counts = spikes.sum(0)
+    assert hot_mask(counts, 200).nonzero().tolist() == [[2, 3], [17, 28]]
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "car.dat")])
+    assert "hot pixels      2 (" in result.output and f"saturated       {stats['saturated_pixels']} pixels" in result.output
 
 
 def test_info_human_output_and_errors(tmp_path):

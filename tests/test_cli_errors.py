@@ -88,13 +88,20 @@ def read_only(tmp_path):
     folder.chmod(0o755)
 
 
-def test_missing_output_folder(inputs, tmp_path):
-    folder = tmp_path / "missing" / "deeper"
-    for name, args in commands(inputs, folder, creates_folders=False).items():
+def test_missing_output_folders_are_created_by_every_command(inputs, tmp_path):
+    """One rule for every command (issue 29: some refused a missing folder, others made it): the
+    folders above an output are created; a file standing where a folder must go is one line."""
+    for k, (name, args) in enumerate(commands(inputs, tmp_path / "missing" / "deeper", creates_folders=False).items()):
+        folder = tmp_path / f"missing{k}" / "deeper"
+        args = [a.replace(str(tmp_path / "missing"), str(tmp_path / f"missing{k}")) for a in args]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, f"{name}: {res.output}"
+        assert files_under(folder), f"{name}: nothing written in {folder}"
+    (tmp_path / "file").write_text("")
+    for name, args in commands(inputs, tmp_path / "file" / "deeper", creates_folders=False).items():
         res = CliRunner().invoke(main, args)
         assert_one_line_error(name, res.exit_code, res.output, type(res.exception).__name__ if res.exception else None)
-        assert "does not exist" in res.output and "missing" in res.output, f"{name}: {res.output}"
-    assert not (tmp_path / "missing").exists()
+        assert "cannot create folder" in res.output, f"{name}: {res.output}"
 
 
 def test_read_only_output_folder(inputs, read_only):

@@ -40,6 +40,8 @@ def test_readme_is_a_front_door():
     assert len(text.splitlines()) <= README_MAX_LINES
     assert "make demo" in text and "make test" in text and "demo_out/scene.dat" in text
     assert "| TFP w=" not in text and "MODEL_CARD.md" in text  # the quality table lives in the model card
+    assert not re.search(r"\d+ ?x (faster|cheaper|slower)", text)  # speed figures come from measured JSON (docs/benchmarks.md)
+    assert "../shared/data" in text and "skip" in text  # says what the shared data is and that its tests skip
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])
@@ -67,6 +69,15 @@ def test_readme_commands_on_the_demo_stream_run(line, fresh_clone, monkeypatch):
     outputs = [a for a in args if a.startswith("demo_out/") and a != "demo_out/scene.dat"]
     for out in outputs:
         assert (fresh_clone / out).is_file(), f"{line}: {out} not written"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])
+def test_examples_need_no_shared_data(doc):
+    """Issue 29: a user has no ../shared/data; the docs' commands run on the demo's files or name
+    the user's own (the shared data may be named in prose, as where a figure was measured)."""
+    for code in blocks(doc, "bash") + blocks(doc, "python"):
+        for line in code.splitlines():
+            assert "shared/data" not in line.split("#")[0], f"{doc.name}: {line}"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])

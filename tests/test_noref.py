@@ -5,6 +5,10 @@ References, computed live in the test (nothing hard-coded):
   comes from). It predates NumPy 2 and SciPy 1.3, so the test restores the two names it calls
   that were removed since: ``np.int`` (= ``int``) and ``scipy.misc.imresize`` (its float mode
   'F' path was PIL's ``Image.resize`` with BICUBIC on a mode-'F' image; re-created here as such).
+- NIQE on MATLAB's scale: basicsr 1.4.2's ``basicsr/metrics/niqe.py`` (``niqe``, which its authors
+  checked against MATLAB's niqe.m, with its ``imresize`` of ``basicsr/utils/matlab_functions.py``),
+  loaded from the installed package's files with the three package modules it imports for other
+  functions stubbed out (importing ``basicsr`` itself pulls in its training stack).
 - BRISQUE: the ``brisque`` 0.2.0 package's own feature code (``BRISQUE.calculate_brisque_features``
   with OpenCV's resize) and its libsvm regressor (``calculate_image_quality_score``). Its
   ``score()`` fails on NumPy 2 (it calls ``float`` on shape-(1,) arrays), so the test flattens the
@@ -19,7 +23,7 @@ import pytest
 import skimage.data
 from skimage.color import rgb2gray
 
-from spikekit.noref import brisque, niqe
+from spikekit.noref import brisque, niqe, niqe_matlab
 
 
 def _images():
@@ -70,6 +74,70 @@ def brisque_package():
             return float(model.calculate_image_quality_score([float(np.ravel(f)[0]) for f in feats]))
 
     return score
+
+
+@pytest.fixture
+def basicsr_niqe(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("basicsr")
+    if spec is None:
+        pytest.skip("basicsr (NIQE's MATLAB-scale pristine model) is not installed")
+    root = Path(list(spec.submodule_search_locations)[0])
+    niqe_matlab(IMAGES["camera"])  # read our model before the package names are stubbed
+    for name in ("basicsr", "basicsr.metrics", "basicsr.utils"):
+        stub = types.ModuleType(name)
+        stub.__path__ = []
+        monkeypatch.setitem(sys.modules, name, stub)
+    util = types.ModuleType("basicsr.metrics.metric_util")
+    util.reorder_image = util.to_y_channel = None  # used only by calculate_niqe, not by niqe
+    registry = types.ModuleType("basicsr.utils.registry")
+    registry.METRIC_REGISTRY = types.SimpleNamespace(register=lambda: (lambda f: f))
+    monkeypatch.setitem(sys.modules, "basicsr.metrics.metric_util", util)
+    monkeypatch.setitem(sys.modules, "basicsr.utils.registry", registry)
+
+    def load(name, path):
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        monkeypatch.setitem(sys.modules, name, module)
+        module_spec.loader.exec_module(module)
+        return module
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy.ndimage.filters is deprecated
+        load("basicsr.utils.matlab_functions", root / "utils" / "matlab_functions.py")
+        module = load("basicsr.metrics.niqe", root / "metrics" / "niqe.py")
+    params = np.load(root / "metrics" / "niqe_pris_params.npz")
+
+    def score(image):  # calculate_niqe on a grayscale image: 0-255, rounded, then niqe
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nan blocks
+            return float(module.niqe(np.round(image * 255.0), params["mu_pris_param"], params["cov_pris_param"],
+                                     params["gaussian_window"]))
+
+    return score
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_niqe_matlab_matches_basicsr(name, basicsr_niqe):
+    assert niqe_matlab(IMAGES[name]) == pytest.approx(basicsr_niqe(IMAGES[name]), abs=0.01)
+
+
+def test_niqe_matlab_on_spike_reconstructions_matches_basicsr(shared_data, basicsr_niqe):
+    """Dark frames with flat black areas: blocks whose fits leave a side empty (NaN features)."""
+    from spikekit.io import read_npz
+    from spikekit.recon import get_method, reconstruct
+
+    heli = read_npz(shared_data / "real/uhsr_caltech_4144_helicopter.npz")
+    for name, extra in (("tfp", {"window": 41}), ("tfi", {})):
+        image = reconstruct(get_method(name), heli, at=100, scale="auto", **extra).numpy().astype(np.float64)
+        assert niqe_matlab(image) == pytest.approx(basicsr_niqe(image), abs=0.01)
+    dark = np.zeros((200, 200))
+    dark[50:150, 50:150] = np.random.default_rng(0).random((100, 100))
+    assert niqe_matlab(dark) == pytest.approx(basicsr_niqe(dark), abs=0.01)
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))

@@ -57,10 +57,38 @@ def test_eval_table_several_pairs_and_methods(shared_data):
     result = run("eval", d / "spike/000_part1_key_id21.dat", "--gt", d / "gt/000_part1_key_id7.png", "--at", 6,
                  "--gt", d / "gt/000_part1_key_id35.png", "--at", 34, "-m", "tfp", "-w", 7, "-m", "tfi", "-m", "tfstp")
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()  # progress lines go to stderr
     assert lines[0].split()[:5] == ["method", "window", "at", "PSNR", "dB"]
     assert len(lines) == 1 + 3 * 2
     assert lines[3].split()[:3] == ["tfi", "-", "6"]
+
+
+def test_eval_takes_a_folder_of_gt_frames_as_simulate_writes_it(tmp_path):
+    """Issue 29: eval had no way to take `simulate --gt-dir` output, and no progress."""
+    from spikekit.metrics import load_gt, psnr
+    from spikekit.recon import get_method, reconstruct
+
+    video = np.random.default_rng(0).random((4, 24, 32)).astype(np.float32) * 0.8 + 0.1
+    np.save(tmp_path / "v.npy", video)
+    dat, gt = tmp_path / "v.dat", tmp_path / "gt"
+    made = run("simulate", tmp_path / "v.npy", "-o", dat, "--steps-per-frame", 40, "--gt-dir", gt,
+               "--gt-every", 40, "--gt-format", "both", "-q")
+    assert made.exit_code == 0, made.output
+    result = run("eval", dat, "--gt-dir", gt, "--pad", "reflect", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    frames = sorted(int(p.stem) for p in gt.glob("*.npy"))
+    assert [r["at"] for r in rows] == frames and all(r["gt"].endswith(".npy") for r in rows)  # exact GT first
+    want = reconstruct(get_method("tfp"), spikekit.read_dat(dat), at=frames[1], pad="reflect")
+    assert rows[1]["psnr"] == pytest.approx(psnr(want.numpy(), load_gt(gt / f"{frames[1]:08d}.npy")), abs=1e-6)
+    one = json.loads(run("eval", dat, "--gt-dir", gt, "--at", frames[2], "--pad", "reflect", "--json").stdout)
+    assert [r["at"] for r in one] == [frames[2]] and one[0]["psnr"] == pytest.approx(rows[2]["psnr"])
+    result = run("eval", dat, "--gt-dir", gt, "--at", 7)
+    assert result.exit_code == 1 and "no ground truth for spike frame 7" in result.output
+    result = run("eval", dat, "--gt-dir", tmp_path)
+    assert result.exit_code == 1 and "no ground-truth frames in it" in result.output
+    result = run("eval", dat, "--gt-dir", gt, "--pad", "reflect")  # progress off a terminal, then the table
+    assert result.exit_code == 0 and f"eval: 100% ({len(frames)}/{len(frames)} images)" in result.output
 
 
 def test_eval_errors(shared_data, tmp_path):
@@ -129,8 +157,8 @@ def test_recon_errors(clip, tmp_path):
     assert result.exit_code == 1 and "scale must be" in result.output
     result = run("recon", path, "-m", "tfstp", "--param", "tau=3", "-o", tmp_path / "x.png")
     assert result.exit_code == 1 and "unknown parameter" in result.output
-    result = run("recon", path, "-o", tmp_path / "no" / "x.npy")
-    assert result.exit_code == 1 and "does not exist" in result.output
+    result = run("recon", path, "-o", tmp_path / "no" / "x.npy")  # a missing folder is made (one rule)
+    assert result.exit_code == 0 and (tmp_path / "no" / "x.npy").is_file(), result.output
 
 
 def test_view_writes_a_video(clip, tmp_path):
@@ -180,6 +208,26 @@ def test_progress_is_a_line_per_ten_percent_off_a_terminal(clip, tmp_path, capsy
     assert "recon:" not in run("recon", path, "--stride", 10, "-o", tmp_path / "q.npy", "-q").output
 
 
+def test_a_slow_job_prints_a_line_within_a_minute_with_the_time_left(capsys):
+    """Issue 29: adapt printed nothing for 11 minutes off a terminal (10 % of 200 slow steps).
+    A line also comes LINE_SECONDS after the last one, with the time left at the rate so far."""
+    from spikekit.progress import LINE_SECONDS, _Lines
+
+    now = [0.0]
+    bar = _Lines(200, "train", "step", clock=lambda: now[0])
+    for _ in range(3):
+        now[0] += 3.7  # a step takes 3.7 s: 10 % takes 74 s
+        bar.update(1)
+    assert capsys.readouterr().err == ""
+    for _ in range(6):
+        now[0] += 3.7
+        bar.update(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert 9 * 3.7 >= LINE_SECONDS and len(lines) == 1
+    left = 3.7 * (200 - 9) / 60  # minutes
+    assert lines[0] == f"train: 4% (9/200 steps), about {left:.0f} min left", lines
+
+
 def test_videos_and_images_given_as_dat_point_to_simulate(tmp_path):
     mp4 = tmp_path / "clip.mp4"
     mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(20000))
@@ -190,6 +238,23 @@ def test_videos_and_images_given_as_dat_point_to_simulate(tmp_path):
     np.savez(npz, spk=np.zeros((3, 4, 4), np.uint8))
     result = run("recon", npz, "--at", 20, "-o", tmp_path / "x.png")
     assert result.exit_code == 1 and "`spikekit convert`" in result.output
+
+
+def test_a_text_file_is_refused_not_read_as_a_stream(tmp_path):
+    """Issue 29: a CSV file was read as a 4-frame stream."""
+    csv = tmp_path / "log.csv"
+    csv.write_text("step,wall_s,tag,value\n" + "".join(f"{k},{k * 0.5},loss/total,0.0{k}\n" for k in range(1800)))
+    for command in (("info", csv), ("recon", csv, "--at", 1, "-o", tmp_path / "x.png")):
+        result = run(*command)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert f"{csv}: this is a text file" in result.output and len(result.output.strip().splitlines()) == 1
+    # a stream whose every byte is a printable character in some frames is still a stream
+    from spikekit.io import SpikeStream, write_dat
+
+    spikes = torch.zeros(100, 16, 16, dtype=torch.uint8)
+    spikes[::2, :, 0] = 1  # byte 0x01 in every other frame: not text
+    with SpikeStream(write_dat(tmp_path / "s.dat", spikes)) as stream:
+        assert len(stream) == 100
 
 
 def test_convert_refuses_an_output_that_is_not_dat(tmp_path):

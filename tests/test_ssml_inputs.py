@@ -60,10 +60,18 @@ def test_all_ones_and_random(reds_window):
     assert set(problems) == {"structure"} and "wrong -H/-W" in problems["structure"]
 
 
-def test_wrong_flip(reds_window):
-    upside_down = reds_window.flip(1)
-    assert set(input_problems(upside_down)) == {"flip"}
-    assert "--no-flip" in input_problems(upside_down)["flip"]
+def test_no_orientation_guess_on_upright_scenes_brighter_at_the_bottom(reds_window):
+    """Issue 29: a brightness profile cannot tell up from down (an upright street or car scene is
+    often brighter at the bottom; tools/orientation_check.py measures it), so no warning about
+    the row order is given either way, on an upright scene that is brighter at the bottom too."""
+    from spikekit.simulate import Simulator
+
+    ramp = torch.linspace(0.05, 0.6, 120)[:, None].expand(120, 160)  # dark sky above, bright road below
+    texture = torch.from_numpy(np.random.default_rng(2).random((120, 160), dtype=np.float32))
+    scene = (ramp * (0.7 + 0.3 * texture)).expand(41, 120, 160).contiguous()
+    spikes = Simulator(120, 160, gain=0.6, seed=0).step(scene)
+    assert input_problems(spikes) == {}
+    assert input_problems(reds_window.flip(1)) == {}
 
 
 def test_cli_warns_once_naming_the_file(shared_data, tmp_path):

@@ -104,6 +104,21 @@ def test_cli_weights_from_a_run_folder(weights, stream, tmp_path):
     assert torch.get_num_threads() == 1
 
 
+@pytest.mark.parametrize("method,other", [("ssml-lite", "ssml"), ("ssml", "ssml-lite")])
+def test_weights_of_the_other_network_are_refused_in_one_line(weights, stream, tmp_path, method, other):
+    """Issue 29: `-m ssml-lite --weights runs/mine` (an SSML run) ran SSML and reported ssml-lite."""
+    from ssml_model_util import random_lite
+
+    path = weights[0] if method == "ssml-lite" else random_lite(tmp_path, 0)[0]
+    dat = write_dat(tmp_path / "s.dat", stream)
+    res = CliRunner().invoke(cli, ["recon", str(dat), "-H", str(H), "-W", str(W), "-m", method, "--weights",
+                                   str(path), "--at", "22", "-o", str(tmp_path / "o.npy"), "-q"])
+    assert res.exit_code != 0 and "Traceback" not in res.output and not (tmp_path / "o.npy").exists()
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert f"{path}: these are {'SSML' if other == 'ssml' else 'ssml-lite'} weights" in res.output
+    assert f"-m {other}" in res.output
+
+
 def test_bf16_close_to_fp32(weights, stream):
     path, _ = weights
     a = reconstruct(get_method("ssml"), stream, at=24, weights=str(path))

@@ -158,7 +158,7 @@ def test_a_folder_of_reconstructions_is_one_pair_per_frame(tmp_path):
 
 
 def test_pair_paths_are_stored_absolute(tmp_path, monkeypatch):
-    from ssml.cli import _absolute_paths
+    from ssml.config import absolute_paths as _absolute_paths
 
     monkeypatch.chdir(tmp_path)
     got = _absolute_paths({"pairs": ["s.dat:g.png:4", "s.dat:teacher", "bad"]})["pairs"]

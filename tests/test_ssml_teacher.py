@@ -22,7 +22,7 @@ def teacher_file(tmp_path) -> str:
 def config(tmp_path, **kw) -> TrainConfig:
     base = dict(out=str(tmp_path / "run"), steps=2, batch=2, crop=16, model="lite", objective="supervised",
                 images=["camera", "coins"], image_size=64, val_sim=0, val_every=0, ckpt_every=0,
-                ckpt_minutes=0, threads=1, channels_last=False)
+                ckpt_minutes=0, threads=1, channels_last=False, amp="none")  # float32: the plain reference below
     base.update(kw)
     return TrainConfig(**base)
 
@@ -79,7 +79,7 @@ def test_a_missing_teacher_file_is_named_before_the_run_folder_is_made(tmp_path)
 
 
 def test_a_teacher_file_is_kept_as_an_absolute_path_and_shipped_words_as_they_are(tmp_path, monkeypatch):
-    from ssml.cli import _absolute_paths
+    from ssml.config import absolute_paths as _absolute_paths
 
     monkeypatch.chdir(tmp_path)
     assert _absolute_paths({"teacher": "runs/t.pt"}) == {"teacher": str(tmp_path / "runs" / "t.pt")}

@@ -238,7 +238,7 @@ def test_checkpoint_contents_logs_and_validation(tmp_path, shared_data):
     assert {"model", "optimizer", "scheduler", "rng", "step", "config", "spikekit_version"} <= set(ckpt)
     assert ckpt["step"] == 2 and ckpt["config"]["amp"] == "bf16"
     assert set(ckpt["rng"][0]) >= {"torch", "numpy", "python", "data"}
-    assert TrainConfig.load(out / "config.yaml") == cfg
+    assert TrainConfig.load(out / "config.yaml") == cfg.settled("cpu")  # paths, amp and lr as the run used them
     with open(out / "log.csv") as f:
         tags = {r["tag"]: float(r["value"]) for r in csv.DictReader(f)}
     for tag in ("loss/total", "loss/reconstruction", "loss/mutual", "lr", "val/sim_psnr", "val/sim_tfp21_psnr",
@@ -481,3 +481,76 @@ def test_threads_0_takes_the_free_cores_of_the_thread_policy(tmp_path, monkeypat
         assert torch.get_num_threads() == 2 and "--threads" in policy.describe()
     finally:
         torch.set_num_threads(before)
+
+
+def test_python_api_stores_every_path_absolute_and_resumes_from_anywhere(tmp_path, monkeypatch):
+    """Issue 29: train(TrainConfig(out="run", ...)) stored `out` (and `dat`) relative, so the run
+    resumed only from the folder it was made in. Every path is now settled absolute at the start."""
+    import yaml
+
+    from spikekit.io import write_dat
+
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir(), elsewhere.mkdir()
+    write_dat(start / "rec.dat", torch.rand(64, 24, 24, generator=torch.Generator().manual_seed(0)) < 0.4)
+    monkeypatch.chdir(start)
+    train(tiny(tmp_path, out="run", dat=["rec.dat"], steps=1, images=["camera"], image_size=64), quiet=True)
+    saved = yaml.safe_load((start / "run" / "config.yaml").read_text())
+    assert saved["out"] == str(start / "run") and saved["dat"] == [str(start / "rec.dat")]
+    assert saved["images"] == ["camera"]  # a skimage.data name is not a path
+    monkeypatch.chdir(elsewhere)
+    res = run_cli(["--resume", str(start / "run"), "--steps", "2", "-q"])
+    assert res.exit_code == 0, res.output
+    assert torch.load(start / "run" / "last.pt", weights_only=True)["step"] == 2 and not (elsewhere / "run").exists()
+
+
+def test_adapt_run_resumes_from_another_folder(tmp_path, monkeypatch):
+    """Issue 29: `--resume` of an adapt run only worked from the folder it was made in
+    ("training stream not found: runs/fp32/data/rec.dat")."""
+    from spikekit.io import write_dat
+    from ssml.adapt import adapt_config
+
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    (start / "run" / "data").mkdir(parents=True), elsewhere.mkdir()
+    write_dat(start / "run" / "data" / "rec.dat", torch.rand(64, 24, 24, generator=torch.Generator().manual_seed(0)) < 0.4)
+    monkeypatch.chdir(start)
+    train(adapt_config([Path("run/data/rec.dat")], "run", steps=1, batch=1, crop=16, threads=1, log_every=1), quiet=True)
+    monkeypatch.chdir(elsewhere)
+    res = run_cli(["--resume", str(start / "run"), "--steps", "2", "-q"])
+    assert res.exit_code == 0, res.output
+    assert torch.load(start / "run" / "last.pt", weights_only=True)["step"] == 2
+
+
+def test_a_run_from_trained_weights_starts_at_the_fine_tuning_rate(tmp_path):
+    """Issue 29: --init at the from-scratch rate 3e-4 wrecked the shipped weights; lr 0 (the
+    default) settles to FINETUNE_LR with init, SCRATCH_LR without; a given lr is kept."""
+    from ssml.cli import build_config  # noqa: F401  (the CLI passes lr through the same field)
+    from ssml.config import FINETUNE_LR, SCRATCH_LR
+
+    assert TrainConfig().lr == 0 and FINETUNE_LR < SCRATCH_LR
+    assert TrainConfig().settled("cpu").lr == SCRATCH_LR
+    assert TrainConfig(init="default").settled("cpu").lr == FINETUNE_LR
+    assert TrainConfig(init="default", lr=1e-3).settled("cpu").lr == 1e-3
+    args = [a for a in _run_args(tmp_path / "r") if a != "--no-nla"]
+    res = run_cli([*args, "--init", "default", "-q"])
+    assert res.exit_code == 0, res.output
+    saved = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["config"]
+    assert saved["lr"] == FINETUNE_LR and saved["init"] == "default"
+    res = run_cli(["--help"])
+    assert f"{SCRATCH_LR:g}; {FINETUNE_LR:g} with --init" in " ".join(res.output.split())
+
+
+def test_every_run_prints_its_data_mix_first(tmp_path, capsys, shared_data):
+    """Issue 29: sim_fraction 0.5 silently mixed simulated photographs into a --dat run."""
+    import ssml
+
+    assert "TrainConfig" in ssml.__all__ and ssml.TrainConfig is TrainConfig
+    cfg = TrainConfig(dat=["a.dat"], batch=4)
+    assert cfg.data_mix() == "batch of 4: 2 windows of 1 .dat stream(s) (a.dat), 2 simulated scenes (20 photographs)"
+    assert TrainConfig(dat=["a.dat"], sim_fraction=0).data_mix() == "batch of 4: 4 windows of 1 .dat stream(s) (a.dat)"
+    assert TrainConfig().data_mix() == "batch of 4: 4 simulated scenes (20 photographs)"
+    train(tiny(tmp_path, shared_data, steps=1))
+    err = capsys.readouterr().err
+    assert "ssml train: data: batch of 2: 1 windows of 1 .dat stream(s) (203_part2_key_id151.dat), " \
+           "1 simulated scenes (2 photographs)" in err
+    assert err.index("data:") < err.index("100%")

@@ -17,6 +17,23 @@ def _umask() -> int:
     return mask
 
 
+def make_folder(path) -> Path:
+    """The folder that holds output file ``path``, created with any missing parents: the one rule
+    for every command's outputs (files and folders alike; docs/format.md, "Outputs").
+
+    Raises:
+        OSError: it cannot be created (a file in the way, no permission), naming ``path``.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {path}: cannot create folder {folder} "
+                                 f"({exc.strerror or type(exc).__name__})") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_output(path, suffix: str | None = None):
     """Context manager yielding a temporary path that replaces ``path`` on success.
@@ -26,21 +43,19 @@ def atomic_output(path, suffix: str | None = None):
     body raises, the temporary file is removed and ``path`` is left as it was.
 
     Args:
-        path: the final output path (str or Path). Its folder must exist.
+        path: the final output path (str or Path). Missing folders above it are created
+            (:func:`make_folder`, the one rule of every command's outputs).
         suffix: suffix of the temporary name; defaults to the target's suffix.
 
     Yields:
         pathlib.Path of the temporary file (created empty).
 
     Raises:
-        FileNotFoundError: when the target's folder does not exist.
-        OSError: when no file can be created there (names ``path``, e.g. permission denied), and
+        OSError: when the folder cannot be created, or no file can be created there (names ``path``, e.g. permission denied), and
             for a full disk, quota or file-size limit met by the body (re-raised naming ``path``).
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
+    folder = make_folder(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + (path.suffix if suffix is None else suffix),
                                    dir=folder)

@@ -41,12 +41,25 @@ _NOT_DAT = ((0, b"\x89PNG\r\n\x1a\n", "a PNG image", _TO_SPIKES), (0, b"\xff\xd8
             (0, b"II*\x00", "a TIFF image", _TO_SPIKES), (0, b"MM\x00*", "a TIFF image", _TO_SPIKES))
 
 
+_TEXT_BYTES = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
+_TEXT_PROBE = 4096
+"""A file whose first this many bytes (at least 64 of them) are all printable ASCII is text: in a
+spike stream each byte is 8 pixels' bits, printable for under half of the byte values at any
+firing rate (dark streams are mostly zero bytes, saturated ones 0xFF), so thousands of them in a
+row never are."""
+
+
 def _check_not_other_format(path: Path) -> None:
+    """Raise ValueError naming ``path`` when its first bytes say it is an image, video, array or
+    text file (CSV, JSON, ...) rather than a headerless ``.dat`` stream."""
     with open(path, "rb") as f:
-        head = f.read(12)
+        head = f.read(_TEXT_PROBE)
     for offset, magic, what, hint in _NOT_DAT:
         if head[offset:offset + len(magic)] == magic:
             raise ValueError(f"{path}: this is {what}, not a headerless .dat spike stream ({hint})")
+    if len(head) >= 64 and all(b in _TEXT_BYTES for b in head):
+        raise ValueError(f"{path}: this is a text file (CSV, JSON, ...: its first {len(head)} bytes are all "
+                         "printable), not a headerless .dat spike stream (one bit per pixel per spike frame)")
 
 
 def resolve_size(path, height=None, width=None) -> tuple[int, int]:

@@ -211,7 +211,7 @@ def plan_reconstruction(method: Method, spikes, *, at=None, stride=None, start=N
 
 def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, stop=None,
                 scale=DEFAULT_SCALE, gamma: float = 1.0, device=None, pad: str = "none",
-                **options) -> torch.Tensor:
+                on_batch=None, **options) -> torch.Tensor:
     """Reconstruct images from ``spikes`` with ``method`` (the Python API of every method).
 
     Args:
@@ -221,6 +221,7 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
         scale, gamma, pad: see :func:`iter_images` (with ``pad="reflect"`` every spike frame
             0 .. T-1 is a valid centre).
         device: where a ``SpikeStream`` is processed (tensors stay on their device).
+        on_batch: optional ``on_batch(n)``, called after each batch of ``n`` images (progress).
         options: fields of the method's options class (``window`` of TFP, ``max_interval`` of
             TFI, ``u0``... of TFSTP, ``weights``... of SSML); the others keep their defaults.
 
@@ -245,6 +246,8 @@ def reconstruct(method: Method, spikes, *, at=None, stride=None, start=None, sto
                    else torch.empty(shape, dtype=images.dtype, device=images.device))
         out[:, done:done + images.shape[1]] = images
         done += images.shape[1]
+        if on_batch is not None:
+            on_batch(images.shape[1])
     if not np.array_equal(order, np.arange(len(order))):  # back to the caller's order
         inverse = torch.from_numpy(np.argsort(order)).to(out.device)
         out = out.index_select(1, inverse)

@@ -17,10 +17,12 @@ import numpy as np
 from ..cliutils import collection_errors, echo_json, open_stream, parse_assignments, report_collection
 from ..firing import SCALE_TEXT
 from ..io import DEFAULT_HEIGHT, DEFAULT_WIDTH
+from ..metrics import NO_REFERENCE_METRICS
 from ..plugins import PluginError
+from ..staticref import static_reference
 from ..progress import progress
 from ..threads import threads_option
-from .base import reconstruct
+from .base import auto_scale, parse_scale, reconstruct
 from .collection import recon_collection
 from .options import describe, option_names, parse_params
 from .registry import get_method, method_names
@@ -230,20 +232,28 @@ def recon(input, height, width, flip, head, force, method, window, at, stride, s
 @stream_options
 @click.option("--gt", "gts", multiple=True, type=click.Path(dir_okay=False),
               help="Ground-truth image or float .npy array (repeatable; pairs with --at in order): PSNR and SSIM.")
-@click.option("--at", "ats", multiple=True, required=True, type=int,
+@click.option("--gt-dir", "gt_dir", type=click.Path(file_okay=False),
+              help="Folder of ground-truth frames named by spike frame (00000040.npy/.png), as "
+                   "spikekit simulate --gt-dir writes it: every frame in it, or those of --at.")
+@click.option("--at", "ats", multiple=True, type=int,
               help="Spike-frame index to evaluate (repeatable; the matching --gt's index).")
-@click.option("--metric", "metrics", multiple=True, type=click.Choice(["niqe", "brisque"]),
-              help="No-reference metric, no ground truth needed (repeatable; lower is better).")
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(NO_REFERENCE_METRICS),
+              help="No-reference metric, no ground truth needed (repeatable; lower is better): niqe-matlab "
+                   "is NIQE on the scale of MATLAB's niqe.m and published tables, niqe scikit-video's.")
 @click.option("-m", "--method", "methods", multiple=True, type=click.Choice(method_names()),
               help="Method (repeatable; default tfp).")
 @click.option("-w", "--window", "windows", multiple=True, type=int,
               help=f"TFP window (repeatable; default {TfpOptions.window}).")
 @method_options
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, niqe, brisque} "
+              help="Print a JSON list of {method, params, window, at, psnr, ssim, gt, static_psnr, static_pixels, niqe, brisque} "
                    "(the ones computed).")
-def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods, windows, max_interval, pad, scale,
-             gamma, device, weights, params, as_json):
+@click.option("--static", "static", is_flag=True,
+              help="For a static camera: PSNR against the mean firing rate of the whole stream (exact to "
+                   "1/frames where the scene does not change), on the pixels whose rate did not change.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress report.")
+def evaluate(input, height, width, flip, head, force, gts, gt_dir, ats, metrics, methods, windows, max_interval, pad,
+             scale, gamma, device, weights, params, as_json, static, quiet):
     """Quality of reconstructions: PSNR/SSIM against ground truth (data range 1; 8-bit GT / 255, a
     float .npy as it is),
     and/or the no-reference NIQE/BRISQUE (for real recordings, where no ground truth exists).
@@ -252,18 +262,39 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
     \b
     Examples:
       spikekit eval rec.dat --gt gt.png --at 150 -m tfp -w 21 -w 41 -m tfi --json
+      spikekit eval clip.dat --gt-dir gt --pad reflect -m tfp -m ssml-lite    # spikekit simulate --gt-dir gt
       spikekit eval real.dat --at 60 --at 140 --metric niqe --metric brisque -m tfp -m tfi -m ssml --scale auto
+      spikekit eval still.dat --static --at 100 --at 300 -m tfp -m tfi -m ssml-lite   # a camera on a tripod
     """
-    from ..metrics import load_gt, psnr, ssim  # scikit-image: loaded by the command that needs it
+    from ..metrics import gt_frames, load_gt, masked_psnr, psnr, ssim  # scikit-image: loaded by the command
     from ..noref import NO_REFERENCE
 
+    if gt_dir and gts:
+        raise click.UsageError("give --gt (one image per --at) or --gt-dir (a folder of them), not both")
+    if gt_dir:
+        with _cli_errors():
+            found = gt_frames(gt_dir)
+            missing = [at for at in ats if at not in found]
+            if missing:
+                raise ValueError(f"{gt_dir}: no ground truth for spike frame {missing[0]} (it holds frames "
+                                 f"{', '.join(map(str, list(found)[:8]))}{', ...' if len(found) > 8 else ''})")
+        ats = tuple(ats) or tuple(found)
+        gts = tuple(str(found[at]) for at in ats)
+    if not ats:
+        raise click.UsageError("give the spike frames to evaluate: --at N (repeatable), or --gt-dir")
     if gts and len(gts) != len(ats):
         raise click.UsageError(f"give one --at per --gt: got {len(gts)} --gt and {len(ats)} --at")
-    if not gts and not metrics:
-        raise click.UsageError("nothing to measure: give --gt (PSNR/SSIM) or --metric niqe|brisque")
+    if not gts and not metrics and not static:
+        raise click.UsageError("nothing to measure: give --gt or --gt-dir (PSNR/SSIM), --static, or "
+                               "--metric niqe|brisque")
     rows = []
     with _cli_errors():
         stream = open_stream(input, height, width, flip, head, force)
+        reference = None
+        if static:
+            reference = static_reference(stream)
+            if parse_scale(scale) == "auto":  # one scale for the reference and every method
+                scale = auto_scale(reference.rate)
         truths = [load_gt(path) for path in gts]
         for path, truth in zip(gts, truths):
             if truth.shape != (stream.height, stream.width):
@@ -271,24 +302,35 @@ def evaluate(input, height, width, flip, head, force, gts, ats, metrics, methods
                                  f"stream is {stream.height} x {stream.width}")
         names = methods or ("tfp",)
         chosen = [get_method(name) for name in names]
-        with stream:
+        runs = sum(len(windows or (TfpOptions.window,)) if m.uses_window else 1 for m in chosen)
+        bar = progress(runs * len(ats), "eval", "image", quiet=quiet or as_json)
+        with stream, bar:
             for name, m, given in zip(names, chosen, params_by_method(chosen, parse_assignments(params, "--param"))):
                 settings = method_settings(m, given, max_interval=max_interval, weights=weights)
                 for window in (windows or (TfpOptions.window,)) if m.uses_window else (None,):
                     images = reconstruct(m, stream, at=list(ats), scale=scale, gamma=gamma, device=device,
-                                         pad=pad, **settings, **({"window": window} if window else {}))
+                                         pad=pad, on_batch=bar.update, **settings,
+                                         **({"window": window} if window else {}))
                     for k, at in enumerate(ats):
                         image = images[k].cpu().numpy()
                         row = {"method": name, "params": given, "window": window, "at": at}
                         if gts:
                             row.update(psnr=psnr(image, truths[k]), ssim=ssim(image, truths[k]), gt=str(gts[k]))
                         row.update({metric: NO_REFERENCE[metric](image) for metric in metrics})
+                        if reference is not None:
+                            row.update(static_psnr=masked_psnr(image, reference.image(parse_scale(scale)).numpy(),
+                                                               reference.static.numpy()),
+                                       static_pixels=reference.static_share)
                         rows.append(row)
     if as_json:
         echo_json(rows)
         return
-    columns = (["psnr", "ssim"] if gts else []) + list(metrics)
-    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "brisque": "BRISQUE"}
+    columns = (["psnr", "ssim"] if gts else []) + (["static_psnr"] if static else []) + list(metrics)
+    heads = {"psnr": "PSNR dB", "ssim": "SSIM", "niqe": "NIQE", "niqe-matlab": "NIQE-M", "brisque": "BRISQUE",
+             "static_psnr": "static dB"}
+    if reference is not None:
+        click.echo(f"static reference: mean of spike frames {reference.start}..{reference.stop - 1}, "
+                   f"{reference.static_share:.0%} of the pixels static", err=True)
     labels = [" ".join([r["method"], *(f"{k}={v}" for k, v in r["params"].items())]) for r in rows]
     width = max([len("method"), *map(len, labels)])
     click.echo(f"{'method':<{width}} {'window':>6} {'at':>7} " + " ".join(f"{heads[c]:>8}" for c in columns)

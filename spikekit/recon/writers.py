@@ -200,18 +200,16 @@ def open_writer(path, count: int, height: int, width: int, fps: float = 25.0) ->
     """The writer for ``path`` (kind from its suffix, see :func:`output_kind`).
 
     Args:
-        path: output file or folder (its parent folder must exist, except for a folder output).
+        path: output file or folder (missing folders are created when writing starts,
+            :func:`spikekit.io.atomic.make_folder`).
         count: number of images that will be written.  height, width: image size.
         fps: frames per second of .mp4 / .gif outputs.
 
     Raises:
         ValueError: unsupported suffix; several images for a .png.
-        FileNotFoundError: the parent folder of a file output does not exist.
     """
     kind = output_kind(path)
     path = Path(path)
-    if kind != "folder" and not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
     if kind == "png" and count != 1:
         raise ValueError(f"{path}: a .png holds one image but {count} were asked for; write to a "
                          f"folder, .mp4 or .npy instead (or pass one --at)")

@@ -45,6 +45,7 @@ from .ensemble import self_ensemble
 from .lite import LiteNet
 from .losses import pseudo_label, ssml_loss, supervised_loss
 from .networks import SSML
+from .precision import describe_precision
 from .validation import Validator
 from .weights_io import load_model
 
@@ -354,8 +355,6 @@ class Trainer:
     def describe(self) -> str:
         """The lines printed when the run starts: what it trains, from where, on what data
         (:meth:`~ssml.config.TrainConfig.data_mix`), at what rate and precision."""
-        from .precision import describe_precision
-
         cfg = self.cfg
         name = "ssml-lite" if cfg.model == "lite" else "ssml"
         start = (f"from step {self.step}" if self.step else

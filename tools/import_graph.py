@@ -27,7 +27,7 @@ LAYERS = (
     ("base", ("spikekit._version", "spikekit._memory", "spikekit.ops", "spikekit.firing", "spikekit.progress",
               "spikekit.plugins", "spikekit.threads")),
     ("io", ("spikekit.io",)),
-    ("helpers", ("spikekit.metrics", "spikekit.noref", "spikekit.stats", "spikekit.collection")),
+    ("helpers", ("spikekit.metrics", "spikekit.noref", "spikekit.staticref", "spikekit.stats", "spikekit.collection")),
     ("simulate, recon", ("spikekit.simulate", "spikekit.recon")),
     ("spikekit API", ("spikekit",)),
     ("spikekit commands", ("spikekit.cli", "spikekit.cliutils", "spikekit.info_cmd", "spikekit.demo",

@@ -10,7 +10,6 @@ come from the arguments, else from the JSON sidecar ``<file>.json`` (keys ``heig
 from __future__ import annotations
 
 import mmap
-import os
 import warnings
 from pathlib import Path
 

@@ -251,6 +251,9 @@ def test_a_text_file_is_refused_not_read_as_a_stream(tmp_path):
     # a stream whose every byte is a printable character in some frames is still a stream
     from spikekit.io import SpikeStream, write_dat
 
+    # and so is a uniform pattern whose every byte is printable ('?': a 2 x 3 sensor always firing)
+    assert run("info", write_dat(tmp_path / "uniform.dat", torch.ones(100, 2, 3, dtype=torch.uint8))).exit_code == 0
+
     spikes = torch.zeros(100, 16, 16, dtype=torch.uint8)
     spikes[::2, :, 0] = 1  # byte 0x01 in every other frame: not text
     with SpikeStream(write_dat(tmp_path / "s.dat", spikes)) as stream:

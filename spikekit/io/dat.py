@@ -42,10 +42,11 @@ _NOT_DAT = ((0, b"\x89PNG\r\n\x1a\n", "a PNG image", _TO_SPIKES), (0, b"\xff\xd8
 
 _TEXT_BYTES = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
 _TEXT_PROBE = 4096
-"""A file whose first this many bytes (at least 64 of them) are all printable ASCII is text: in a
-spike stream each byte is 8 pixels' bits, printable for under half of the byte values at any
-firing rate (dark streams are mostly zero bytes, saturated ones 0xFF), so thousands of them in a
-row never are."""
+"""A file whose first this many bytes (at least 64 of them) are all printable ASCII, with a line
+break or an opening JSON bracket and at least 8 different characters, is text: in a spike stream
+each byte is 8 pixels' bits, printable for under half of the byte values at any firing rate, so a
+natural scene never gives thousands of them in a row; a uniform or periodic test pattern can
+(every byte '?' or 'U'), but then repeats a handful of byte values and no line structure."""
 
 
 def _check_not_other_format(path: Path) -> None:
@@ -56,7 +57,8 @@ def _check_not_other_format(path: Path) -> None:
     for offset, magic, what, hint in _NOT_DAT:
         if head[offset:offset + len(magic)] == magic:
             raise ValueError(f"{path}: this is {what}, not a headerless .dat spike stream ({hint})")
-    if len(head) >= 64 and all(b in _TEXT_BYTES for b in head):
+    if (len(head) >= 64 and all(b in _TEXT_BYTES for b in head) and len(set(head)) >= 8
+            and (b"\n" in head or head.lstrip()[:1] in (b"{", b"["))):
         raise ValueError(f"{path}: this is a text file (CSV, JSON, ...: its first {len(head)} bytes are all "
                          "printable), not a headerless .dat spike stream (one bit per pixel per spike frame)")
 

@@ -24,7 +24,6 @@ randomness comes from one ``torch.Generator`` on the device plus a batch counter
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -258,7 +257,9 @@ def noise_model(level: str):
     """The simulator noise of a config level (:class:`spikekit.simulate.NoiseModel`).
 
     ``off``: a clean camera caught mid-stream (random initial accumulator only; the simulator's
-    own ``"off"`` starts every pixel at 0, which makes the first spike frames fire in step);
+    own ``"off"`` starts every pixel at 0, which makes the first spike frames fire in step): the
+    simulator's ``reds`` preset, the camera of the public REDS-derived data
+    (:meth:`spikekit.simulate.NoiseModel.reds`);
     ``on``: the simulator's default noise (2 % threshold mismatch, 10 Hz dark current, shot noise
     at 1000 electrons per threshold); ``strong``: 5 % mismatch, 50 Hz dark current, 250 electrons.
 
@@ -266,7 +267,7 @@ def noise_model(level: str):
         ValueError: an unknown level.
     """
     if level == "off":
-        return dataclasses.replace(NoiseModel.off(), random_init=True)
+        return NoiseModel.reds()
     if level == "on":
         return NoiseModel()
     if level == "strong":

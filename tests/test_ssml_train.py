@@ -93,10 +93,12 @@ def test_scene_simulator_batches(tmp_path):
 
 
 def test_noise_levels():
+    from spikekit.simulate import NoiseModel
     from ssml.data import noise_model
 
     off, on, strong = (noise_model(k) for k in ("off", "on", "strong"))
     assert off.random_init and off.threshold_sigma == 0 and not off.shot and off.dark_rate == 0
+    assert off == NoiseModel.reds()  # the camera of the REDS-derived data (docs/simulator.md)
     assert on.shot and strong.threshold_sigma > on.threshold_sigma and strong.electrons < on.electrons
     with pytest.raises(ValueError, match="noise level"):
         noise_model("loud")

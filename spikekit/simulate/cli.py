@@ -77,10 +77,13 @@ def _announce(planned: dict, output: Path, yes: bool, quiet: bool) -> None:
 @click.option("--gain", type=float, default=DEFAULT_GAIN, show_default=True,
               help="Charge per spike frame at intensity 1, in thresholds (firing prob. = gain x intensity).")
 @click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Firing threshold theta.")
-@click.option("--noise", type=click.Choice(["on", "off"]), default="on", show_default=True,
-              help="off: deterministic integrate-and-fire, accumulator starting at 0.")
-@click.option("--threshold-sigma", type=float, default=None, help="Relative per-pixel threshold spread (default 0.02).")
-@click.option("--dark-rate", type=float, default=None, help="Dark-current firing rate of a dark pixel, Hz (default 10).")
+@click.option("--noise", type=click.Choice(["on", "off", "reds"]), default="on", show_default=True,
+              help="off: deterministic integrate-and-fire, accumulator starting at 0. reds: the camera of the "
+                   "public REDS-derived spike data (deterministic, random initial accumulator; docs/simulator.md).")
+@click.option("--threshold-sigma", type=float, default=None,
+              help="Relative per-pixel threshold spread (default 0.02; 0 with --noise reds).")
+@click.option("--dark-rate", type=float, default=None,
+              help="Dark-current firing rate of a dark pixel, Hz (default 10; 0 with --noise reds).")
 @click.option("--electrons", type=float, default=None,
               help="Electrons per threshold, sets the shot noise (default 1000).")
 @click.option("--no-shot", is_flag=True, help="Turn photon shot noise off.")
@@ -124,14 +127,14 @@ def simulate(video, output, rate, fps, steps_per_frame, gain, threshold, noise, 
     from .model import NoiseModel
     from .run import simulate_to_file
 
-    if noise == "on":
-        defaults = NoiseModel()
-        model = NoiseModel(random_init=not no_random_init,
-                           threshold_sigma=defaults.threshold_sigma if threshold_sigma is None else threshold_sigma,
-                           dark_rate=defaults.dark_rate if dark_rate is None else dark_rate,
-                           shot=not no_shot, electrons=defaults.electrons if electrons is None else electrons)
-    else:
+    if noise == "off":
         model = NoiseModel.off()
+    else:  # "on" or the "reds" preset, each term overridable
+        base = NoiseModel.resolve(noise)
+        model = NoiseModel(random_init=base.random_init and not no_random_init,
+                           threshold_sigma=base.threshold_sigma if threshold_sigma is None else threshold_sigma,
+                           dark_rate=base.dark_rate if dark_rate is None else dark_rate,
+                           shot=base.shot and not no_shot, electrons=base.electrons if electrons is None else electrons)
     source = video
     quiet = quiet or as_json
     if video.is_dir() and (output.is_dir() or not output.suffix):

@@ -37,6 +37,8 @@ on CPU and CUDA, however the stream is chunked, and no global RNG is touched. Th
 each spike frame is clamped to [0, 1] inside the kernel (NaN reads as 0).
 
 ``noise="off"`` is the deterministic model: A_0 = 0, theta_p = theta, d = 0, no shot noise.
+``noise="reds"`` (:meth:`NoiseModel.reds`) is that model with A_0 ~ U[0, theta): the camera of
+the public REDS-derived spike data, as measured by ``tools/reds_statistics.py``.
 """
 from __future__ import annotations
 
@@ -65,7 +67,9 @@ class NoiseModel:
         shot: photon shot noise (Gaussian approximation of Poisson, variance q theta / K).
         electrons: K, photo-electrons per threshold theta (sets the shot-noise level; > 0).
 
-    ``NoiseModel()`` is the default "on" model; ``NoiseModel.off()`` turns every term off.
+    ``NoiseModel()`` is the default "on" model; ``NoiseModel.off()`` turns every term off;
+    ``NoiseModel.reds()`` is the camera of the public REDS-derived spike data (the ``reds``
+    preset: noiseless, random initial accumulator).
     """
 
     random_init: bool = True
@@ -80,8 +84,22 @@ class NoiseModel:
         return cls(random_init=False, threshold_sigma=0.0, dark_rate=0.0, shot=False)
 
     @classmethod
+    def reds(cls) -> "NoiseModel":
+        """The ``reds`` preset: the camera of the public REDS-derived spike streams.
+
+        Measured on the four streams with ground truth in ``../shared/data`` by
+        ``tools/reds_statistics.py`` (figures in ``docs/reds_statistics.json``, table in
+        docs/simulator.md): noiseless integrate-and-fire at the default gain 0.6 and threshold 1
+        (every spike word of a flat region is one a constant-rate noiseless pixel fires; no
+        threshold mismatch, dark current or shot noise shows), with the accumulator at spike frame 0
+        uniform on [0, theta) per pixel (the first-spike times say so). So: every term off except
+        ``random_init``.
+        """
+        return cls(random_init=True, threshold_sigma=0.0, dark_rate=0.0, shot=False)
+
+    @classmethod
     def resolve(cls, noise) -> "NoiseModel":
-        """``"on"`` / ``"off"`` / ``True`` / ``False`` / ``None`` / a NoiseModel -> NoiseModel.
+        """``"on"`` / ``"off"`` / ``"reds"`` / ``True`` / ``False`` / ``None`` / a NoiseModel -> NoiseModel.
 
         Raises:
             ValueError: an unknown string, or a NoiseModel with invalid values.
@@ -94,9 +112,11 @@ class NoiseModel:
             return cls.off()
         if noise is True or (isinstance(noise, str) and noise.lower() == "on"):
             return cls()
+        if isinstance(noise, str) and noise.lower() == "reds":
+            return cls.reds()
         if isinstance(noise, str):
-            raise ValueError(f"noise must be 'on', 'off' or a NoiseModel, got {noise!r}")
-        raise TypeError(f"noise must be 'on', 'off' or a NoiseModel, got {type(noise).__name__}")
+            raise ValueError(f"noise must be 'on', 'off', 'reds' or a NoiseModel, got {noise!r}")
+        raise TypeError(f"noise must be 'on', 'off', 'reds' or a NoiseModel, got {type(noise).__name__}")
 
     def check(self) -> None:
         """Raise ValueError naming the field when a value is out of range."""
@@ -139,7 +159,8 @@ class Simulator:
             sensor only for b = 0).
         gain: g, charge per spike frame at intensity 1, in threshold units (>= 0).
         threshold: theta (> 0).
-        noise: ``"on"`` (default :class:`NoiseModel`), ``"off"``, or a NoiseModel.
+        noise: ``"on"`` (default :class:`NoiseModel`), ``"off"``, ``"reds"`` (the REDS-derived
+            data's camera, :meth:`NoiseModel.reds`), or a NoiseModel.
         seed: int, key of every random draw.
         rate: readout clock in Hz (> 0); sets the dark charge per spike frame.
         device: where the state lives and the kernels run (``"cpu"``, ``"cuda"``, ...).

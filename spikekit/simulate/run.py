@@ -162,8 +162,9 @@ def simulate(video, *, rate: float = DEFAULT_RATE, fps: float | None = None, ste
         gain: g, charge per spike frame at intensity 1 (threshold units); with theta = 1 the
             noise-free firing probability per spike frame is gain x intensity.
         threshold: theta (> 0).
-        noise: ``"on"`` (default), ``"off"`` (deterministic, accumulator starts at 0), or a
-            :class:`~spikekit.simulate.NoiseModel`.
+        noise: ``"on"`` (default), ``"off"`` (deterministic, accumulator starts at 0), ``"reds"``
+            (the REDS-derived data's camera: deterministic, random initial accumulator,
+            :meth:`~spikekit.simulate.NoiseModel.reds`), or a :class:`~spikekit.simulate.NoiseModel`.
         seed: key of all random draws (same seed -> same bits on CPU and CUDA).
         packed: return the ``.dat`` bytes instead of one byte per pixel.
         device: where the kernels run; the result is on this device.

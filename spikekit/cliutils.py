@@ -44,7 +44,8 @@ def open_stream(path, height, width, flip=None, head=None, force=False, rate=Non
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            stream = SpikeStream(path, height, width, flip=flip, rate=rate, head=head, force=force)
+            stream = SpikeStream(path, height, width, flip=flip, rate=rate, head=head, force=force,
+                                 check=False)  # checked below: an error unless --force
         notes = [str(w.message) for w in caught]
         try:
             notes += check_stream(stream, force)

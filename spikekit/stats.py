@@ -10,6 +10,8 @@ from .progress import progress as reporter
 
 HOT_FRACTION = 0.9
 """A pixel firing in more than 90% of the spike frames is saturated (a bright scene does it)."""
+CHUNK_BYTES = 32 << 20
+"""Packed bytes counted at a time (fewer than ``chunk`` frames when frames are large)."""
 HOT_NEIGHBOURS = 0.5
 """A saturated pixel is hot (faulty) when none of its 8 neighbours fires in as many as this share
 of its own frames: a white car body saturates whole regions, a faulty pixel stands alone."""
@@ -35,7 +37,8 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
 
     Args:
         stream: an open :class:`~spikekit.io.SpikeStream`.
-        chunk: spike frames decoded at a time.
+        chunk: spike frames counted at a time (at most :data:`CHUNK_BYTES` of them). Memory:
+            the chunk's packed bytes plus two int64 counts per pixel (16 x H x W bytes).
         progress: report progress (:func:`spikekit.progress.progress`).
 
     Returns:
@@ -46,6 +49,7 @@ def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False)
         ``saturated_pixels`` (fire in more than 90% of the frames) and ``hot_pixels`` (those of
         them that stand alone, :func:`hot_mask`: faulty pixels, not a bright scene).
     """
+    chunk = max(1, min(chunk, CHUNK_BYTES // stream.frame_bytes))
     per_pixel = torch.zeros(stream.height, stream.width, dtype=torch.int64)
     fmin, fmax, total = None, 0, 0
     bar = reporter(len(stream), "info", quiet=not progress)

@@ -6,6 +6,8 @@ bytes) also divide into 250 x 400 frames, so only the image can tell the size is
 """
 from __future__ import annotations
 
+import warnings
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -124,8 +126,36 @@ def test_swapped_size(shared_data, tmp_path):
     code, out = _run("eval", shared_data / SRC, "-H", 400, "-W", 250, "--at", 150, "--metric", "niqe")
     assert code == 2
     assert "rows of the 400 x 250 image do not line up" in out and "likely 250 x 400" in out
-    with SpikeStream(shared_data / SRC, 400, 250) as stream, pytest.raises(GeometryError, match="likely 250 x 400"):
+    with SpikeStream(shared_data / SRC, 400, 250, check=False) as stream, \
+            pytest.raises(GeometryError, match="likely 250 x 400"):
         check_stream(stream)
+
+
+def test_python_readers_check_the_size_too(shared_data, tmp_path):
+    """read_dat / SpikeStream run the CLI's check: a warning naming the likely size, an error
+    with strict=True; a reconstruction of such a stream is never silent."""
+    from spikekit.recon import get_method, reconstruct
+
+    with pytest.warns(UserWarning, match=r"400 x 250 image do not line up.*likely 250 x 400.*strict=True"):
+        assert read_dat(shared_data / SRC, 400, 250, stop=4).shape == (4, 400, 250)
+    with pytest.raises(GeometryError, match=r"likely 250 x 400.*\(or strict=False to read it as given\)"):
+        read_dat(shared_data / SRC, 400, 250, strict=True)
+    with pytest.warns(UserWarning, match="likely 250 x 400"), SpikeStream(shared_data / SRC, 400, 250) as stream:
+        assert reconstruct(get_method("tfp"), stream, at=150).shape == (400, 250)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the right size (from the default) and check=False: no word
+        read_dat(shared_data / SRC, stop=2)
+        read_dat(shared_data / SRC, 400, 250, stop=2, check=False)
+
+
+@pytest.mark.parametrize("args,words", [(["--start", -1], "start must be a spike-frame index in the 301-frame stream"),
+                                        (["--start", 301], "start must be a spike-frame index"),
+                                        (["--stop", 302], "stop must be a spike-frame index"),
+                                        (["--start", 50, "--stop", 50], "start 50 is not before stop 50")])
+def test_recon_start_and_stop_outside_the_stream_are_refused(shared_data, tmp_path, args, words):
+    code, out = _run("recon", shared_data / SRC, "--stride", 10, *args, "-o", tmp_path / "x.npy", "-q")
+    assert code == 1 and words in out and "(0 <= start < stop <= 301)" in out
+    assert not (tmp_path / "x.npy").exists()
 
 
 def test_right_sizes_and_noise_pass(shared_data, tmp_path):

@@ -17,16 +17,17 @@ import numpy as np
 import torch
 
 from .. import ops
-from .._memory import empty_hugepage
+from .._memory import check_allocation, empty_hugepage
 from .atomic import atomic_output
-from .geometry import GeometryError, dividing_sizes, pixel_columns, size_hint
-from .sidecar import read_sidecar, write_sidecar
+from .geometry import GeometryError, check_stream, dividing_sizes, pixel_columns, size_hint
+from .sidecar import MAX_FRAME_PIXELS, check_field, read_sidecar, sidecar_path, write_sidecar
 
 DEFAULT_HEIGHT = 250
 DEFAULT_WIDTH = 400
 DEFAULT_RATE = 40000.0
 
 _WRITE_CHUNK = 1024  # spike frames packed per write call (bounds memory of write_dat)
+_HEAD_BLOCK_PIXELS = 1 << 24  # pixels decoded at a time to drop head columns (16 MiB, twice)
 
 # Signatures of files people pass by mistake: a .dat has no header, so these first bytes would
 # otherwise decode as (meaningless) spikes.
@@ -63,39 +64,47 @@ def _check_not_other_format(path: Path) -> None:
                          "printable), not a headerless .dat spike stream (one bit per pixel per spike frame)")
 
 
-def resolve_size(path, height=None, width=None) -> tuple[int, int]:
+def _field(path, meta: dict, name: str, value, default):
+    """A field of the stream: the argument ``value`` when given (checked, the message naming
+    ``path`` and the argument), else the (already checked) sidecar's, else ``default``."""
+    if value is not None:
+        return check_field(name, value, f"{path}: {name}=")
+    return meta.get(name, default)
+
+
+def resolve_size(path, height=None, width=None, meta: dict | None = None) -> tuple[int, int]:
     """Frame size for ``path``: explicit arguments, else its sidecar, else 250 x 400.
 
-    Raises:
-        ValueError: when height or width is not a positive integer (names the argument).
-    """
-    meta = read_sidecar(path) if (height is None or width is None) else {}
-    h = meta.get("height", DEFAULT_HEIGHT) if height is None else height
-    w = meta.get("width", DEFAULT_WIDTH) if width is None else width
-    for name, value in (("height", h), ("width", w)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer number of pixels, got {value!r}")
-    return int(h), int(w)
-
-
-def resolve_flip(path, flip: bool | None = None) -> bool:
-    """Row order of ``path``: ``flip`` when given, else the sidecar's ``flip``, else True (bottom-up).
+    Args:
+        meta: the sidecar, when already read (:func:`~spikekit.io.sidecar.read_sidecar`).
 
     Raises:
-        ValueError: the sidecar's ``flip`` is not true/false (names the sidecar).
+        ValueError: height or width not a positive integer up to
+            :data:`~spikekit.io.sidecar.MAX_FRAME_PIXELS` (names the file and the argument, or
+            the sidecar and its field), or a bad sidecar.
     """
-    if flip is not None:
-        return bool(flip)
-    value = read_sidecar(path).get("flip", True)
-    if not isinstance(value, bool):
-        raise ValueError(f"{path}.json: sidecar 'flip' must be true or false, got {value!r}")
-    return value
-def count_frames(path, height: int, width: int, strict: bool = False, force: bool = True) -> int:
+    if meta is None:
+        meta = read_sidecar(path) if (height is None or width is None) else {}
+    return (_field(path, meta, "height", height, DEFAULT_HEIGHT),
+            _field(path, meta, "width", width, DEFAULT_WIDTH))
+
+
+def _check_frame_size(path, height: int, file_width: int, origin: str) -> None:
+    """Refuse a frame of more than MAX_FRAME_PIXELS pixels before anything is allocated for it."""
+    pixels = height * file_width
+    if pixels > MAX_FRAME_PIXELS:
+        raise ValueError(f"{path}: a {height} x {file_width} spike frame{origin} has {pixels} pixels, more "
+                         f"than spikekit reads ({MAX_FRAME_PIXELS}); check the size")
+
+
+def count_frames(path, height: int, width: int, strict: bool = False, force: bool = True,
+                 origin: str = "") -> int:
     """Number of whole spike frames in ``path`` for ``height`` x ``width`` (the file's row width).
 
     A size that leaves bytes over is a truncated recording (a warning) when no common sensor
     size divides the file either; when one does, the size is more likely wrong than the file
-    short, and ``force=False`` makes that an error.
+    short, and ``force=False`` makes that an error. ``origin`` (e.g. " (height, width from rec.dat.json)")
+    follows the size in the message of a file shorter than one frame.
 
     Raises:
         FileNotFoundError: missing file.
@@ -113,7 +122,7 @@ def count_frames(path, height: int, width: int, strict: bool = False, force: boo
     _check_not_other_format(path)
     nb = ops.frame_bytes(height, width)
     if size < nb:
-        raise ValueError(f"{path}: {size} bytes is shorter than one {height}x{width} spike frame "
+        raise ValueError(f"{path}: {size} bytes is shorter than one {height}x{width} spike frame{origin} "
                          f"({nb} bytes){size_hint(size) if size else ''}")
     frames, leftover = divmod(size, nb)
     if leftover:
@@ -148,7 +157,8 @@ def _decode(packed: torch.Tensor, height: int, width: int, flip: bool, device) -
 
 def read_dat(path, height: int | None = None, width: int | None = None, *, start: int = 0,
              stop: int | None = None, flip: bool | None = None, strict: bool = False,
-             device="cpu", remove_head: int | None = None, force: bool = False) -> torch.Tensor:
+             device="cpu", remove_head: int | None = None, force: bool = False,
+             check: bool = True) -> torch.Tensor:
     """Read spike frames ``[start, stop)`` of a bit-packed ``.dat`` file.
 
     Args:
@@ -158,7 +168,8 @@ def read_dat(path, height: int | None = None, width: int | None = None, *, start
         start, stop: spike-frame range, 0 <= start < stop <= frames (``stop=None``: the end).
         flip: True when rows are stored bottom-up (Vidar), False for top-down; ``None`` takes the
             sidecar's ``flip``, else True. The result has row 0 at the top.
-        strict: raise instead of warning when the size is not a whole number of frames.
+        strict: raise instead of warning when the size is not a whole number of frames, or when
+            the size looks wrong (``check``).
         device: where the result lives; on CUDA the packed bytes are decoded on the device.
         remove_head: head columns in each file row that are not pixels (rows are W + N wide;
             the layout of :data:`spikekit.io.geometry.HEAD_LAYOUTS`, e.g. 16 for the 250 x 416
@@ -166,19 +177,33 @@ def read_dat(path, height: int | None = None, width: int | None = None, *, start
         force: read a size that leaves bytes over even when a common sensor size divides the
             file (else that is an error, see :func:`count_frames`); sizes from the sidecar are
             always read.
+        check: check the size as ``spikekit info`` does (:func:`spikekit.io.geometry.check_stream`:
+            head columns left in, rows of a short TFP that do not line up, e.g. a swapped
+            400 x 250): a warning naming the likely size, or with ``strict`` a
+            :class:`~spikekit.io.geometry.GeometryError`.
 
     Returns:
         uint8 tensor (stop - start, H, W) of {0, 1}.
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: H or W <= 0; file shorter than one frame (names the file, its byte size
-            and the bytes one frame needs); with ``strict``, leftover bytes; a size that leaves
-            bytes over while a common size divides the file (unless ``force``); ``start``/``stop``
-            outside the stream (names the valid range: a range past the end is an error, never
-            a shorter result).
+        ValueError: naming the file (or its sidecar): a size, head, flip or rate argument or
+            sidecar field of the wrong type or out of range (:func:`~spikekit.io.sidecar.check_field`);
+            a sidecar that is not a JSON object; a frame of more than
+            :data:`~spikekit.io.sidecar.MAX_FRAME_PIXELS` pixels; a file shorter than one frame
+            (its byte size and the bytes one frame needs); with ``strict``, leftover bytes or
+            (``check``) a size that looks wrong; a size that leaves bytes over while a common size
+            divides the file (unless ``force``); ``start``/``stop`` outside the stream (names
+            the valid range: a range past the end is an error, never a shorter result).
+        MemoryError: the frames asked for (``stop - start`` x H x W bytes) do not fit in the
+            memory available (names the file; read them in chunks with
+            :meth:`SpikeStream.iter_chunks`).
+
+    Warns:
+        UserWarning: leftover bytes; (``check``) a size that looks wrong.
     """
-    with SpikeStream(path, height, width, flip, strict=strict, head=remove_head, force=force) as stream:
+    with SpikeStream(path, height, width, flip, strict=strict, head=remove_head, force=force,
+                     check=check) as stream:
         return stream.decode(start, stop, device)
 
 
@@ -248,36 +273,56 @@ class SpikeStream:
         flip: rows stored bottom-up (Vidar) or top-down (False); ``None`` takes the sidecar's
             ``flip``, else True.
         rate: spike frames per second (Hz); ``None`` takes the sidecar's ``rate``, else 40000.
-        strict: raise instead of warning on leftover bytes.
-        head, force: as ``remove_head`` and ``force`` of :func:`read_dat`.
+        strict: raise instead of warning on leftover bytes and (``check``) on a size that
+            looks wrong.
+        head, force, check: as ``remove_head``, ``force`` and ``check`` of :func:`read_dat`.
 
     Attributes:
         path, height, width (of the image), flip, rate, head, frame_bytes (in the file),
-        meta (the sidecar dict, possibly empty).
+        meta (the sidecar dict, its fields checked; possibly empty).
 
     Raises:
         FileNotFoundError / ValueError: as :func:`read_dat`.
+
+    Warns:
+        UserWarning: as :func:`read_dat`.
     """
 
     def __init__(self, path, height: int | None = None, width: int | None = None, flip: bool | None = None,
                  rate: float | None = None, strict: bool = False, head: int | None = None,
-                 force: bool = False):
+                 force: bool = False, check: bool = True):
         self.path = Path(path)
-        self.height, self.width = resolve_size(self.path, height, width)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"spike stream file not found: {self.path}")
         self.meta = read_sidecar(self.path)
-        self.head = int(self.meta.get("head", 0) if head is None else head)
+        self.height, self.width = resolve_size(self.path, height, width, self.meta)
+        self.head = _field(self.path, self.meta, "head", head, 0)
+        self.rate = _field(self.path, self.meta, "rate", rate, DEFAULT_RATE)
+        self.flip = _field(self.path, self.meta, "flip", flip, True)
+        from_sidecar = [k for k, v in (("height", height), ("width", width), ("head", head)) if v is None and k in self.meta]
+        origin = f" ({', '.join(from_sidecar)} from {sidecar_path(self.path).name})" if from_sidecar else ""
+        _check_frame_size(self.path, self.height, self.width + self.head, origin)
         self._keep = pixel_columns(self.width + self.head, self.head) if self.head else None
         sized_by_sidecar = (height is None and "height" in self.meta) and (width is None and "width" in self.meta)
-        self.rate = float(rate if rate is not None else self.meta.get("rate", DEFAULT_RATE))
-        if self.rate <= 0:
-            raise ValueError(f"rate must be > 0 spike frames per second, got {self.rate}")
-        self.flip = resolve_flip(self.path, flip)
         self.frame_bytes = ops.frame_bytes(self.height, self.width + self.head)
         self._frames = count_frames(self.path, self.height, self.width + self.head, strict,
-                                    force=force or sized_by_sidecar)
+                                    force=force or sized_by_sidecar, origin=origin)
         with open(self.path, "rb") as f:
             self._mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         self._bytes = np.frombuffer(self._mmap, dtype=np.uint8, count=self._frames * self.frame_bytes)
+        if check:
+            self._check_geometry(strict)
+
+    def _check_geometry(self, strict: bool) -> None:
+        """Warn (``strict``: raise) when the size looks wrong: :func:`~spikekit.io.geometry.check_stream`."""
+        try:
+            notes = check_stream(self, force=not strict,
+                                 override="strict=False" if strict else "strict=True makes it an error")
+        except GeometryError:
+            self.close()
+            raise
+        for note in notes:
+            warnings.warn(note, stacklevel=3)
 
     def __len__(self) -> int:
         return self._frames
@@ -302,8 +347,12 @@ class SpikeStream:
         raw = torch.from_numpy(self._bytes[a * nb:b * nb]).view(b - a, nb)
         if self._keep is None:
             return raw
-        frames = ops.unpack_spikes(raw, self.height, self.width + self.head, False)
-        return ops.pack_spikes(frames[:, :, self._keep].contiguous(), False)
+        out = torch.empty((b - a, ops.frame_bytes(self.height, self.width)), dtype=torch.uint8)
+        step = max(1, _HEAD_BLOCK_PIXELS // (self.height * (self.width + self.head)))
+        for i in range(0, b - a, step):  # decoded in blocks: bounded memory for any b - a
+            frames = ops.unpack_spikes(raw[i:i + step], self.height, self.width + self.head, False)
+            out[i:i + step] = ops.pack_spikes(frames[:, :, self._keep].contiguous(), False)
+        return out
 
     def packed(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """Raw bytes of frames ``[start, stop)`` as a uint8 (n, ceil(H*W/8)) tensor (a copy).
@@ -319,8 +368,12 @@ class SpikeStream:
 
         Raises:
             ValueError: range outside the stream, 0 <= start < stop <= len (never clipped).
+            MemoryError: the n x H x W bytes do not fit in the memory available (names the file).
         """
         a, b = self._range(start, stop)
+        check_allocation((b - a) * self.height * self.width,
+                         f"{self.path}: decoding spike frames [{a}, {b}) of {self.height} x {self.width}",
+                         "read fewer frames at a time (SpikeStream.iter_chunks)")
         return _decode(self._packed_view(a, b), self.height, self.width, self.flip, device)
 
     def __getitem__(self, key) -> torch.Tensor:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import ops
+from .sidecar import MAX_FRAME_PIXELS
 
 COMMON_SIZES = ((250, 400), (250, 416), (250, 250), (400, 250), (256, 256), (500, 800), (480, 640),
                 (720, 1280), (1000, 1000), (1024, 1024))
@@ -41,6 +42,9 @@ MIN_GAP = 0.5
 """Row-to-row correlation this far below column-to-column means the rows do not line up."""
 MIN_SIDE = 32
 """Images smaller than this (either side) are not judged: too few pixels for the correlations."""
+CHECK_PIXELS = 1 << 20
+"""The correlations look at the image's first rows, at most this many pixels (bounds the memory
+of the check on large frames)."""
 
 
 def dividing_sizes(nbytes: int) -> list[tuple[int, int]]:
@@ -92,14 +96,17 @@ def neighbour_correlations(image: np.ndarray) -> tuple[float, float]:
 
 
 def _tfp(raw: np.ndarray, height: int, width: int, head: int = 0) -> np.ndarray:
-    """Mean of the first frames of the raw file bytes decoded as height x (width + head)."""
+    """Mean of the first frames of the raw file bytes decoded as height x (width + head), its
+    first rows up to :data:`CHECK_PIXELS` pixels (counted from the packed bytes: no decoded
+    copy of the frames)."""
     nb = ops.frame_bytes(height, width + head)
     n = min(CHECK_FRAMES, raw.size // nb)
-    packed = torch.from_numpy(raw[:n * nb].copy()).view(n, nb)
-    frames = ops.unpack_spikes(packed, height, width + head, False)
+    packed = torch.from_numpy(raw[:n * nb]).view(n, nb)
+    counts = ops.spike_counts(packed, height, width + head, False)[0]
+    counts = counts[:max(2, CHECK_PIXELS // (width + head))]
     if head:
-        frames = frames[:, :, pixel_columns(width + head, head)]
-    return frames.float().mean(0).numpy()
+        counts = counts[:, pixel_columns(width + head, head)]
+    return counts.numpy() / n
 
 
 def detect_head(raw: np.ndarray, height: int, nbytes: int) -> tuple[int, int] | None:
@@ -110,12 +117,14 @@ def detect_head(raw: np.ndarray, height: int, nbytes: int) -> tuple[int, int] | 
         height: frame height to try.  nbytes: the file's size in bytes.
 
     A layout fits when its frame size divides the file and, over the first frames, every head
-    column holds the same bits in every frame while the pixel columns do not.
+    column holds the same bits in every frame while the pixel columns do not. Frames larger
+    than :data:`~spikekit.io.sidecar.MAX_FRAME_PIXELS` are not tried, and at most
+    8 x :data:`CHECK_PIXELS` pixels are decoded.
     """
     for file_width, head in LAYOUT_HEADS.items():
         nb = ops.frame_bytes(height, file_width)
-        n = min(CHECK_FRAMES, raw.size // nb)
-        if nbytes % nb or n < 2:
+        n = min(CHECK_FRAMES, raw.size // nb, max(2, 8 * CHECK_PIXELS // (height * file_width)))
+        if nbytes % nb or n < 2 or height * file_width > MAX_FRAME_PIXELS:
             continue
         frames = ops.unpack_spikes(torch.from_numpy(raw[:n * nb].copy()).view(n, nb), height, file_width, False)
         cols, keep = torch.from_numpy(head_columns(file_width, head)), pixel_columns(file_width, head)
@@ -164,7 +173,8 @@ def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes:
     options |= {(h, fw - LAYOUT_HEADS[fw], LAYOUT_HEADS[fw]) for h, _ in candidates for fw in HEAD_LAYOUTS}
     for h, w, hd in sorted(options):
         nb = ops.frame_bytes(h, w + hd)
-        if (h, w, hd) == (height, width, head) or nbytes % nb or raw.size < 2 * nb or min(h, w) < MIN_SIDE:
+        if ((h, w, hd) == (height, width, head) or nbytes % nb or raw.size < 2 * nb or min(h, w) < MIN_SIDE
+                or h * (w + hd) > MAX_FRAME_PIXELS):
             continue
         r, c = neighbour_correlations(_tfp(raw, h, w, hd))
         if min(r, c) > MIN_ALONG and r > rows + MIN_GAP and r > best_rows:
@@ -174,13 +184,15 @@ def check_alignment(raw: np.ndarray, height: int, width: int, head: int, nbytes:
     return {"rows": rows, "cols": cols, "likely": best, "likely_rows": best_rows}
 
 
-def check_stream(stream, force: bool = False) -> list[str]:
+def check_stream(stream, force: bool = False, override: str = "--force") -> list[str]:
     """Check the geometry of an open :class:`~spikekit.io.SpikeStream`; returns warnings.
 
     Reads the file's first :data:`CHECK_FRAMES` frames (at most 16 MiB). Warns when the stream
     is read with head columns left in (constant columns of a known layout). Raises when the rows
     of a short TFP do not line up and another size that divides the file gives a consistent image
-    (with ``force``, or when no size does, that is a warning instead).
+    (with ``force``, or when no size does, that is a warning instead). ``override`` names, in
+    the messages, how to read the stream as given (``--force`` on the command line,
+    ``strict=False`` in Python).
 
     Raises:
         GeometryError: naming the file, both correlations and the likely size.
@@ -206,5 +218,5 @@ def check_stream(stream, force: bool = False) -> list[str]:
     named = f"{lh} x {lw}" + (f" with {lhead} head columns" if lhead else "")
     what += f"; the size is likely {named} (row-to-row {report['likely_rows']:.2f}): {size}"
     if force:
-        return notes + [what + "; read as given (--force)"]
-    raise GeometryError(what + " (or --force to read it as given)")
+        return notes + [what + f"; read as given ({override})"]
+    raise GeometryError(what + f" (or {override} to read it as given)")

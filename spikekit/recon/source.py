@@ -182,7 +182,8 @@ def select_centres(frames: int, valid: tuple[int, int], *, at=None, stride=None,
         valid: (lo, hi), the first and last centre the method can reconstruct.
         at: one index (returns ``single=True``) or a sequence of indices.
         stride: every ``stride``-th valid centre from ``max(lo, start)``.
-        start, stop: with ``stride``, limit the centres to [start, stop).
+        start, stop: with ``stride``, limit the centres to [start, stop); each must lie in the
+            stream (0 <= start < stop <= T), else ValueError (never clipped).
         what, name: wording of error messages (method and window; file name).
         Neither ``at`` nor ``stride``: the middle frame T // 2.
 
@@ -191,8 +192,8 @@ def select_centres(frames: int, valid: tuple[int, int], *, at=None, stride=None,
 
     Raises:
         ValueError: both ``at`` and ``stride``; stride < 1; an index outside the valid range
-            (the message names the range); a stream too short for the window; no centre in
-            [start, stop).
+            (the message names the range); ``start``/``stop`` outside the stream; a stream too
+            short for the window; no centre in [start, stop).
     """
     lo, hi = valid
     if lo > hi:
@@ -200,6 +201,13 @@ def select_centres(frames: int, valid: tuple[int, int], *, at=None, stride=None,
                          f"at least {lo + frames - hi} frames)")
     if at is not None and stride is not None:
         raise ValueError("give either at (indices) or stride, not both")
+    for key, value, low, high in (("start", start, 0, frames - 1), ("stop", stop, 1, frames)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                  or not low <= value <= high):
+            raise ValueError(f"{name}: {key} must be a spike-frame index in the {frames}-frame stream "
+                             f"(0 <= start < stop <= {frames}), got {value!r}")
+    if start is not None and stop is not None and start >= stop:
+        raise ValueError(f"{name}: start {start} is not before stop {stop} (0 <= start < stop <= {frames})")
     if stride is not None:
         if isinstance(stride, bool) or int(stride) != stride or stride < 1:
             raise ValueError(f"stride must be a positive number of spike frames, got {stride!r}")

@@ -29,12 +29,24 @@ PROGRESS_FRAMES = 20000  # streams longer than this report progress while they a
 @click.option("--scale", default=SCALE_TEXT, show_default=True,
               help="Preview intensity per unit firing rate: a number, a fraction, or 'auto' (99.5th "
                    "percentile -> white; for dark recordings).")
+@click.option("--write-sidecar", is_flag=True,
+              help="Write FILE.json with the size, row order, rate and head read here, so that every "
+                   "command reads them (refused when FILE.json exists, unless --overwrite).")
+@click.option("--overwrite", is_flag=True,
+              help="With --write-sidecar: replace those fields of an existing FILE.json (its other keys stay).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
 @threads_option
-def info(file, height, width, rate, flip, head, force, preview, scale, as_json, build, quiet):
-    """Summarise a .dat spike stream: frames, duration, firing rate, dead, saturated and hot pixels."""
+def info(file, height, width, rate, flip, head, force, preview, scale, write_sidecar, overwrite, as_json, build,
+         quiet):
+    """Summarise a .dat spike stream: frames, duration, firing rate, dead, saturated and hot pixels.
+
+    \b
+    A recording from another camera: settle its size, row order and rate, then record them:
+      spikekit info rec.dat -H 250 -W 400 --preview p.png        # upside down? add --no-flip
+      spikekit info rec.dat -H 250 -W 400 --rate 20000 --write-sidecar
+    """
     if build:
         facts = build_info()
         echo_json(facts) if as_json else click.echo(format_build_info(facts))
@@ -42,15 +54,24 @@ def info(file, height, width, rate, flip, head, force, preview, scale, as_json, 
             return
     if file is None:
         raise click.UsageError("FILE is required (or use --build)")
+    if overwrite and not write_sidecar:
+        raise click.UsageError("--overwrite goes with --write-sidecar")
+    from .io import sidecar_path
     from .stats import stream_stats
 
+    if write_sidecar and sidecar_path(file).exists() and not overwrite:
+        raise click.BadParameter(f"{sidecar_path(file)} exists; --overwrite replaces its height, width, flip, "
+                                 "rate and head (its other keys stay)", param_hint="--write-sidecar")
     try:
         stream = open_stream(file, height, width, flip, head, force, rate)
     except (OSError, ValueError) as exc:
         fail(exc)
     with stream:
+        written = _write_sidecar(stream) if write_sidecar else None
         stats = stream_stats(stream, progress=not (as_json or quiet) and len(stream) > PROGRESS_FRAMES)
         stats["head"] = stream.head
+        if written:
+            stats["sidecar"] = str(written)
         if preview:
             try:
                 _write_preview(stream, preview, scale)
@@ -76,6 +97,24 @@ def info(file, height, width, rate, flip, head, force, preview, scale, as_json, 
                    f"{stream.width + stream.head}-column row, dropped")
     if preview:
         click.echo(f"  preview         {preview}")
+    if written:
+        click.echo(f"  sidecar         {written} written: every command reads this size, row order and rate")
+
+
+def _write_sidecar(stream):
+    """Write the stream's sidecar from what it was read with (its other keys kept); its path.
+
+    Raises:
+        click.ClickException: the sidecar cannot be written (one line naming it).
+    """
+    from .io import write_sidecar
+
+    meta = {**stream.meta, "height": stream.height, "width": stream.width, "flip": stream.flip,
+            "rate": stream.rate, "head": stream.head}
+    try:
+        return write_sidecar(stream.path, meta)
+    except OSError as exc:
+        fail(exc)
 
 
 def _write_preview(stream, path, scale=DEFAULT_SCALE) -> None:

@@ -71,6 +71,36 @@ def test_readme_commands_on_the_demo_stream_run(line, fresh_clone, monkeypatch):
         assert (fresh_clone / out).is_file(), f"{line}: {out} not written"
 
 
+def test_readme_own_recording_block_is_one_consistent_sequence(shared_data, tmp_path, monkeypatch):
+    """The README's "My own recording" lines, pasted as written on a bottom-up 250 x 400 recording
+    without a sidecar (a REDS stream named rec.dat): the preview is upright, --write-sidecar
+    records what the info line settled, and the recon line after it reads the same size and row
+    order from rec.dat.json (adapt and -m ssml are left out: minutes of training)."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    (tmp_path / "rec.dat").write_bytes((shared_data / "reds301/spike/200_part1_key_id151.dat").read_bytes())
+    gt = iio.imread(shared_data / "reds301/gt/200_part1_key_id151.png").astype(float)
+    monkeypatch.chdir(tmp_path)
+    section = (REPO / "README.md").read_text().split("## My own recording")[1].split("\n## ")[0]
+    lines = [line for code in re.findall(r"^```bash\n(.*?)^```", section, flags=re.S | re.M)
+             for line in code.splitlines() if line.startswith("spikekit ")]
+    run = [shlex.split(line, comments=True)[1:] for line in lines if "adapt" not in line and "runs/mine" not in line]
+    assert len(run) == 3 and "--write-sidecar" in run[1] and not any("--no-flip" in args for args in run)
+    for args in run:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, f"{args}\n{result.output}"
+    meta = json.loads((tmp_path / "rec.dat.json").read_text())
+    assert (meta["height"], meta["width"], meta["flip"], meta["rate"], meta["head"]) == (250, 400, True, 20000.0, 0)
+
+    def upright(image):  # closer to the upright ground truth than to it upside down
+        corr = [np.corrcoef(image.ravel(), g.ravel())[0, 1] for g in (gt, gt[::-1])]
+        return corr[0] > corr[1] + 0.2
+
+    assert upright(iio.imread(tmp_path / "p.png").astype(float))
+    assert upright(iio.imread(tmp_path / "rec.mp4", index=1)[..., 0].astype(float))
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=[p.name for p in DOCS])
 def test_examples_need_no_shared_data(doc):
     """Issue 29: a user has no ../shared/data; the docs' commands run on the demo's files or name

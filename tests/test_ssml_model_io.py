@@ -187,12 +187,39 @@ def test_load_mismatch_names_key_and_shapes(model, tmp_path):
         ssml.load_model(path)
     del state[key]
     torch.save(state, path)
-    with pytest.raises(ValueError, match="missing key 'nbsn.unet1.enc1.0.conv.weight'"):
+    with pytest.raises(ValueError, match=r"keys 1 missing \(nbsn\.unet1\.enc1\.0\.conv\.weight\)$"):
         ssml.load_model(path)
-    ssml.load_model(path, strict=False)  # non-strict loads what is there
+    with pytest.warns(UserWarning, match=r"strict=False; keys 1 missing \(nbsn\.unet1\.enc1\.0\.conv\.weight\)"):
+        ssml.load_model(path, strict=False)  # non-strict loads what is there, and says what was not
     torch.save(dict(model.state_dict(), extra=torch.zeros(1)), path)
-    with pytest.raises(ValueError, match="unexpected key 'extra'"):
+    with pytest.raises(ValueError, match=r"keys 1 unexpected \(extra\)$"):
         ssml.load_model(path)
+
+
+def test_every_missing_and_unexpected_key_is_counted_in_one_line(model, tmp_path):
+    """Issue 33: the strict error named only the first missing key; now both lists, counted,
+    with the first few of each (the order of the model's state dict)."""
+    from ssml.weights_io import SHOWN_KEYS
+
+    own = list(model.state_dict())
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("bsn.")}
+    state.update({f"head{i}.weight": torch.zeros(1) for i in range(5)})
+    path = tmp_path / "partial.pt"
+    torch.save(state, path)
+    missing = [k for k in own if k.startswith("bsn.")]
+    with pytest.raises(ValueError) as info:
+        ssml.load_model(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert (f"keys {len(missing)} missing ({', '.join(missing[:SHOWN_KEYS])}, ... {len(missing) - SHOWN_KEYS} more); "
+            f"5 unexpected (head0.weight, head1.weight, head2.weight, ... 2 more)") in message
+
+
+@pytest.mark.parametrize("wrapper", ["state_dict", "model_state_dict"])
+def test_other_tools_checkpoint_wrappers_load(model, tmp_path, wrapper):
+    path = tmp_path / f"{wrapper}.pt"
+    torch.save({wrapper: model.state_dict(), "epoch": 3, "optimizer_state_dict": {"lr": 1e-3}}, path)
+    assert_same(ssml.load_model(path), model)
 
 
 def test_non_strict_load_with_no_matching_key_is_refused(model, tmp_path):
@@ -204,7 +231,8 @@ def test_non_strict_load_with_no_matching_key_is_refused(model, tmp_path):
     one = tmp_path / "one.pt"
     key = "bsn.head.2.bias" if "bsn.head.2.bias" in model.state_dict() else next(iter(model.state_dict()))
     torch.save({key: model.state_dict()[key], "unrelated": torch.zeros(1)}, one)
-    loaded = ssml.load_model(one, strict=False, nla=model.nla)  # one matching key is a partial load
+    with pytest.warns(UserWarning, match=r"1 unexpected \(unrelated\)"):
+        loaded = ssml.load_model(one, strict=False, nla=model.nla)  # one matching key is a partial load
     assert torch.equal(loaded.state_dict()[key], model.state_dict()[key])
 
 

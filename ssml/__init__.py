@@ -11,7 +11,8 @@ from the BSN (mutual loss) and is the one used for inference. Input windows are 
 stays in :mod:`ssml.train` because a package attribute ``train`` would shadow that module.
 """
 from .config import TrainConfig
-from .networks import BSN, NBSN, SSML, WINDOW, count_parameters
+from .networks import BSN, NBSN, SSML, WINDOW, PairOutput, count_parameters
 from .weights_io import DEFAULT_WEIGHTS, load_model
 
-__all__ = ["BSN", "NBSN", "SSML", "WINDOW", "TrainConfig", "count_parameters", "load_model", "DEFAULT_WEIGHTS"]
+__all__ = ["BSN", "NBSN", "SSML", "WINDOW", "PairOutput", "TrainConfig", "count_parameters", "load_model",
+           "DEFAULT_WEIGHTS"]

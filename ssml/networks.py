@@ -10,6 +10,8 @@ for the default ``tfp7`` label: about 0.6 x intensity on REDS-like data).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -128,11 +130,20 @@ class NBSN(nn.Module):
         return self.fuse([self.substream_features(x[:, a:e]) for a, e in SUBSTREAMS])
 
 
+class PairOutput(NamedTuple):
+    """What :class:`SSML` returns in train mode: both networks' images, float32 (B, 1, H, W).
+    A tuple, so ``bsn, nbsn = model(spikes)`` works as well as ``model(spikes).nbsn``."""
+
+    bsn: torch.Tensor
+    nbsn: torch.Tensor
+
+
 class SSML(nn.Module):
     """The mutual-learning pair: ``.bsn`` (:class:`BSN`) and ``.nbsn`` (:class:`NBSN`).
 
-    ``forward(spikes)``: in train mode returns ``(bsn_out, nbsn_out)``, both (B, 1, H, W); in
-    eval mode only the NBSN runs and its (B, 1, H, W) output is returned (inference).
+    ``forward(spikes)``: in train mode returns a :class:`PairOutput` ``(bsn, nbsn)``, both
+    (B, 1, H, W); in eval mode only the NBSN runs and its (B, 1, H, W) output is returned
+    (inference).
     """
 
     def __init__(self, nla: bool = True):
@@ -146,7 +157,7 @@ class SSML(nn.Module):
 
     def forward(self, spikes: torch.Tensor):
         if self.training:
-            return self.bsn(spikes), self.nbsn(spikes)
+            return PairOutput(self.bsn(spikes), self.nbsn(spikes))
         return self.nbsn(spikes)
 
 

@@ -101,6 +101,18 @@ def test_shapes_small(size, nla):
     assert out.shape == (2, 1, h, w) and out.dtype == torch.float32
 
 
+def test_train_mode_output_is_a_named_pair_that_still_unpacks():
+    model = ssml.SSML(nla=False).train()
+    x = spikes(1, 41, 8, 8, seed=1)
+    with torch.no_grad():
+        out = model(x)
+        bsn_out, nbsn_out = out  # as before: a tuple
+    assert isinstance(out, ssml.PairOutput) and isinstance(out, tuple) and out._fields == ("bsn", "nbsn")
+    assert out.bsn is bsn_out and out.nbsn is nbsn_out and out[1] is nbsn_out
+    with torch.no_grad():
+        assert torch.equal(out.nbsn, model.nbsn(x)) and torch.equal(out.bsn, model.bsn(x))
+
+
 def test_nbsn_full_frame_shape():
     """The inference path (eval NBSN with NLA, no grad) at the full 250 x 400 sensor size."""
     model = randomise(ssml.NBSN(nla=True), seed=4, std=0.02).eval()

@@ -236,6 +236,20 @@ def test_scale_auto_and_gamma():
     assert tfp(torch.zeros(50, 3, 3, dtype=torch.uint8), scale="auto").max() == 0  # no division by zero
 
 
+@pytest.mark.parametrize("method", ["tfp", "tfi", "tfstp"])
+def test_scale_auto_of_an_image_without_contrast_is_the_default_scale(method):
+    """Issue 33: on an all-dark stream every TFI estimate sits at its no-spike floor, and
+    stretching that flat image made it white; a flat image keeps the default scale."""
+    from spikekit.recon import get_method, reconstruct
+
+    m = get_method(method)
+    for spikes in (torch.zeros(80, 6, 7, dtype=torch.uint8), torch.ones(80, 6, 7, dtype=torch.uint8)):
+        auto = reconstruct(m, spikes, at=40, scale="auto")
+        torch.testing.assert_close(auto, reconstruct(m, spikes, at=40))  # the default scale, 1/0.6
+    dark = reconstruct(get_method("tfi"), torch.zeros(80, 6, 7, dtype=torch.uint8), at=40, scale="auto")
+    assert dark.max() < 0.05  # black, not white
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_orientation_top_shape_stays_on_top(tmp_path, device):
     h, w = 20, 12

@@ -118,10 +118,14 @@ def parse_scale(scale) -> float | str | None:
 
 
 def auto_scale(raw: torch.Tensor) -> float:
-    """1 / (the 99.5th percentile of ``raw``), or 1 when that percentile is 0."""
+    """1 / (the 99.5th percentile of ``raw``); :data:`DEFAULT_SCALE` when that percentile is
+    not above the minimum (or 0): an image without contrast has nothing to stretch, and
+    stretching it would make an all-dark stream (every TFI estimate at its no-spike floor) white."""
     values = raw.detach().float().reshape(-1).cpu().numpy()
-    p = float(np.percentile(values, AUTO_PERCENTILE)) if values.size else 0.0
-    return 1.0 / p if p > 0 else 1.0
+    if not values.size:
+        return DEFAULT_SCALE
+    p = float(np.percentile(values, AUTO_PERCENTILE))
+    return 1.0 / p if p > max(float(values.min()), 0.0) else DEFAULT_SCALE
 
 
 def iter_images(method: Method, source: Source, centres: Sequence[int], opts, *,

@@ -103,9 +103,14 @@ def free_cores() -> tuple[int, str]:
     return n, f"auto: {n} of {cores} cores free, {what} {busy:.2f}"
 
 
-def apply_threads(threads: int | None = None) -> int:
+def apply_threads(threads: int | None = None, follow_load: bool = True) -> int:
     """Set torch's intra-op threads to ``threads`` (``None`` or 0: a positive ``OMP_NUM_THREADS``
-    from the environment, else :func:`free_cores`); returns it.
+    from the environment, else :func:`free_cores`, or with ``follow_load=False`` all
+    :func:`usable_cores`); returns it.
+
+    ``follow_load=False`` is for training: torch's reductions split work by thread, so weights
+    depend on the thread count (1e-6 after a few steps), and a count that followed the load would
+    make the same seeded command give different weights on an idle and on a busy machine.
 
     Also sets one inter-op thread when torch still allows it (before any parallel work).
 
@@ -121,6 +126,9 @@ def apply_threads(threads: int | None = None) -> int:
         n, why = int(threads), "--threads"
     elif env.isdigit() and int(env) > 0:  # set by the user, or by torchrun for each rank
         n, why = int(env), "OMP_NUM_THREADS"
+    elif not follow_load:
+        n = usable_cores()
+        why = f"auto: all {n} usable cores, whatever the load, so that a seeded run repeats"
     else:
         n, why = free_cores()
     torch.set_num_threads(n)

@@ -138,7 +138,8 @@ def _write_copy(stream, path: Path, frames: int) -> None:
               help="Intensity scale of the images NIQE is measured on (as recon --scale).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-              help="torch CPU threads (0: the cores free to this process).")
+              help="torch CPU threads (0: the cores free to this process; the fine-tune, like train, "
+                   "takes all usable cores whatever the load, so that it repeats).")
 @click.option("--json", "as_json", is_flag=True, help="Print the before/after table as JSON.")
 def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, frames, eval_frames,
           scale, device, threads, as_json):

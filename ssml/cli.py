@@ -23,8 +23,9 @@ from .networks import count_parameters
 from .precision import AMP_MODES
 from .train import build_model, train as run
 
-# Options whose change on --resume leaves the numbers unchanged (everything else changes the run).
-_OPERATIONAL = {*RUN_KEYS, "val_crop", "val_sim", "val_scale"}
+# Options whose change on --resume leaves the numbers unchanged (everything else changes the run;
+# threads too, though it is a run key: torch's reductions split work by thread).
+_OPERATIONAL = {*RUN_KEYS, "val_crop", "val_sim", "val_scale"} - {"threads"}
 
 # The TrainConfig fields that are options of their own (in --help order; the rest go through
 # --set): each option's name, default and type come from the field, these add the help text and
@@ -58,7 +59,8 @@ _OPTIONS = {
     "init": dict(metavar="WEIGHTS", help="Start a new run from these weights (file, checkpoint, run folder, or "
                                          "'default' for the shipped ones) with a fresh optimiser and schedule."),
     "device": dict(help="cpu, cuda, cuda:N."),
-    "threads": dict(help="torch threads (0: the cores free to the process)."),
+    "threads": dict(help="torch threads (0: all usable cores, whatever the load: the weights depend on "
+                         "the count, and the run records it)."),
     "ckpt_every": dict(help="Checkpoint every N steps."),
     "ckpt_minutes": dict(help="Checkpoint every M minutes."),
     "val_every": dict(help="Validate every N steps."),

@@ -185,8 +185,10 @@ class TrainConfig:
     device: str = "cpu"
     """Training device (``cpu``, ``cuda``, ``cuda:1``; under DDP each rank takes its local GPU)."""
     threads: int = 0
-    """torch intra-op threads; 0: the cores free to the process (``spikekit.threads.apply_threads``;
-    under torchrun its ``OMP_NUM_THREADS`` of one thread per rank)."""
+    """torch intra-op threads; 0: on a CPU, all the cores usable by the process whatever their load
+    (``spikekit.threads.apply_threads(follow_load=False)``: the weights depend on the thread
+    count, so a seeded run repeats only with the same count), under torchrun its
+    ``OMP_NUM_THREADS``. A run records the count it used here, so a resume uses it too."""
     dat: list = field(default_factory=list)
     """Training ``.dat`` spike streams (never the validation streams); may be empty."""
     dat_cache_mb: int = 2048

@@ -36,7 +36,7 @@ import torch.distributed as dist
 
 from spikekit import __version__, ops
 from spikekit.progress import progress
-from spikekit.threads import apply_threads
+from spikekit.threads import apply_threads, describe as describe_threads
 
 from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import SHIPPED_TEACHERS, TrainConfig
@@ -174,7 +174,9 @@ class Trainer:
         self.rank, self.world, local = _distributed()
         self.device = _device(self.cfg.device, local, self.world)
         if self.device.type == "cpu" or self.cfg.threads:
-            apply_threads(self.cfg.threads or None)  # 0: the cores free to this process
+            # 0: all usable cores, not the free ones: the weights depend on the thread count, so a
+            # count that followed the load would not repeat; the count used is what the run records
+            self.cfg.threads = apply_threads(self.cfg.threads or None, follow_load=False)
         self.is_main = self.rank == 0
 
     def _open_run_folder(self) -> None:
@@ -395,6 +397,9 @@ class Trainer:
         if self.is_main and not quiet and self.step < cfg.steps:
             print(self.describe(), file=sys.stderr, flush=True)
         bar = progress(cfg.steps, f"{name} train", "step", quiet=quiet or not self.is_main, initial=self.step)
+        if self.device.type == "cpu" and self.is_main and not quiet:
+            bar.write(f"{name} train: {describe_threads()}; the weights depend on the thread count "
+                      f"(config.yaml records threads: {cfg.threads}; --threads N repeats a run elsewhere)")
         last_ckpt, start_step, t_start = time.time(), self.step, time.time()
         ckpt_path, last = None, {}
         try:

@@ -470,17 +470,30 @@ def test_train_options_are_the_config_fields_with_their_defaults():
     assert list(options["pseudo_label"].type.choices) == ["tfp7", "tfi12"]
 
 
-def test_threads_0_takes_the_free_cores_of_the_thread_policy(tmp_path, monkeypatch):
+def test_a_seeded_run_repeats_whatever_the_load_and_records_its_threads(tmp_path, monkeypatch):
+    """Issue 33: threads=0 followed the load (2 threads idle, 1 beside a busy process), so the
+    same seeded command gave different weights, and config.yaml said threads: 0. Training now
+    takes all usable cores whatever the load, and records the count it used."""
+    import yaml
+
     import spikekit.threads as policy
 
     before = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(policy, "free_cores", lambda: (1, "auto: test"))
+    monkeypatch.setattr(policy, "usable_cores", lambda: 2)
+    weights = []
     try:
-        Trainer(tiny(tmp_path, threads=0))
-        assert torch.get_num_threads() == 1 and "auto: test" in policy.describe()
-        Trainer(tiny(tmp_path / "b", threads=2))
-        assert torch.get_num_threads() == 2 and "--threads" in policy.describe()
+        for busy in (0.0, 1.0):  # an idle machine, then one with a core kept busy by another process
+            monkeypatch.setattr(policy, "busy_cores", lambda sample_s=0.05, busy=busy: busy)
+            trainer = Trainer(tiny(tmp_path / f"busy{busy}", threads=0, steps=2))
+            assert torch.get_num_threads() == 2 and "whatever the load" in policy.describe()
+            trainer.run(quiet=True)
+            weights.append(params_of(trainer.model))
+            recorded = yaml.safe_load((tmp_path / f"busy{busy}" / "run" / "config.yaml").read_text())
+            assert recorded["threads"] == 2 and trainer.checkpoint()["config"]["threads"] == 2
+        assert all(torch.equal(a, b) for a, b in zip(*weights))
+        Trainer(tiny(tmp_path / "b", threads=1))  # an explicit count wins
+        assert torch.get_num_threads() == 1 and "--threads" in policy.describe()
     finally:
         torch.set_num_threads(before)
 

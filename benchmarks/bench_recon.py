@@ -8,11 +8,15 @@ Same run, median of N, 250 x 400 spike frames:
 (b) TFI of one 41-frame window per sample (centre 20, search bound 12, as SSML's AMIM) on a
     batch of 64 float32 samples: ``spikekit.recon.isi`` vs a per-sample NumPy loop in the style
     of the official SSML ``middleTFI`` (and a vectorised PyTorch expression, for reference).
-(c) Peak RSS of ``spikekit recon`` over a 40,000-frame (500 MB) file at stride 100, in a fresh
-    process, next to the RSS of a process that only imports spikekit.
 (b') TFI at stride 1 over a packed 4,000-frame stream (M = 20): the fused ``spikekit::tfi_packed``
     kernel vs vectorised NumPy (``unpackbits``, the last and next spike frame of every pixel by
     ``np.maximum.accumulate`` forwards and backwards in time, clamped to the search bound).
+(c) Peak RSS of ``spikekit recon`` over a 40,000-frame (500 MB) structureless file (random
+    spikes: no size gives an image, so the geometry check tries every size that divides the
+    file, the worst case for it) at stride 100, in a fresh process, next to the RSS of a process
+    that only imports spikekit: each classic method to ``.npy``, TFP to ``.mp4`` and TFI to
+    ``.gif`` (a GIF holds its frames until it closes: its peak grows with the output count).
+    ``--rss-only`` runs this part alone.
 (d) The TFSTP recurrence over 2,000 frames (an output every 41 frames, raw rate): the
     ``spikekit::tfstp_frames`` kernel vs NumPy vectorised over pixels frame by frame, and (when
     numba is installed) vs the numba kernel spikekit used before, as it was (two exp per spike)
@@ -21,7 +25,8 @@ Same run, median of N, 250 x 400 spike frames:
 
 (a), (b') and (d) run once per CPU kernel path (default, avx2, avx512: ``--cpu-path``).
 
-    python benchmarks/bench_recon.py [--quick] [--device cuda] [--cpu-path P] [--json-out bench_out/recon.json]
+    python benchmarks/bench_recon.py [--quick] [--rss-only] [--device cuda] [--cpu-path P]
+        [--json-out bench_out/recon.json]
 """
 from __future__ import annotations
 
@@ -38,13 +43,17 @@ from common import (REPO, bench_parser, cpu_paths, median_time, print_table, run
                     use_cpu_path, write_json)
 
 from spikekit import ops  # noqa: E402
-from spikekit.recon import isi  # noqa: E402
+from spikekit.io import SpikeStream  # noqa: E402
+from spikekit.recon import get_method, isi  # noqa: E402
+from spikekit.recon.base import plan_reconstruction  # noqa: E402
 
 H, W = 250, 400
 WINDOW = 41
 SCALE = 1 / 0.6
 OUT_BATCH = 32  # output images per kernel call (as spikekit recon: MAX_CHUNK_OUTPUTS)
 NUMPY_SPAN = 512  # spike frames of centres per NumPy chunk (bounds its int32 cumsum to ~200 MB)
+RSS_CASES = (("tfp", "npy"), ("tfi", "npy"), ("tfstp", "npy"), ("tfp", "mp4"), ("tfi", "gif"))
+"""(method, output suffix) of the peak-RSS runs of ``spikekit recon``."""
 
 RSS_CODE = """
 import json, sys
@@ -234,11 +243,12 @@ def bench_rss(frames: int, tmp: Path) -> list:
     long = make_long_file(tmp, frames)
     base = run_peak_rss(RSS_CODE.format(run=False, path=str(long), method="tfp", out=str(tmp / "x.npy")))
     rows = []
-    for method in ("tfp", "tfi"):
-        out = tmp / f"{method}.npy"
+    for method, suffix in RSS_CASES:
+        out = tmp / f"{method}.{suffix}"
         rss = run_peak_rss(RSS_CODE.format(run=True, path=str(long), method=method, out=str(out)))
-        outputs = np.load(out, mmap_mode="r").shape[0]
-        rows.append({"case": f"recon -m {method} --stride 100", "frames": frames, "outputs": outputs,
+        with SpikeStream(long) as stream:
+            outputs = len(plan_reconstruction(get_method(method), stream, stride=100).centres)
+        rows.append({"case": f"recon -m {method} --stride 100 -o x.{suffix}", "frames": frames, "outputs": outputs,
                      "file_mb": frames * H * W / 8 / 2**20, "peak_rss_mb": rss["peak_rss_mb"],
                      "import_only_mb": base["peak_rss_mb"],
                      "overhead_mb": rss["peak_rss_mb"] - base["peak_rss_mb"]})
@@ -359,8 +369,16 @@ def bench_tfstp(frames: int, repeats: int) -> list:
 
 
 def main():
-    args = bench_parser(__doc__, "recon", "2,000-frame TFP, batch 8, 4,000-frame RSS file, 1,000-frame TFSTP, 3 repeats").parse_args()
+    parser = bench_parser(__doc__, "recon", "2,000-frame TFP, batch 8, 4,000-frame RSS file, 1,000-frame TFSTP, 3 repeats")
+    parser.add_argument("--rss-only", action="store_true", help="only the peak RSS of spikekit recon (part c)")
+    args = parser.parse_args()
     repeats = 3 if args.quick else args.repeats
+    if args.rss_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            rss_rows = bench_rss(4000 if args.quick else 40000, Path(tmp))
+        print_table(rss_rows, ["case", "frames", "outputs", "file_mb", "peak_rss_mb", "import_only_mb", "overhead_mb"])
+        print(f"wrote {write_json(args.json_out, {'benchmark': 'recon', 'device': args.device, 'rss': rss_rows})}")
+        return
     paths = cpu_paths(args)
     tfp_rows = []
     for path in paths:

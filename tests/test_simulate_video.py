@@ -116,6 +116,26 @@ def test_orientation_top_left_bar_survives_dat_round_trip(tmp_path):
     assert read_sidecar(path)["height"] == 24
 
 
+def test_a_flash_in_one_video_frame_spreads_over_both_neighbours_unless_held():
+    """Issue 33, documented in docs/simulator.md (Timing): video frame k is the intensity AT
+    spike frame k S, interpolated linearly, so a flash in frame k alone also lights spike frames
+    (k-1) S + 1 .. k S - 1, before the frame; (S - 1) / 2 S of its light (45 % at S = 10) falls
+    there. Held frames (each repeated S times, Simulator.step) keep it in [k S, (k + 1) S)."""
+    from spikekit.simulate import Simulator
+
+    steps, k = 10, 2
+    video = np.zeros((5, 4, 4), np.float32)
+    video[k] = 1.0
+    spikes = simulate(video, steps_per_frame=steps, noise="off")[:, 0, 0].numpy()
+    light = np.concatenate([np.arange(steps) / steps, 1 - np.arange(steps) / steps])  # I_n, n in (k-1)S .. (k+1)S - 1
+    before = np.floor(0.6 * light[:steps].sum() + 1e-6)  # gain 0.6, threshold 1, accumulator from 0
+    assert spikes[:(k - 1) * steps].sum() == 0 and spikes[(k + 1) * steps:].sum() == 0
+    assert spikes[(k - 1) * steps:k * steps].sum() == before == 2  # spikes before the flash's frame
+    assert spikes.sum() == np.floor(0.6 * light.sum() + 1e-6) == 6
+    held = Simulator(4, 4, noise="off").step(torch.from_numpy(video).repeat_interleave(steps, dim=0))[:, 0, 0]
+    assert held[k * steps:(k + 1) * steps].sum() == held.sum() == 6  # all in the flash's own S spike frames
+
+
 def test_sidecar_and_json_summary(tmp_path):
     video = np.random.default_rng(1).random((3, 5, 8)).astype(np.float32)
     path = tmp_path / "clip.dat"

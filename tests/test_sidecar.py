@@ -129,3 +129,18 @@ def test_fuzz_readers_1000_cases():
     assert summary["worst_case_mib"] <= summary["memory_bound_mib"]
     assert run.returncode == 0, run.stderr[-2000:]
 
+
+
+def test_writers_refuse_frames_no_reader_reads(tmp_path, monkeypatch):
+    """write_dat and simulate_to_file check the same bound as the readers (a smaller one here,
+    so that the test allocates little), before writing anything."""
+    import spikekit.io.dat as dat
+    from spikekit.simulate import simulate_to_file
+
+    monkeypatch.setattr(dat, "MAX_FRAME_PIXELS", 64)
+    with pytest.raises(ValueError, match=r"big\.dat: a 8 x 9 spike frame has 72 pixels, more than spikekit reads \(64\)"):
+        write_dat(tmp_path / "big.dat", torch.zeros(2, 8, 9, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"sim\.dat: a 8 x 9 spike frame \(the video's size; --size makes it smaller\)"):
+        simulate_to_file(torch.zeros(2, 8, 9), tmp_path / "sim.dat", steps_per_frame=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    write_dat(tmp_path / "ok.dat", torch.zeros(2, 8, 8, dtype=torch.uint8))  # 64 pixels: at the bound

@@ -89,8 +89,18 @@ def resolve_size(path, height=None, width=None, meta: dict | None = None) -> tup
             _field(path, meta, "width", width, DEFAULT_WIDTH))
 
 
-def _check_frame_size(path, height: int, file_width: int, origin: str) -> None:
-    """Refuse a frame of more than MAX_FRAME_PIXELS pixels before anything is allocated for it."""
+def check_frame_size(path, height: int, file_width: int, origin: str = "") -> None:
+    """Refuse a frame of more than :data:`~spikekit.io.sidecar.MAX_FRAME_PIXELS` pixels, before
+    anything is allocated for it (readers) or a file no reader reads is written (writers).
+
+    Args:
+        path: the ``.dat`` (for the message).  height, file_width: the frame, in pixels of the
+            file's rows (head columns included).  origin: where the size came from, for the
+            message (e.g. " (height, width from rec.dat.json)").
+
+    Raises:
+        ValueError: naming ``path``, the size and the limit.
+    """
     pixels = height * file_width
     if pixels > MAX_FRAME_PIXELS:
         raise ValueError(f"{path}: a {height} x {file_width} spike frame{origin} has {pixels} pixels, more "
@@ -243,12 +253,14 @@ def write_dat(path, spikes, *, flip: bool = True, sidecar: dict | bool = True) -
 
     Raises:
         TypeError: spikes not a bool/uint8 tensor or array.
-        ValueError: wrong shape, or values other than 0/1.
+        ValueError: wrong shape, values other than 0/1, or a frame larger than readers accept
+            (:data:`~spikekit.io.sidecar.MAX_FRAME_PIXELS` pixels).
     """
     spikes = _as_spike_tensor(spikes)
     if spikes.device.type != "cpu":
         spikes = spikes.cpu()
     path = Path(path)
+    check_frame_size(path, spikes.shape[1], spikes.shape[2])
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         for a in range(0, spikes.shape[0], _WRITE_CHUNK):
             f.write(ops.pack_spikes(spikes[a:a + _WRITE_CHUNK], flip).numpy().tobytes())
@@ -301,7 +313,7 @@ class SpikeStream:
         self.flip = _field(self.path, self.meta, "flip", flip, True)
         from_sidecar = [k for k, v in (("height", height), ("width", width), ("head", head)) if v is None and k in self.meta]
         origin = f" ({', '.join(from_sidecar)} from {sidecar_path(self.path).name})" if from_sidecar else ""
-        _check_frame_size(self.path, self.height, self.width + self.head, origin)
+        check_frame_size(self.path, self.height, self.width + self.head, origin)
         self._keep = pixel_columns(self.width + self.head, self.head) if self.head else None
         sized_by_sidecar = (height is None and "height" in self.meta) and (width is None and "width" in self.meta)
         self.frame_bytes = ops.frame_bytes(self.height, self.width + self.head)

@@ -27,6 +27,7 @@ from .._memory import empty_hugepage
 from .._version import __version__
 from ..firing import DEFAULT_GAIN
 from ..io import atomic_output, write_image, write_sidecar
+from ..io.dat import check_frame_size
 from ..progress import progress as reporter
 from .model import DEFAULT_RATE, DEFAULT_THRESHOLD, Simulator, _check_positive
 from .source import fit_to_size, open_source, parse_size
@@ -267,7 +268,8 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
         frame), mean_rate_hz, gt_images, seconds.
 
     Raises:
-        As :func:`simulate`; also ValueError for a bad ``gt_every``/``gt_format``.
+        As :func:`simulate`; also ValueError for a bad ``gt_every``/``gt_format``, or a frame
+        larger than readers accept (:func:`spikekit.io.dat.check_frame_size`).
     """
     started = time.perf_counter()
     formats = {"png": ("png",), "npy": ("npy",), "both": ("png", "npy")}.get(gt_format)
@@ -283,6 +285,7 @@ def simulate_to_file(video, output, *, rate: float = DEFAULT_RATE, fps: float | 
 
     def buffer_for(n0, n, sim):
         if "buf" not in buffers:
+            check_frame_size(output, sim.height, sim.width, " (the video's size; --size makes it smaller)")
             nb = ops.frame_bytes(sim.height, sim.width)
             buffers["buf"] = (empty_hugepage((1, run.chunk, nb)) if run.device.type == "cpu"
                               else torch.empty((1, run.chunk, nb), dtype=torch.uint8, device=run.device))

@@ -144,3 +144,15 @@ def test_writers_refuse_frames_no_reader_reads(tmp_path, monkeypatch):
         simulate_to_file(torch.zeros(2, 8, 9), tmp_path / "sim.dat", steps_per_frame=4)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     write_dat(tmp_path / "ok.dat", torch.zeros(2, 8, 8, dtype=torch.uint8))  # 64 pixels: at the bound
+
+
+def test_a_decode_larger_than_the_memory_available_is_refused_before_allocating(stream, monkeypatch):
+    import spikekit._memory as memory
+
+    assert memory.available_bytes() > 0  # read from /proc/meminfo (and a cgroup limit) here
+    monkeypatch.setattr(memory, "CHECKED_ABOVE", 0)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 4 * 8 - 1)  # one byte short of 3 frames
+    with SpikeStream(stream) as s:
+        assert s.decode(0, 2).shape == (2, 4, 8)
+        with pytest.raises(MemoryError, match=r"s\.dat: decoding spike frames \[0, 3\) of 4 x 8 needs"):
+            s.decode(0, 3)

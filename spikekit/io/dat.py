@@ -380,12 +380,14 @@ class SpikeStream:
 
         Raises:
             ValueError: range outside the stream, 0 <= start < stop <= len (never clipped).
-            MemoryError: the n x H x W bytes do not fit in the memory available (names the file).
+            MemoryError: on the CPU, the n x H x W bytes do not fit in the memory available
+                (names the file).
         """
         a, b = self._range(start, stop)
-        check_allocation((b - a) * self.height * self.width,
-                         f"{self.path}: decoding spike frames [{a}, {b}) of {self.height} x {self.width}",
-                         "read fewer frames at a time (SpikeStream.iter_chunks)")
+        if torch.device(device).type == "cpu":  # a device checks its own memory when it allocates
+            check_allocation((b - a) * self.height * self.width,
+                             f"{self.path}: decoding spike frames [{a}, {b}) of {self.height} x {self.width}",
+                             "read fewer frames at a time (SpikeStream.iter_chunks)")
         return _decode(self._packed_view(a, b), self.height, self.width, self.flip, device)
 
     def __getitem__(self, key) -> torch.Tensor:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from . import ops
 from .io.dat import SpikeStream
@@ -25,11 +24,17 @@ def hot_mask(per_pixel: torch.Tensor, frames: int) -> torch.Tensor:
     Args:
         per_pixel: int (H, W) spike counts of each pixel over ``frames`` spike frames.
     """
-    counts = per_pixel.to(torch.float64)
-    padded = F.pad(counts[None, None], (1, 1, 1, 1), value=-1.0)  # outside the image: no neighbour
-    windows = F.unfold(padded, 3)[0]  # (9, H*W), index 4 is the pixel itself
-    neighbours = torch.cat([windows[:4], windows[5:]]).amax(0).view_as(counts)
-    return (counts > HOT_FRACTION * frames) & (neighbours < HOT_NEIGHBOURS * counts)
+    # The largest neighbour, shift by shift in place: 16 bytes per pixel beside the counts, not the
+    # 9 float64 copies an unfold would hold (spikekit info's memory bound, docs/format.md).
+    h, w = per_pixel.shape
+    neighbours = torch.full_like(per_pixel, -1)  # outside the image: no neighbour
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                into = neighbours[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+                torch.maximum(into, per_pixel[max(0, dy):h - max(0, -dy), max(0, dx):w - max(0, -dx)], out=into)
+    limit = per_pixel.to(torch.float64).mul_(HOT_NEIGHBOURS)
+    return (per_pixel > HOT_FRACTION * frames) & (neighbours < limit)
 
 
 def stream_stats(stream: SpikeStream, chunk: int = 4096, progress: bool = False) -> dict:

@@ -40,3 +40,23 @@ def test_info_write_sidecar_writes_nothing_when_the_size_is_refused(tmp_path):
     result = CliRunner().invoke(main, ["info", str(path), "-H", "64", "-W", "16", "--write-sidecar"])
     assert result.exit_code == 1 and "shorter than one 64x16 spike frame" in result.output
     assert not (tmp_path / "rec.dat.json").exists()
+
+
+def test_hot_mask_matches_a_plain_loop_and_stays_lean():
+    """hot_mask takes its neighbour maxima shift by shift in place (info's memory bound); a plain
+    loop over every pixel and its neighbours inside the image is the reference."""
+    import numpy as np
+
+    from spikekit.stats import HOT_FRACTION, HOT_NEIGHBOURS, hot_mask
+
+    rng = np.random.default_rng(0)
+    for h, w in [(1, 1), (1, 5), (4, 1), (6, 7)]:
+        frames = 100
+        counts = rng.choice([0, 30, 45, 46, 91, 100], size=(h, w))
+        want = np.zeros((h, w), bool)
+        for y in range(h):
+            for x in range(w):
+                near = [counts[y + dy, x + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                        if (dy or dx) and 0 <= y + dy < h and 0 <= x + dx < w]
+                want[y, x] = counts[y, x] > HOT_FRACTION * frames and all(n < HOT_NEIGHBOURS * counts[y, x] for n in near)
+        assert np.array_equal(hot_mask(torch.from_numpy(counts), frames).numpy(), want), (h, w)

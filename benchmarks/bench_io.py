@@ -2,11 +2,14 @@
 
 Same run, median of N: decoding a 301-frame 250x400 ``.dat`` (../shared/data, or a generated one
 when absent) and a generated 40,000-frame (500 MB) file with ``spikekit.read_dat`` vs
-``numpy.unpackbits(bitorder="little")`` + vertical flip + copy (both include reading the file).
+``numpy.unpackbits(bitorder="little")`` + vertical flip + copy (both include reading the file);
+``read_dat`` as called (with its geometry check: a TFP of the first 256 frames, and of each
+other candidate size when the image looks wrong, as on the generated structureless file) and
+with ``check=False`` (``decode_only``). Every decode runs once per CPU kernel path.
 Peak RSS of iterating ``SpikeStream.iter_chunks(1000)`` over the 40,000-frame file is measured in a
 fresh process, next to the RSS of a process that only imports spikekit.
 
-    python benchmarks/bench_io.py [--quick] [--device cuda] [--json-out bench_out/io.json]
+    python benchmarks/bench_io.py [--quick] [--device cuda] [--cpu-path P] [--json-out bench_out/io.json]
 """
 from __future__ import annotations
 
@@ -72,11 +75,18 @@ def bench_decode(name: str, path: Path, repeats: int, device: str) -> dict:
         x = numpy_decode(path)
         del x
 
+    def decode_only():
+        x = spikekit.read_dat(path, H, W, device=device, check=False)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        del x
+
     assert np.array_equal(spikekit.read_dat(path, H, W, stop=min(frames, 50)).numpy(), numpy_decode(path)[:50])
     t_ref = median_time(ref, repeats)
     t_ours = median_time(ours, repeats)
+    t_decode = median_time(decode_only, repeats)
     return {"case": name, "frames": frames, "numpy_s": t_ref, "spikekit_s": t_ours, "speedup": t_ref / t_ours,
-            "spikekit_frames_per_s": frames / t_ours}
+            "spikekit_frames_per_s": frames / t_ours, "decode_only_s": t_decode, "decode_only_speedup": t_ref / t_decode}
 
 
 def main():
@@ -92,7 +102,8 @@ def main():
             use_cpu_path(path)
             rows.append(dict(bench_decode(f"decode {short.name}", short, repeats, args.device), path=path))
             rows.append(dict(bench_decode(f"decode {long_frames} frames", long, repeats, args.device), path=path))
-        print_table(rows, ["case", "path", "frames", "numpy_s", "spikekit_s", "speedup", "spikekit_frames_per_s"])
+        print_table(rows, ["case", "path", "frames", "numpy_s", "spikekit_s", "speedup", "spikekit_frames_per_s",
+                           "decode_only_s", "decode_only_speedup"])
         rss = run_peak_rss(RSS_CODE.format(path=str(long), iterate=True))
         base = run_peak_rss(RSS_CODE.format(path=str(long), iterate=False))
     rss["import_only_peak_rss_mb"] = base["peak_rss_mb"]

@@ -344,7 +344,9 @@ def spikekit_stp(spikes: torch.Tensor, emit: list, p: dict) -> torch.Tensor:
 
 def bench_tfstp(frames: int, repeats: int) -> list:
     """TFSTP over ``frames`` 250 x 400 spike frames at rate 0.3, an output every 41 frames, raw rate."""
-    from spikekit.recon.tfstp import DEFAULTS
+    from spikekit.recon.tfstp import TfstpOptions
+
+    DEFAULTS = {k: getattr(TfstpOptions, k) for k in ("u0", "D", "F", "f")}  # the method's defaults
 
     spikes = (torch.rand(frames, H * W, generator=torch.Generator().manual_seed(2)) < 0.3).to(torch.uint8)
     emit = list(range(40, frames, WINDOW))

@@ -97,16 +97,16 @@ def neighbour_correlations(image: np.ndarray) -> tuple[float, float]:
 
 def _tfp(raw: np.ndarray, height: int, width: int, head: int = 0) -> np.ndarray:
     """Mean of the first frames of the raw file bytes decoded as height x (width + head), its
-    first rows up to :data:`CHECK_PIXELS` pixels (counted from the packed bytes: no decoded
-    copy of the frames)."""
+    first rows up to :data:`CHECK_PIXELS` pixels: float32, the fused TFP kernel over all of them
+    (window = the frames read, scale 1; straight from the packed bytes, no decoded copy)."""
     nb = ops.frame_bytes(height, width + head)
     n = min(CHECK_FRAMES, raw.size // nb)
     packed = torch.from_numpy(raw[:n * nb]).view(n, nb)
-    counts = ops.spike_counts(packed, height, width + head, False)[0]
-    counts = counts[:max(2, CHECK_PIXELS // (width + head))]
+    mean = ops.tfp_packed(packed, height, width + head, torch.tensor([n // 2]), n, 1.0, flip=False)[0]
+    mean = mean[:max(2, CHECK_PIXELS // (width + head))]
     if head:
-        counts = counts[:, pixel_columns(width + head, head)]
-    return counts.numpy() / n
+        mean = mean[:, pixel_columns(width + head, head)]
+    return mean.numpy()
 
 
 def detect_head(raw: np.ndarray, height: int, nbytes: int) -> tuple[int, int] | None:

@@ -35,7 +35,7 @@ PROGRESS_FRAMES = 20000  # streams longer than this report progress while they a
 @click.option("--overwrite", is_flag=True,
               help="With --write-sidecar: replace those fields of an existing FILE.json (its other keys stay).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--build", is_flag=True, help="Print versions, CUDA kernel build and thread count.")
+@click.option("--build", is_flag=True, help="Print versions, the CPU kernels' instruction-set path, CUDA kernel build and thread count.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress report (shown for long streams).")
 @threads_option
 def info(file, height, width, rate, flip, head, force, preview, scale, write_sidecar, overwrite, as_json, build,

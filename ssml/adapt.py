@@ -26,7 +26,7 @@ import numpy as np
 
 from spikekit.cliutils import echo_json, fail, open_stream
 from spikekit.io import DEFAULT_HEIGHT, DEFAULT_WIDTH, atomic_output, write_dat
-from spikekit.noref import niqe
+from spikekit.noref import NIQE_MIN_SIDE, niqe
 from spikekit.recon import get_method, reconstruct
 from spikekit.recon.source import Source
 from spikekit.threads import apply_threads
@@ -163,15 +163,20 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
         dat_bin = adapt_bin(streams, frames)
         config = adapt_config(copies, out, steps=steps, lr=lr, amp=amp, device=device, threads=threads,
                               dat_bin=dat_bin)
-        for s, c in zip(streams, centres):
+        scored = [min(s.height, s.width) >= NIQE_MIN_SIDE for s in streams]
+        for s, c, ok in zip(streams, centres, scored):
             click.echo(f"adapt: NIQE of {', '.join(METHODS)} at spike frames {', '.join(map(str, c))} of "
-                       f"{s.path.name} (before), then {steps} training steps", err=True)
-        before = [niqe_of_methods(s, c, scale=scale) for s, c in zip(streams, centres)]
+                       f"{s.path.name} (before), then {steps} training steps" if ok else
+                       f"adapt: {s.path.name} is {s.height} x {s.width}, under the {NIQE_MIN_SIDE} x "
+                       f"{NIQE_MIN_SIDE} pixels NIQE scores: no before/after NIQE, {steps} training steps",
+                       err=True)
+        before = [niqe_of_methods(s, c, scale=scale) if ok else {}
+                  for s, c, ok in zip(streams, centres, scored)]
         for stream, path in zip(streams, copies):
             _write_copy(stream, path, frames)
         summary = train(config)
-        after = [niqe_of_methods(s, c, methods=("ssml",), weights=str(out), scale=scale)
-                 for s, c in zip(streams, centres)]
+        after = [niqe_of_methods(s, c, methods=("ssml",), weights=str(out), scale=scale) if ok else {}
+                 for s, c, ok in zip(streams, centres, scored)]
     except (OSError, ValueError, RuntimeError) as exc:
         fail(exc)
     rows = [{"recording": str(Path(s.path).resolve()), "frames": c, "before": b, "after": {**b, **a}}
@@ -189,7 +194,9 @@ def adapt(recordings, out, height, width, head, flip, force, steps, lr, amp, fra
     click.echo(f"{'recording':<40} {'method':<6} {'before':>7} {'after':>7}")
     for r in rows:
         for m in METHODS:
-            click.echo(f"{Path(r['recording']).name[:40]:<40} {m:<6} {r['before'][m]:>7.2f} {r['after'][m]:>7.2f}")
+            if m in r["after"]:  # a recording too small for NIQE has none
+                click.echo(f"{Path(r['recording']).name[:40]:<40} {m:<6} {r['before'][m]:>7.2f} "
+                           f"{r['after'][m]:>7.2f}")
     binned = f" on windows binned by {dat_bin} (as -m ssml reads them)" if dat_bin > 1 else ""
     click.echo(f"{summary['step']} steps in {summary['elapsed_s']:.0f} s{binned}; use the weights with "
                f"-m ssml --weights {out}", err=True)

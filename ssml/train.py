@@ -398,7 +398,7 @@ class Trainer:
             print(self.describe(), file=sys.stderr, flush=True)
         bar = progress(cfg.steps, f"{name} train", "step", quiet=quiet or not self.is_main, initial=self.step)
         if self.device.type == "cpu" and self.is_main and not quiet:
-            bar.write(f"{name} train: {describe_threads()}; the weights depend on the thread count "
+            bar.write(f"{name} train: threads {describe_threads()}; the weights depend on the thread count "
                       f"(config.yaml records threads: {cfg.threads}; --threads N repeats a run elsewhere)")
         last_ckpt, start_step, t_start = time.time(), self.step, time.time()
         ckpt_path, last = None, {}

@@ -73,3 +73,20 @@ def test_adapt_checks_geometry_first(shared_data, tmp_path):
                                        "-H", "400", "-W", "250", "-o", str(run)])
     assert result.exit_code == 2 and "likely 250 x 400" in result.output
     assert not run.exists()
+
+
+def test_adapt_trains_a_recording_too_small_for_niqe(tmp_path):
+    """A 64 x 96 recording (under NIQE's 193 x 193) adapts without a score instead of failing."""
+    import torch
+
+    from spikekit.io import write_dat
+
+    g = torch.Generator().manual_seed(0)
+    dat = write_dat(tmp_path / "small.dat", (torch.rand(160, 64, 96, generator=g) < 0.3).to(torch.uint8))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["adapt", str(dat), "-o", str(run), "--steps", "1", "--eval-frames", "1",
+                                       "--threads", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "small.dat is 64 x 96, under the 193 x 193 pixels NIQE scores" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["steps"] == 1 and report["rows"][0]["before"] == {} and (run / "last.pt").is_file()

@@ -136,7 +136,8 @@ def test_cpu_paths_are_listed_chosen_and_forced():
         ops.set_cpu_capability(before)
 
 
-@pytest.mark.parametrize("value, path, warns", [("default", "default", False), ("sse9", None, True)])
+@pytest.mark.parametrize("value, path, warns", [("default", "default", False), ("Default", "default", False),
+                                                ("", None, False), ("sse9", None, True)])
 def test_environment_variable_forces_a_lower_path(value, path, warns):
     env = dict(os.environ, SPIKEKIT_CPU_CAPABILITY=value)
     out = subprocess.run([sys.executable, "-m", "spikekit", "--version"], capture_output=True, text=True,

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <strings.h>
 
 namespace spikekit {
 
@@ -61,10 +62,10 @@ inline Isa cpu_best_isa() {
   return Isa::kDefault;
 }
 
-// The path of a name ("default", "avx2", "avx512"), or -1 for any other string.
+// The path of a name ("default", "avx2", "avx512", in any case), or -1 for any other string.
 inline int isa_from_name(const char* name) {
   for (int i = 0; i < kIsaCount; ++i)
-    if (std::strcmp(name, kIsaNames[i]) == 0) return i;
+    if (strcasecmp(name, kIsaNames[i]) == 0) return i;
   return -1;
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -73,27 +74,20 @@ def cpu_facts() -> dict:
     compared, so every JSON records them."""
     from spikekit import ops
 
-    model, flags = platform_processor(), set()
+    facts = {}  # the first CPU's lines of /proc/cpuinfo
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == platform_processor():
-                    model = value.strip()
-                elif key.strip() in ("flags", "Features") and not flags:
-                    flags = set(value.split())
+                facts.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    model = facts.get("model name") or platform.processor() or platform.machine()
+    flags = set((facts.get("flags") or facts.get("Features") or "").split())
     wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16",
               "asimd", "sve")
     return {"model": model, "flags": [f for f in wanted if f in flags],
             "kernel_paths": list(ops.supported_cpu_capabilities())}
-
-
-def platform_processor() -> str:
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def peak_rss_mb() -> float:
@@ -123,8 +117,6 @@ def run_peak_rss(code: str, timeout: float = 600) -> dict:
 
 def write_json(path, payload: dict) -> Path:
     """Write ``payload`` (plus machine facts) to ``path`` as JSON; returns the path."""
-    import platform
-
     import torch
 
     path = Path(path)

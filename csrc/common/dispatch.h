@@ -17,7 +17,6 @@
 #pragma once
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <strings.h>
 
 namespace spikekit {
@@ -42,9 +41,6 @@ constexpr const char* kIsaNames[kIsaCount] = {"default", "avx2", "avx512"};
 #else
 #define SK_HAVE_X86_PATHS 0
 #endif
-// The default path is the build's own target: its functions need no inlining into the entry
-// point, and the compiler keeps its usual inlining choices (flattening them measured slower).
-#define SK_TARGET_DEFAULT
 
 // The best path the running CPU (and its operating system) supports.
 inline Isa cpu_best_isa() {
@@ -85,8 +81,10 @@ inline std::atomic<int>& cpu_isa_slot() {
 inline Isa cpu_isa() { return static_cast<Isa>(cpu_isa_slot().load(std::memory_order_relaxed)); }
 
 // The three entry points: f(IsaTag<I>{}) compiled for I, everything it calls inlined into it.
+// The default path is the build's own target, so run_default is not flattened: the compiler keeps
+// its usual inlining choices there (flattening it measured slower).
 template <typename F>
-SK_TARGET_DEFAULT void run_default(const F& f) {
+void run_default(const F& f) {
   f(IsaTag<Isa::kDefault>{});
 }
 #if SK_HAVE_X86_PATHS

@@ -232,7 +232,7 @@ void tfi_packed_out_cpu(const at::Tensor& packed, int64_t height, int64_t width,
   const float s = static_cast<float>(scale);
   const int64_t m = max_interval;
   const int64_t blocks = (nbytes + kBlockBytes - 1) / kBlockBytes;
-  auto interior = [&](int64_t t) { return t - m + 1 >= 0 && t + m <= frames - 1; };
+  auto interior = [&](int64_t t) { return !isi_near_ends(frames, t, m); };
 
   at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
     std::vector<int32_t> scratch(kTfiGroup * kBlockBytes * 8);
@@ -287,7 +287,7 @@ void isi_block(const T* s, int64_t stride, int64_t frames, int64_t t, int64_t m,
     const D off = static_cast<D>(f - t);
     for (int64_t p = 0; p < n; ++p) dr[p] = is_spike(row[p]) ? off : dr[p];
   }
-  if (t - m + 1 >= 0 && t + m <= frames - 1) {  // away from the stream's ends
+  if (!isi_near_ends(frames, t, m)) {
     for (int64_t p = 0; p < n; ++p) out[p] = static_cast<float>(static_cast<int32_t>(dl[p]) + dr[p]);
     return;
   }

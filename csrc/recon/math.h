@@ -62,13 +62,23 @@ SK_HOST_DEVICE void window_count_byte(const uint8_t* packed, int64_t nbytes, int
   flush_lanes(acc, count);
 }
 
+// Whether the search of ISI(t) is cut off by the stream's first frame (t < M - 1) or its last
+// (t + M > frames - 1), where the rule at the ends (isi_at_edges) applies.
+SK_HOST_DEVICE bool isi_left_cut(int64_t t, int64_t max_interval) { return t - max_interval + 1 < 0; }
+SK_HOST_DEVICE bool isi_right_cut(int64_t frames, int64_t t, int64_t max_interval) {
+  return t + max_interval > frames - 1;
+}
+SK_HOST_DEVICE bool isi_near_ends(int64_t frames, int64_t t, int64_t max_interval) {
+  return isi_left_cut(t, max_interval) || isi_right_cut(frames, t, max_interval);
+}
+
 // ISI(t) from the offsets dl, dr of one pixel, with the rule at the stream's ends (definition
 // above); bit(f) says whether the pixel fired in frame f (0 <= f < frames). Searches only when
-// t lies within M - 1 frames of the first frame or M of the last.
+// t is near the ends (isi_near_ends).
 template <typename Bit>
 SK_HOST_DEVICE int32_t isi_at_edges(const Bit& bit, int64_t frames, int64_t t, int64_t max_interval,
                                     int32_t dl, int32_t dr) {
-  const bool left_cut = t - max_interval + 1 < 0, right_cut = t + max_interval > frames - 1;
+  const bool left_cut = isi_left_cut(t, max_interval), right_cut = isi_right_cut(frames, t, max_interval);
   if (!left_cut && !right_cut) return dl + dr;
   const bool left = dl < max_interval;
   const bool right = t + dr <= frames - 1 && bit(t + dr);

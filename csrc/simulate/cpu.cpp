@@ -84,23 +84,21 @@ inline void run_tile(const SimArgs& a, int64_t b, int64_t p0, Tile& st, const Se
       for (int i = 0; i < nseg; ++i) std::memcpy(st.x + segs[i].lane, src + segs[i].image, segs[i].len * sizeof(float));
     }
     const float al = INTERP ? a.alpha[t] : 0.0f;
+    auto charge = [&](int64_t k) {
+      return sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
+    };
     if (!SHOT) {
 #pragma omp simd
-      for (int64_t k = 0; k < L; ++k) {
-        const float q = sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
-        s[k] = static_cast<uint8_t>(sim_fire(q, acc[k], comp[k], th[k], thf[k]));
-      }
+      for (int64_t k = 0; k < L; ++k) s[k] = static_cast<uint8_t>(sim_fire(charge(k), acc[k], comp[k], th[k], thf[k]));
     } else {
       if ((frame & 3) == 0 && t + 4 <= a.frames) {  // one Philox call per lane for 4 frames
-        const uint64_t g = static_cast<uint64_t>(frame >> 2);
-        const uint32_t c1 = static_cast<uint32_t>(g), c2 = kTagShot | (static_cast<uint32_t>(g >> 32) << 8);
         uint32_t* __restrict w0 = st.w[0];
         uint32_t* __restrict w1 = st.w[1];
         uint32_t* __restrict w2 = st.w[2];
         uint32_t* __restrict w3 = st.w[3];
 #pragma omp simd
-        for (int64_t k = 0; k < L; ++k) {  // sim_shot_words, lane by lane
-          const Philox4 r = philox4x32(pix[k], c1, c2, bb, k0, k1);
+        for (int64_t k = 0; k < L; ++k) {
+          const Philox4 r = sim_shot_words(k0, k1, pix[k], frame, bb);
           w0[k] = r.x0;
           w1[k] = r.x1;
           w2[k] = r.x2;
@@ -117,16 +115,13 @@ inline void run_tile(const SimArgs& a, int64_t b, int64_t p0, Tile& st, const Se
       if (t - zbase < 4) {
         const float* __restrict zr = st.z[t - zbase];
 #pragma omp simd
-        for (int64_t k = 0; k < L; ++k) {
-          const float q = sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
-          s[k] = static_cast<uint8_t>(sim_fire(sim_shot(q, shot, zr[k]), acc[k], comp[k], th[k], thf[k]));
-        }
+        for (int64_t k = 0; k < L; ++k)
+          s[k] = static_cast<uint8_t>(sim_fire(sim_shot(charge(k), shot, zr[k]), acc[k], comp[k], th[k], thf[k]));
       } else {  // a partial group at the edge of the call
 #pragma omp simd
         for (int64_t k = 0; k < L; ++k) {
-          const float q = sim_charge(INTERP ? sim_interp(f0[k], d[k], al) : x[k], gain, dark);
           const float zk = sim_shot_normal(k0, k1, pix[k], frame, bb);
-          s[k] = static_cast<uint8_t>(sim_fire(sim_shot(q, shot, zk), acc[k], comp[k], th[k], thf[k]));
+          s[k] = static_cast<uint8_t>(sim_fire(sim_shot(charge(k), shot, zk), acc[k], comp[k], th[k], thf[k]));
         }
       }
     }

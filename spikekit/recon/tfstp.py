@@ -29,10 +29,9 @@ the first output (default 400; ``None``: from frame 0), and a pixel's first spik
 interval since the frame before that start. Where the stream holds fewer than ``warmup`` frames
 before an output (its first frames), the missing history is the stream's own first frames played
 backwards (frames k, k-1, ..., 1 before frame 0, k = the frames missing), so the synapses reach
-the steady state of what the pixel sees before the first output instead of starting from rest (a
-saturated stream's first two frames read 156 and 214 of 255 from rest, 255 with the mirrored
-history; ``warmup=None`` keeps the plain recurrence from rest at frame 0). The recurrence is the ``spikekit::tfstp_frames`` kernel (csrc/tfstp/), on the device
-of the frames.
+the steady state of what the pixel sees before the first output instead of starting from rest,
+which reads too dark there (``warmup=None`` keeps the plain recurrence from rest at frame 0). The
+recurrence is the ``spikekit::tfstp_frames`` kernel (csrc/tfstp/), on the device of the frames.
 """
 from __future__ import annotations
 
@@ -131,8 +130,8 @@ def tfstp_run(source: Source, centres: list, opts: TfstpOptions, scale):
     for start, wanted in _segments(centres, p.warmup):
         k = _mirror_length(start, wanted[0], source.frames, p.warmup)
         states = [_rest_state(npix, p.u0, start - k, dev) for _ in range(source.samples())]
-        for n, state in enumerate(states):
-            if k:
+        if k:
+            for n, state in enumerate(states):
                 _play_mirrored(source, k, n, state, p, scale)
         origin = start - k
         readers = [source.iter_frames(start, wanted[-1] + 1, CHUNK_FRAMES, sample=n)

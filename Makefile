@@ -15,13 +15,13 @@ CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
 
 # setup.py too: its entry points are written into the installed metadata only by an install.
 # The Makefile too: it installs basicsr (below), which requirements.txt cannot.
-$(STAMP): requirements.txt setup.py Makefile
+$(STAMP): requirements.txt setup.py pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64" wheel
 	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet ninja
 	$(PY) -m pip install --quiet -r requirements.txt
-	# NIQE on MATLAB's scale reads its pristine model from basicsr's files (spikekit/noref.py); an
+	# NIQE on MATLAB's scale reads its pristine model from basicsr's files (src/spikekit/noref.py); an
 	# sdist whose setup.py imports torch, so without build isolation, and without its training stack
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps basicsr==1.4.2
 	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
@@ -45,4 +45,4 @@ bench: build
 	$(PY) benchmarks/bench_io.py
 
 clean:
-	rm -rf build demo_out spikekit/_C*.so
+	rm -rf build demo_out src/spikekit/_C*.so

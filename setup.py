@@ -6,7 +6,7 @@ torch has CUDA (``torch.version.cuda``) and nvcc is found; ``SPIKEKIT_NO_CUDA=1`
 CPU-only build.
 Install with ``pip install --no-build-isolation -e .`` after torch and ninja are installed
 (build isolation would download a different, multi-GB torch). The entry points register the
-``ssml`` package's methods and commands with spikekit (spikekit/plugins.py); an editable install
+``ssml`` package's methods and commands with spikekit (src/spikekit/plugins.py); an editable install
 picks up a change to them only when reinstalled.
 """
 import glob
@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def _version():
-    with open(os.path.join(ROOT, "spikekit", "_version.py")) as f:
+    with open(os.path.join(ROOT, "src", "spikekit", "_version.py")) as f:
         scope = {}
         exec(f.read(), scope)
     return scope["__version__"]
@@ -56,7 +56,7 @@ INSTALL_REQUIRES = [
 
 ENTRY_POINTS = {
     "console_scripts": ["spikekit=spikekit.cli:main"],
-    # The ssml package is a plugin of the toolkit (spikekit/plugins.py): its methods and commands.
+    # The ssml package is a plugin of the toolkit (src/spikekit/plugins.py): its methods and commands.
     "spikekit.methods": ["ssml=ssml.method:METHOD", "ssml-lite=ssml.method:LITE_METHOD"],
     "spikekit.commands": ["train=ssml.cli:train", "export=ssml.export:export", "adapt=ssml.adapt:adapt"],
 }
@@ -95,8 +95,9 @@ if __name__ == "__main__":  # (tests import this file for its flags and requirem
         name="spikekit",
         version=_version(),
         description="Spiking-camera toolkit: .dat I/O, simulator, TFP/TFI/TFSTP and SSML reconstruction",
-        packages=find_packages(include=["spikekit", "spikekit.*", "ssml", "ssml.*"]),
-        package_data={"ssml": ["weights/*.pt", "weights/*.md"], "spikekit": ["data/*"]},
+        package_dir={"": "src"},
+        packages=find_packages("src", include=["spikekit", "spikekit.*", "ssml", "ssml.*"]),
+        package_data={"ssml": ["weights/*.pt", "weights/*.md"]},
         python_requires=">=3.9",
         install_requires=INSTALL_REQUIRES,
         extras_require={"test": ["pytest"]},

@@ -11,7 +11,7 @@ pixel and one softmax over it.
 
 Ours: ``ssml.NBSN`` in eval mode under ``torch.no_grad``, float32 channels-last
 (``spikekit recon -m ssml --param precision=fp32``), and bf16 autocast channels-last (``precision=bf16``,
-the default where the CPU has native bf16; see ssml/precision.py). Each row is
+the default where the CPU has native bf16; see src/ssml/precision.py). Each row is
 the median of N; ratios are reference seconds / our seconds, measured in the same run; outputs are
 checked against the reference (max |diff|).
 

@@ -1,6 +1,6 @@
 """Plain, slow, obviously-correct NumPy version of the simulator kernels (for the tests).
 
-Written straight from the model's definition (spikekit/simulate/model.py, csrc/simulate/
+Written straight from the model's definition (src/spikekit/simulate/model.py, csrc/simulate/
 math.h): every float32 operation is a separate NumPy float32 operation (each correctly
 rounded, never fused), Philox4x32-10 in uint64 arithmetic, and constants rounded exactly from
 their decimal text. Loops run over spike frames; pixels are vectorised.

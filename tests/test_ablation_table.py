@@ -100,7 +100,7 @@ def test_cases_are_named_with_their_index_from_the_runs_val_list():
 
 def test_pair_and_val_paths_are_shown_by_their_file_names():
     pair = "/data/reds301/spike/203_part2_key_id151.dat:/data/reds301/gt/203_part2_key_id151.png:150"
-    assert ablation_table._names({"pairs": [pair], "init": "ssml/weights/ssml_lite.pt", "lr": 0.1}) == {
+    assert ablation_table._names({"pairs": [pair], "init": "src/ssml/weights/ssml_lite.pt", "lr": 0.1}) == {
         "pairs": ["203_part2_key_id151.dat:203_part2_key_id151.png:150"], "init": "ssml_lite.pt", "lr": 0.1}
 
 

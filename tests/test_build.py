@@ -184,6 +184,29 @@ def test_python_m_spikekit_is_the_same_program():
                                     text=True, timeout=120).stdout
 
 
+def test_a_folder_named_spikekit_in_the_working_directory_does_not_shadow_the_package(tmp_path):
+    """A clone is a folder named ``spikekit``; run from the folder above it, ``import spikekit``
+    must still find the installed package, not an empty namespace package (issue 29, item 4: the
+    src/ layout makes the editable install a plain sys.path entry)."""
+    clone = tmp_path / "spikekit"
+    (clone / "src").mkdir(parents=True)
+    (clone / "README.md").write_text("a checkout\n")
+    probe = "import spikekit, ssml; print(spikekit.SpikeStream.__name__, ssml.load_model.__name__, spikekit.__file__)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    name, loader, where = out.stdout.split()
+    assert (name, loader) == ("SpikeStream", "load_model") and not Path(where).is_relative_to(clone)
+    version = subprocess.run([sys.executable, "-m", "spikekit", "--version"], capture_output=True, text=True,
+                             cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith(f"spikekit {spikekit.__version__},"), version.stderr
+
+
+def test_the_packages_live_under_src():
+    """The repository root holds no importable package folder (the src/ layout of issue 29, item 4)."""
+    assert (REPO / "src" / "spikekit" / "__init__.py").is_file() and (REPO / "src" / "ssml" / "__init__.py").is_file()
+    assert not [p.name for p in REPO.iterdir() if (p / "__init__.py").is_file()]
+
+
 def test_info_json_on_shared_file(shared_data):
     result = CliRunner().invoke(main, ["info", str(shared_data / "reds301/spike/200_part1_key_id151.dat"), "--json"])
     assert result.exit_code == 0, result.output

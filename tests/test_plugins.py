@@ -1,4 +1,4 @@
-"""Plugins (spikekit/plugins.py): the toolkit names no plugin and runs without ``ssml``; methods
+"""Plugins (src/spikekit/plugins.py): the toolkit names no plugin and runs without ``ssml``; methods
 and commands of other packages come from the ``spikekit.methods`` / ``spikekit.commands`` entry
 points; a plugin that cannot be loaded costs a one-line message, never a traceback."""
 from __future__ import annotations
@@ -52,7 +52,7 @@ def clip(tmp_path_factory):
 def test_no_toolkit_module_imports_or_names_ssml():
     imports = re.compile(r"^\s*(import\s+ssml\b|from\s+ssml\b)", re.M)
     targets = re.compile(r"[\"']ssml[.:]\w")  # "ssml.cli:train"-like strings
-    offenders = [str(p.relative_to(REPO)) for p in sorted((REPO / "spikekit").rglob("*.py"))
+    offenders = [str(p.relative_to(REPO)) for p in sorted((REPO / "src" / "spikekit").rglob("*.py"))
                  if imports.search(p.read_text()) or targets.search(p.read_text())]
     assert offenders == []
 

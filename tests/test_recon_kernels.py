@@ -228,7 +228,7 @@ def test_isi_long_search_uses_wide_offsets(dtype, cpu_path):
 # --- TFSTP recurrence ---------------------------------------------------------------------------
 
 def tfstp_reference(spikes, emit, t0, origin, state, u0, d, big_f, f, scale):
-    """Plain per-pixel TFSTP recurrence (spikekit/recon/tfstp.py) over frames t0 .. t0 + n - 1 of
+    """Plain per-pixel TFSTP recurrence (src/spikekit/recon/tfstp.py) over frames t0 .. t0 + n - 1 of
     spikes (n, P); state = (r, u, last) lists, updated; returns (K, P) images after emit[k]."""
     r, u, last = state
     out = np.zeros((len(emit), spikes.shape[1]))

@@ -1,4 +1,4 @@
-"""Typed method options (spikekit/recon/options.py): --param values read as their fields' types,
+"""Typed method options (src/spikekit/recon/options.py): --param values read as their fields' types,
 unknown names refused, --help text from the fields, and the one KEY=VALUE grammar."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``--param bin``: temporal binning of dark streams for ``-m ssml`` and ``-m ssml-lite``
-(ssml/binning.py), checked against a plain reference: OR over groups of spike frames, the
+(src/ssml/binning.py), checked against a plain reference: OR over groups of spike frames, the
 network on the binned window, then brightness anchoring to the spike frames read."""
 from __future__ import annotations
 

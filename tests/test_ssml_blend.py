@@ -1,5 +1,5 @@
 """``--param blend=1``: the image is the mean of the raw outputs of the NBSN (``-m ssml``, with its
-ends weights near a stream's end) and of ``ssml-lite`` (ssml/method.py), checked against the two
+ends weights near a stream's end) and of ``ssml-lite`` (src/ssml/method.py), checked against the two
 methods run separately."""
 from __future__ import annotations
 

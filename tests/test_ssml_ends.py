@@ -1,5 +1,5 @@
 """``--param ends``: ``-m ssml`` reads a window centred near a stream's end with its ends weights
-(ssml/method.py), checked against the networks run by hand on windows mirrored with plain
+(src/ssml/method.py), checked against the networks run by hand on windows mirrored with plain
 Python indices."""
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_reflected_source_knows_where_the_stream_ends(stream, tmp_path):
 def test_shipped_ends_weights_beat_the_main_ones_at_a_first_frame(shared_data):
     """200_part1 cut to start at its GT frame (never trained on; a 96x96 crop): the first frame
     read with the shipped ends weights against the shipped weights alone (measured on the full
-    frame: 32.4 against 28.9 dB, ssml/weights/MODEL_CARD.md)."""
+    frame: 32.4 against 28.9 dB, src/ssml/weights/MODEL_CARD.md)."""
     import spikekit
     from spikekit.metrics import load_gt, psnr
 

@@ -1,4 +1,4 @@
-"""``--param ensemble``: geometric self-ensemble of ``-m ssml`` / ``-m ssml-lite`` (ssml/ensemble.py)
+"""``--param ensemble``: geometric self-ensemble of ``-m ssml`` / ``-m ssml-lite`` (src/ssml/ensemble.py)
 against a plain NumPy reference: the network on each flipped/rotated window, each output turned
 back with NumPy, then the mean."""
 from __future__ import annotations

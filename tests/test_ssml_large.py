@@ -1,4 +1,4 @@
-"""Large frames: the NBSN's last stage in bands of rows (ssml/networks.py TILE_PIXELS) gives the
+"""Large frames: the NBSN's last stage in bands of rows (src/ssml/networks.py TILE_PIXELS) gives the
 values of the whole-frame computation."""
 from __future__ import annotations
 

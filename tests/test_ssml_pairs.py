@@ -1,5 +1,5 @@
 """Training pairs (``--pair DAT:GT_PNG:INDEX``): real spike streams whose ground truth at one spike
-frame enters the supervised loss (ssml/data.py PairedWindows, ssml/config.py)."""
+frame enters the supervised loss (src/ssml/data.py PairedWindows, src/ssml/config.py)."""
 from __future__ import annotations
 
 import numpy as np

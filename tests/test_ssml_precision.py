@@ -1,4 +1,4 @@
-"""Inference precision (ssml/precision.py): auto = bf16 where the hardware has it, else fp32."""
+"""Inference precision (src/ssml/precision.py): auto = bf16 where the hardware has it, else fp32."""
 from __future__ import annotations
 
 import pytest

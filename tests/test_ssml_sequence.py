@@ -1,4 +1,4 @@
-"""Sub-stream reuse (ssml/sequence.py): sequences at stride 7/14 give the bits of isolated windows."""
+"""Sub-stream reuse (src/ssml/sequence.py): sequences at stride 7/14 give the bits of isolated windows."""
 from __future__ import annotations
 
 import pytest

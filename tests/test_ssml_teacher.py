@@ -1,5 +1,5 @@
 """Online distillation (``TrainConfig.teacher``): a frozen network's output on every sample with
-ground truth is a second target of the supervised loss (ssml/train.py ``Trainer._add_teacher``)."""
+ground truth is a second target of the supervised loss (src/ssml/train.py ``Trainer._add_teacher``)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""The U-Net's decoder input built padded in one buffer (ssml/layers.py UNet._up_cat) equals
+"""The U-Net's decoder input built padded in one buffer (src/ssml/layers.py UNet._up_cat) equals
 upsample + pad + concatenate + the conv's own padding, done one after the other."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The static-camera reference (spikekit/staticref.py) and `spikekit eval --static` (issue 29)."""
+"""The static-camera reference (src/spikekit/staticref.py) and `spikekit eval --static` (issue 29)."""
 from __future__ import annotations
 
 import json

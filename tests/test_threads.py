@@ -1,4 +1,4 @@
-"""The thread policy (spikekit/threads.py) and the --threads/--verbose option of every command."""
+"""The thread policy (src/spikekit/threads.py) and the --threads/--verbose option of every command."""
 from __future__ import annotations
 
 import os

@@ -3,11 +3,11 @@
 Training runs do not survive a session, so what one measured is recorded into a JSON file beside
 the card (``record``), and the card's table is rendered from that file (``render``), never typed.
 
-    python tools/ablation_table.py record --json ssml/weights/ablations_lite.json \\
+    python tools/ablation_table.py record --json src/ssml/weights/ablations_lite.json \\
         --label "photographs only" --run runs/abl_photos --step 2000 --reference runs/lite1 \\
         [--quality bench_out/quality.json --row LABEL]
-    python tools/ablation_table.py render --json ssml/weights/ablations_lite.json \\
-        --card ssml/weights/MODEL_CARD_lite.md
+    python tools/ablation_table.py render --json src/ssml/weights/ablations_lite.json \\
+        --card src/ssml/weights/MODEL_CARD_lite.md
 
 ``record`` reads the run's ``config.yaml`` (the settings that differ from ``--reference``'s, and
 ``init``) and the trainer's validation PSNRs at ``--step`` (default: the last) from its

@@ -1,4 +1,4 @@
-"""Tune ``--param bin`` (temporal binning of dark streams, ssml/binning.py) on tuning data only.
+"""Tune ``--param bin`` (temporal binning of dark streams, src/ssml/binning.py) on tuning data only.
 
 Scores ``-m ssml``/``ssml-lite`` with ``bin=K`` for each K on the dark validation scenes
 (``dark_validation`` of ``tools/protocol.py``: the validation GT images panned and simulated) at several

@@ -15,7 +15,7 @@ def main():
     build_lib = os.path.join(ROOT, "build", "lib")
     subprocess.check_call([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", build_lib], cwd=ROOT)
     for built in glob.glob(os.path.join(build_lib, "spikekit", "_C*.so")):
-        dest = os.path.join(ROOT, "spikekit", os.path.basename(built))
+        dest = os.path.join(ROOT, "src", "spikekit", os.path.basename(built))
         tmp = dest + ".tmp"
         with open(built, "rb") as src, open(tmp, "wb") as dst:
             dst.write(src.read())

@@ -1,4 +1,4 @@
-"""Tune where ``-m ssml`` reads windows with its ends weights (``--param ends``, ssml/method.py), on
+"""Tune where ``-m ssml`` reads windows with its ends weights (``--param ends``, src/ssml/method.py), on
 tuning data only.
 
 The validation stream 200_part1 is cut so that its GT frame lies d spike frames after the cut
@@ -9,7 +9,7 @@ reads with the ends weights where d < ``ssml.method.ENDS_REACH`` (bold). Writes 
 JSON and, with ``--doc``, a table between the ``<!-- ends-sweep -->`` lines of a markdown file.
 The test grid is never read.
 
-    python tools/ends_sweep.py --doc ssml/weights/MODEL_CARD.md
+    python tools/ends_sweep.py --doc src/ssml/weights/MODEL_CARD.md
     python tools/ends_sweep.py --ends runs/e/last.pt --distances 0,3,6,9
 """
 from __future__ import annotations

@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+"""The folder that holds the packages (the src/ layout)."""
 PACKAGES = ("spikekit", "ssml")
 EXTENSIONS = ("spikekit._C",)
 """Compiled modules (setup.py): ``from . import _C`` imports them, not the package's ``__init__``."""
@@ -141,7 +142,7 @@ def _targets(node: ast.AST, module: str, is_package: bool, modules: dict[str, Pa
     return out
 
 
-def package_graph(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> Graph:
+def package_graph(root: Path = SOURCE, packages: tuple[str, ...] = PACKAGES) -> Graph:
     """Parse every ``.py`` file of ``packages`` under ``root``; imports outside them are dropped.
 
     An import is function-local when an enclosing node is a function (``def``/``async def``/
@@ -285,7 +286,7 @@ def counts(graph: Graph, package: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=REPO, help="the repository (default: this one)")
+    parser.add_argument("--root", type=Path, default=SOURCE, help="the folder holding the packages (default: this repository's src/)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     graph = package_graph(args.root)

@@ -33,7 +33,7 @@ without looking at the test grid's dark cells.
 
 **Stream ends** (:func:`at_stream_start`): the same scenes with their streams cut so that the GT
 frame is one of the first :data:`END_FRAMES` spike frames, where a 41-frame window runs past the
-stream's start and is read mirrored (``spikekit/recon/padding.py``), as at the first and last
+stream's start and is read mirrored (``src/spikekit/recon/padding.py``), as at the first and last
 20 frames of every recording.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikeki
 
     python tools/quality_table.py                          # shipped models, print + JSON
     python tools/quality_table.py --model "run A=ssml-lite:runs/a" --no-test
-    python tools/quality_table.py --card ssml/weights/MODEL_CARD.md --card ssml/weights/MODEL_CARD_lite.md
+    python tools/quality_table.py --card src/ssml/weights/MODEL_CARD.md --card src/ssml/weights/MODEL_CARD_lite.md
 
 ``--model LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` adds a row (repeatable; the NAME=VALUE items
 are the method's ``--param`` options, e.g. ``"lite unbinned=ssml-lite,bin=1"``; default: the
@@ -63,8 +63,8 @@ def parse_model(text: str) -> tuple[str, str, dict]:
 
 def default_rows() -> list[tuple[str, str, dict]]:
     """The shipped networks (``ssml-lite`` when its file exists) as ``recon`` runs them, then each
-    with the 8-fold self-ensemble and without dark-stream binning (ssml/ensemble.py, ssml/binning.py),
-    then (with ``ssml-lite``) the blend of both (``--param blend=1``, ssml/method.py)."""
+    with the 8-fold self-ensemble and without dark-stream binning (src/ssml/ensemble.py, src/ssml/binning.py),
+    then (with ``ssml-lite``) the blend of both (``--param blend=1``, src/ssml/method.py)."""
     lite = LITE_WEIGHTS.is_file()
     nets = [("SSML", "ssml")] + ([("SSML-lite", "ssml-lite")] if lite else [])
     return ([(f"{label} (shipped)", name, {}) for label, name in nets]

@@ -67,7 +67,7 @@ inline int isa_from_name(const char* name) {
 
 // The path in use (shared by every translation unit: one inline function, one static). Starts as
 // the CPU's best, lowered by SPIKEKIT_CPU_CAPABILITY when it names a supported lower path (an
-// unknown or unsupported value is left to spikekit/ops.py to report).
+// unknown or unsupported value is left to src/spikekit/ops.py to report).
 inline std::atomic<int>& cpu_isa_slot() {
   static std::atomic<int> slot([] {
     const int best = static_cast<int>(cpu_best_isa());

@@ -1,6 +1,6 @@
 // Per-element math of the spiking-camera simulator (integrate-and-fire), shared by the CPU
 // (csrc/simulate/cpu.cpp) and CUDA (csrc/simulate/kernel.cu) kernels. The model is documented
-// with its equations in spikekit/simulate/model.py; in short, per pixel p and spike frame n:
+// with its equations in src/spikekit/simulate/model.py; in short, per pixel p and spike frame n:
 //
 //   I_n   = clamp(I(t_n), 0, 1)                  (NaN and values below 2^-64 read as 0)
 //   q_n   = g * I_n + d                          (charge in threshold units; d = dark charge)

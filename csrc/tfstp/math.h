@@ -1,7 +1,7 @@
 // Per-element math of TFSTP (texture from short-term plasticity; Zheng et al., "High-speed image
 // reconstruction through short-term plasticity for spiking cameras", CVPR 2021), shared by the
 // CPU kernel (csrc/tfstp/cpu.cpp) and the CUDA kernel (csrc/tfstp/kernel.cu). The model, its
-// steady-state inversion and the edge cases are documented in spikekit/recon/tfstp.py; every
+// steady-state inversion and the edge cases are documented in src/spikekit/recon/tfstp.py; every
 // quantity is float64 and every expression is evaluated in the order written there.
 #pragma once
 #include <math.h>

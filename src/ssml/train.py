@@ -498,7 +498,7 @@ def train(config: TrainConfig, resume=None, callback=None, quiet: bool = False) 
             dist.destroy_process_group()
 
 
-if __name__ == "__main__":  # python -m ssml.train: the same program as python -m ssml (ssml/__main__.py)
+if __name__ == "__main__":  # python -m ssml.train: the same program as python -m ssml (src/ssml/__main__.py)
     import runpy
 
     runpy.run_module("ssml", run_name="__main__")

@@ -9,7 +9,7 @@ by chunk. The raw output is a firing rate per spike frame; intensity = min(scale
 with the default scale 1 / gain (:mod:`spikekit.firing`); ``scale=None`` returns it raw.
 Options are the fields of :class:`SsmlOptions` (``--param NAME=VALUE``). What brightness
 anchoring, binning, self-ensemble, the blend and the stream-ends weights do: docs/methods.md;
-what they gain: ssml/weights/MODEL_CARD.md.
+what they gain: src/ssml/weights/MODEL_CARD.md.
 """
 from __future__ import annotations
 
@@ -46,12 +46,12 @@ ENDS_REACH = 9
 """A window centred fewer than this many input frames (spike frames / bin) from a stream's end
 is read with the ends weights (:func:`near_end`): the shipped ends weights score higher at
 distances 0 .. 8 on the validation stream 200_part1 cut at every distance 0 .. 20 from its GT
-frame, the shipped weights from 9 on (``tools/ends_sweep.py``; ``ssml/weights/MODEL_CARD.md``,
+frame, the shipped weights from 9 on (``tools/ends_sweep.py``; ``src/ssml/weights/MODEL_CARD.md``,
 "Stream ends")."""
 TRAINED_RATE = (0.015, 0.6)
 """Mean firing rates per spike frame of the windows the shipped weights were trained on (REDS
 streams 0.17-0.33; simulated scenes of brightness log-uniform in 0.1-1, about 0.02-0.35,
-``ssml/weights/MODEL_CARD_lite.md``), with a margin."""
+``src/ssml/weights/MODEL_CARD_lite.md``), with a margin."""
 TRAINED_STRUCTURE = 0.5
 """Neighbour correlation of a training window's TFP image, summed over blocks of
 :data:`STRUCTURE_SPIKES` expected spikes: above this (noise is about 0)."""

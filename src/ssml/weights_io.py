@@ -30,8 +30,8 @@ LITE_WEIGHTS = WEIGHTS_DIR / "ssml_lite.pt"
 """The ``ssml-lite`` weights we ship (``load_model(lite=True)`` with no path)."""
 ENDS_WEIGHTS = WEIGHTS_DIR / "ssml_ends.pt"
 """The SSML weights we ship for windows that cross a stream's end and are read mirrored
-(``--pad reflect``, spikekit/recon/padding.py); ``-m ssml`` uses them there with the shipped
-weights (``--param ends``, ssml/method.py)."""
+(``--pad reflect``, src/spikekit/recon/padding.py); ``-m ssml`` uses them there with the shipped
+weights (``--param ends``, src/ssml/method.py)."""
 CHECKPOINT = "last.pt"
 """File name of the rolling checkpoint inside a training run folder (:mod:`ssml.checkpoint`)."""
 
@@ -109,7 +109,7 @@ def _check(path: Path, model: torch.nn.Module, state: dict, strict: bool) -> Non
 
 def weights_path(path: str | Path | None = None, default: Path = DEFAULT_WEIGHTS) -> Path:
     """The weights file that ``path`` names: the file itself, a run folder's ``last.pt``, or
-    (``None``) the shipped ``default`` (``ssml/weights/ssml_default.pt``).
+    (``None``) the shipped ``default`` (``src/ssml/weights/ssml_default.pt``).
 
     Raises:
         FileNotFoundError: no such file (names it; for the default, says the shipped weights
@@ -135,7 +135,7 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
 
     Args:
         path: weights file, or a training run folder (its ``last.pt``); ``None`` for the
-            shipped ``ssml/weights/ssml_default.pt`` (``lite=True``: ``ssml_lite.pt``), whose
+            shipped ``src/ssml/weights/ssml_default.pt`` (``lite=True``: ``ssml_lite.pt``), whose
             architecture is read from the keys either way. Files are read with
             ``torch.load(weights_only=True)``: loading never runs code from the file.
         device: where the model goes (files saved on a GPU load on a CPU-only machine).

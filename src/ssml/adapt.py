@@ -13,7 +13,7 @@ and the frames used for training are written once into ``RUN/data/`` with their 
 training loader reads them with the right size whatever the original file's layout.
 
 Dark recordings are trained on as ``-m ssml`` will read them: with the temporal binning K that
-``--param bin=auto`` picks for them (ssml/binning.py; :func:`adapt_bin`), so the adapted weights
+``--param bin=auto`` picks for them (src/ssml/binning.py; :func:`adapt_bin`), so the adapted weights
 learn the windows they will see. The NIQE frames are read with ``pad="reflect"``, so any K fits.
 """
 from __future__ import annotations

@@ -93,7 +93,7 @@ def expand_pairs(cases) -> list[str]:
     -o DIR/`` wrote there (``frame_<N>.png`` is the image of spike frame N,
     :func:`spikekit.recon.writers.folder_frames`): the reconstructions of a stronger model are
     pseudo-labels, and training on them distils that model into the one trained
-    (``ssml/weights/MODEL_CARD.md``). Other entries pass unchanged.
+    (``src/ssml/weights/MODEL_CARD.md``). Other entries pass unchanged.
 
     Raises:
         ValueError: an entry of neither form, or a ``DAT:DIR`` whose DIR is not a folder or holds
@@ -121,7 +121,7 @@ def expand_pairs(cases) -> list[str]:
 def load_case(dat, gt_path, index: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """The 41-frame window of a ``DAT:GT_PNG:INDEX`` case (:func:`parse_val` checked it) centred on
     spike frame INDEX, mirrored where it runs past the stream's ends as ``spikekit recon`` reads
-    it (``spikekit/recon/padding.py``), and its GT image: (spikes uint8 (41, H, W) of {0, 1},
+    it (``src/spikekit/recon/padding.py``), and its GT image: (spikes uint8 (41, H, W) of {0, 1},
     gt float32 (H, W) in [0, 1]), both on ``device``."""
     start = index - WINDOW // 2
     with SpikeStream(dat) as stream:

@@ -1,7 +1,7 @@
 """Turn a training checkpoint (model + optimiser + RNG states, ~44 MB) into a shipped weights file:
 the float32 state dict of the SSML pair (~14 MB), loadable with ``torch.load(weights_only=True)``.
 
-    spikekit export runs/ssml -o ssml/weights/ssml_default.pt
+    spikekit export runs/ssml -o src/ssml/weights/ssml_default.pt
     spikekit export runs/ssml/step_0004000.pt runs/ssml/step_0004500.pt runs/ssml -o avg.pt
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training configuration of the SSML network: one dataclass, dumped as YAML beside the checkpoints.
 
-The defaults are the recipe of the shipped weights (``ssml/weights/MODEL_CARD.md``: batch 4,
+The defaults are the recipe of the shipped weights (``src/ssml/weights/MODEL_CARD.md``: batch 4,
 40 x 40 crops of 41 spike frames, Adam at 3e-4 with a cosine schedule over the run, loss
 ``MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN)``) and of the paper (Chen et al.,
 "Self-Supervised Mutual Learning for Dynamic Scene Reconstruction of Spiking Camera", IJCAI 2022,
@@ -133,7 +133,7 @@ class TrainConfig:
     """Learning rate at the end of the cosine schedule."""
     adam_eps: float = 1e-8
     """Adam's epsilon (torch's default); why it stays 1e-8 is measured in
-    ``ssml/weights/MODEL_CARD.md`` (Training)."""
+    ``src/ssml/weights/MODEL_CARD.md`` (Training)."""
     lr_warmup: int = 0
     """Steps of linear learning-rate warm-up before the cosine decay."""
     seed: int = 0
@@ -173,7 +173,7 @@ class TrainConfig:
     """First steps train the BSN alone (paper: 15k iterations)."""
     init: str = ""
     """Weights the model starts from at step 0 (a weights file, checkpoint or run folder, e.g.
-    ``ssml/weights/ssml_default.pt``; ``default``: the shipped weights); empty: random
+    ``src/ssml/weights/ssml_default.pt``; ``default``: the shipped weights); empty: random
     initialisation. Optimiser, schedule and step start fresh; ignored when resuming."""
     amp: str = "auto"
     """Autocast dtype: ``auto`` (bf16 where the device computes it natively, else float32: the rule
@@ -195,7 +195,7 @@ class TrainConfig:
     """Streams whose unpacked frames fit this budget are held on the device; larger are read from disk."""
     dat_bin: int = 1
     """Spike frames per window frame of the ``dat`` windows: 41 x ``dat_bin`` frames ORed in groups
-    (ssml/binning.py; ``spikekit adapt`` sets it as ``-m ssml --param bin=auto`` would read the
+    (src/ssml/binning.py; ``spikekit adapt`` sets it as ``-m ssml --param bin=auto`` would read the
     recording)."""
     sim_fraction: float = 0.5
     """Share of the batch left after the ``pairs`` crops that is simulated on the device (all of it

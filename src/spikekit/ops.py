@@ -314,7 +314,7 @@ def tfi_packed(packed: torch.Tensor, height: int, width: int, centres: torch.Ten
 
     ISI(c) = r - l (Chen et al. 2022, Eq. 3), l = last spike frame in [c - M + 1, c] else c - M,
     r = first spike frame in [c + 1, c + M] else c + M (M = ``max_interval``). The first and last
-    frames of ``packed`` are taken as the stream's ends (the rule there: spikekit/recon/tfi.py),
+    frames of ``packed`` are taken as the stream's ends (the rule there: src/spikekit/recon/tfi.py),
     so pass 2M - 1 frames of context before each centre and 2M after, where the stream has them.
 
     Args:

@@ -189,7 +189,7 @@ class PairedWindows:
     ``DAT:DIR`` is one pair per image of a folder of reconstructions,
     :func:`ssml.cases.expand_pairs`) gives the 41-frame window centred on spike frame INDEX
     (mirrored where it runs past the stream's ends, as ``spikekit recon`` reads it,
-    ``spikekit/recon/padding.py``) and the
+    ``src/spikekit/recon/padding.py``) and the
     ground-truth image of that frame. A sample is one pair (uniform), one ``crop`` x ``crop`` crop
     and one of the 8 flips/rotations, applied alike to the spikes and the ground truth. This is how
     footage simulated by another group's generator (such as the public REDS-derived streams)

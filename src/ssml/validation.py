@@ -12,7 +12,7 @@ A run validates every ``val_every`` steps (:meth:`Validator.__call__`) on
   brightness-anchored to the window's mean firing rate (:func:`ssml.method.anchor_brightness`);
   ``val/<name>_raw_psnr`` the raw output's. The raw figure follows the output's overall
   brightness, which drifts during supervised training (8.6 dB below the anchored figure at one
-  checkpoint, ``ssml/weights/MODEL_CARD.md``): runs are chosen by the anchored one. <name> is
+  checkpoint, ``src/ssml/weights/MODEL_CARD.md``): runs are chosen by the anchored one. <name> is
   the ``.dat`` name up to ``_key``, with ``@INDEX`` added where several cases share a stream
   (``val/000_part1@6_psnr``).
 

@@ -7,7 +7,7 @@ Residual Networks for Single Image Super-Resolution", CVPR Workshops 2017, Sec. 
 "geometric self-ensemble"). The networks were trained on crops in all 8 orientations, so every
 turned window is as familiar as the original; averaging cancels part of each output's
 orientation-dependent error. It costs ``n`` forward passes per image; what it gains is measured in the model cards
-(ssml/weights/MODEL_CARD.md, rows with ``ensemble=8``: about +0.1 to +0.2 dB on the validation set).
+(src/ssml/weights/MODEL_CARD.md, rows with ``ensemble=8``: about +0.1 to +0.2 dB on the validation set).
 """
 from __future__ import annotations
 

@@ -91,18 +91,26 @@ class Case:
     cell: dict = dataclasses.field(default_factory=dict)
 
 
-def validation_cases(data: Path) -> list[Case]:
-    """The validation cases under ``data`` (``../shared/data``), spikes given as ``.dat`` paths.
+FOREIGN = [(f"{part} @150", f"reds301/spike/{part}_key_id151.dat", f"reds301/gt/{part}_key_id151.png", 150)
+           for part in ("203_part2", "203_part3")]
+"""The foreign cases (tools/foreign_estimate.py): the REDS-derived streams that are not validation
+cases, the only ones a run may take as GT pairs (``--pair``). A network is scored on one of them
+only by a run that left it out of its pairs."""
+
+
+def validation_cases(data: Path, cases=VALIDATION, label: str = "validation") -> list[Case]:
+    """The validation cases (or other ``cases`` of the same form, e.g. :data:`FOREIGN`, with
+    ``cell["set"] = label``) under ``data`` (``../shared/data``), spikes given as ``.dat`` paths.
 
     Raises:
         FileNotFoundError: a file is missing (names it).
     """
     out = []
-    for name, dat, gt, index in VALIDATION:
+    for name, dat, gt, index in cases:
         for p in (data / dat, data / gt):
             if not p.is_file():
                 raise FileNotFoundError(f"validation file not found: {p}")
-        out.append(Case(name, data / dat, load_gt(data / gt), index, {"set": "validation"}))
+        out.append(Case(name, data / dat, load_gt(data / gt), index, {"set": label}))
     return out
 
 

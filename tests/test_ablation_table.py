@@ -113,3 +113,13 @@ def test_a_key_an_older_reference_config_lacks_counts_as_its_default():
     new = {**TrainConfig().to_dict(), "lr": 1e-3}
     assert ablation_table.changes(new, old) == {}
     assert ablation_table.changes({**new, "relative_loss": True}, old) == {"relative_loss": True}
+
+
+def test_a_key_a_newer_version_removed_counts_as_its_off_value():
+    """A run written before issue 30 removed online distillation holds ``teacher: ''`` and its
+    weights (ssml.config.RETIRED): no change against a newer reference unless it set a teacher."""
+    from ssml.config import RETIRED, TrainConfig
+
+    new = TrainConfig().to_dict()
+    assert ablation_table.changes({**new, **RETIRED}, new) == {}
+    assert ablation_table.changes({**new, **RETIRED, "teacher": "lite"}, new) == {"teacher": "lite"}

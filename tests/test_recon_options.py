@@ -41,7 +41,7 @@ def test_parse_params_refuses_unknown_and_flag_names():
 
 def test_help_text_comes_from_the_fields():
     assert describe(TfstpOptions) == "u0=0.15, D=1.0, F=10.0, f=0.15, warmup=400"
-    assert describe(SsmlOptions, exclude=("weights",)) == "precision=auto|fp32|bf16, batch=N, anchor=1|0, bin=auto|K, ensemble=1|2|4|8, ends=auto|off|FILE, blend=0|1"
+    assert describe(SsmlOptions, exclude=("weights",)) == "precision=auto|fp32|bf16, batch=N, anchor=1|0, bin=auto|K, ensemble=1|2|4|8, ends=auto|off|FILE"
     assert describe(get_method("tfp").options, exclude=("window",)) == ""
     result = CliRunner().invoke(main, ["recon", "--help"], terminal_width=400)
     assert "tfstp: u0=0.15, D=1.0, F=10.0, f=0.15, warmup=400; ssml, ssml-lite: precision=auto|fp32|bf16" in result.output

@@ -83,10 +83,11 @@ def with_indices(validation: dict, cases: list) -> dict:
 
 def changes(config: dict, reference: dict) -> dict:
     """{key: value} of the settings in ``config`` that differ from ``reference`` (IGNORED aside);
-    a key that a config written by an older version lacks has its ``TrainConfig`` default."""
-    from ssml.config import TrainConfig
+    a key that a config written by an older version lacks has its ``TrainConfig`` default, and
+    one that a newer version lacks (``ssml.config.RETIRED``) the value it had when it was off."""
+    from ssml.config import RETIRED, TrainConfig
 
-    defaults = TrainConfig().to_dict()
+    defaults = {**RETIRED, **TrainConfig().to_dict()}
     return {k: v for k, v in sorted(config.items())
             if k not in IGNORED and _names(reference.get(k, defaults.get(k))) != _names(v)}
 

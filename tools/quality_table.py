@@ -13,7 +13,7 @@ window runs past that 41-frame stream read it mirrored (`--pad reflect`, spikeki
 ``--model LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` adds a row (repeatable; the NAME=VALUE items
 are the method's ``--param`` options, e.g. ``"lite unbinned=ssml-lite,bin=1"``; default: the
 shipped ``ssml`` and, when its file exists, ``ssml-lite``, each also with ``ensemble=8`` and
-``bin=1``, and their blend, ``blend=1``). ``--card FILE`` rewrites the part of FILE between the
+``bin=1``). ``--card FILE`` rewrites the part of FILE between the
 ``<!-- quality-table -->`` and ``<!-- /quality-table -->`` lines with the tables. ``--offset K``
 centres every window K spike frames after the GT index (a check of the data's timing convention).
 """
@@ -63,14 +63,12 @@ def parse_model(text: str) -> tuple[str, str, dict]:
 
 def default_rows() -> list[tuple[str, str, dict]]:
     """The shipped networks (``ssml-lite`` when its file exists) as ``recon`` runs them, then each
-    with the 8-fold self-ensemble and without dark-stream binning (src/ssml/ensemble.py, src/ssml/binning.py),
-    then (with ``ssml-lite``) the blend of both (``--param blend=1``, src/ssml/method.py)."""
+    with the 8-fold self-ensemble and without dark-stream binning (src/ssml/ensemble.py, src/ssml/binning.py)."""
     lite = LITE_WEIGHTS.is_file()
     nets = [("SSML", "ssml")] + ([("SSML-lite", "ssml-lite")] if lite else [])
     return ([(f"{label} (shipped)", name, {}) for label, name in nets]
             + [(f"{label}, self-ensemble x8", name, {"ensemble": 8}) for label, name in nets]
-            + [(f"{label}, no binning", name, {"bin": 1}) for label, name in nets]
-            + ([("SSML + SSML-lite (blend=1)", "ssml", {"blend": True})] if lite else []))
+            + [(f"{label}, no binning", name, {"bin": 1}) for label, name in nets])
 
 
 def score(method, options, cases, offset: int = 0) -> list[dict]:
@@ -212,7 +210,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", default=[], metavar="LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]",
                         help="a row (repeatable; NAME=VALUE: the method's --param options); default: the shipped "
-                             "ssml and ssml-lite, each also with ensemble=8 and with bin=1, and blend=1")
+                             "ssml and ssml-lite, each also with ensemble=8 and with bin=1")
     parser.add_argument("--no-classic", action="store_true", help="only the --model rows")
     parser.add_argument("--no-test", action="store_true", help="validation cases only")
     parser.add_argument("--card", action="append", default=[], type=Path, help="model card to update")

@@ -19,7 +19,7 @@ import torch
 
 from spikekit.io import save_torch
 
-from .config import TrainConfig
+from .config import TrainConfig, drop_retired
 from .weights_io import CHECKPOINT, checkpoint_file
 
 RUN_FILES = (CHECKPOINT, "config.yaml", "log.csv")
@@ -80,12 +80,13 @@ def read_checkpoint(path) -> dict:
 
 def load_checkpoint_config(path) -> TrainConfig:
     """The :class:`~ssml.config.TrainConfig` stored in the checkpoint file ``path`` (a run folder's
-    is :func:`resolve_checkpoint`'s).
+    is :func:`resolve_checkpoint`'s), without the settings an older run held that no longer exist
+    (:func:`ssml.config.drop_retired`).
 
     Raises:
         ValueError: not a readable checkpoint, or unknown config keys.
     """
-    return TrainConfig.from_dict(read_checkpoint(path)["config"])
+    return TrainConfig.from_dict(drop_retired(read_checkpoint(path)["config"], path))
 
 
 def checkpoint_step(path) -> int | None:

@@ -210,15 +210,13 @@ def train(ctx, **params):
     Loss  --set objective=self (default): MSE(BSN, pseudo-label) + 0.01 * MSE(NBSN, BSN),
           no ground truth in it; supervised: L1 to the ground truth of simulated
           samples and --pair crops; hybrid: both (--set model=lite: supervised only).
-          --set teacher=lite|default|FILE adds L1 to a frozen network's output on those
-          samples (online distillation; lite/default: the shipped ssml-lite/SSML weights).
     Data  --pair-fraction of each batch from --pair crops (they need objective
           supervised or hybrid); of the rest, --sim-fraction simulated on the device
           (photographs and --set videos, the spikekit simulator) when --dat streams
           give the others.
     Ctrl-C saves a checkpoint; --resume RUN_FOLDER continues bit-exactly, in that folder. A
     folder that already holds a run is never replaced without --overwrite. -o/--dat/--pair/--val
-    paths and a teacher file are stored absolute, so a run resumes from any working directory.
+    paths and an --init file are stored absolute, so a run resumes from any working directory.
     docs/training.md has the details and the shipped weights' recipes.
 
     \b

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from spikekit.io import atomic_output
 
 from .binning import MAX_MANUAL_BIN
 from .cases import case_paths, map_paths
-from .ensemble import ENSEMBLES
 from .losses import PSEUDO_LABELS
 from .precision import AMP_MODES, resolve_amp
 from .video import TRAIN_SPAN
@@ -36,18 +36,17 @@ DEFAULT_IMAGES = (
 
 def absolute_paths(values: dict) -> dict:
     """``values`` (TrainConfig fields, some or all) with every path absolute: ``out``, ``dat``,
-    ``videos``, the DAT/GT (or DIR) parts of ``val`` and ``pairs``, an ``init`` or ``teacher``
-    file (not the words for the shipped weights) and the ``images`` that are files (not
+    ``videos``, the DAT/GT (or DIR) parts of ``val`` and ``pairs``, an ``init`` file (not
+    ``default``, the word for the shipped weights) and the ``images`` that are files (not
     ``skimage.data`` names), so that a run resumes, and its config repeats, from any working
     directory; other keys unchanged. The one home of that rule (``spikekit train``, ``adapt``
     and :meth:`TrainConfig.settled` use it)."""
     out = dict(values)
     if "out" in out:
         out["out"] = os.path.abspath(out["out"])
-    for key, words in (("teacher", SHIPPED_TEACHERS), ("init", ("default",))):
-        value = out.get(key)
-        if isinstance(value, str) and value and value not in words:  # else refused by validate
-            out[key] = os.path.abspath(value)
+    value = out.get("init")
+    if isinstance(value, str) and value and value != "default":  # else refused by validate
+        out["init"] = os.path.abspath(value)
     for key in ("dat", "videos"):
         if key in out:
             out[key] = [os.path.abspath(p) for p in out[key]]
@@ -75,9 +74,25 @@ def _typed(key: str, value, kind: type):
 
 
 MODELS = ("ssml", "lite")
-SHIPPED_TEACHERS = {"lite": True, "default": False}
-"""The words ``teacher`` takes for the shipped weights: ``{word: is it ssml-lite}``."""
 OBJECTIVES = ("self", "supervised", "hybrid")
+RETIRED = {"teacher": "", "teacher_weight": 1.0, "teacher_ensemble": 1}
+"""Settings that no longer exist, with the value each held when it was off: online distillation
+(a frozen network's output as a second supervised target), removed in issue 30 because it gained
+nothing on validation and no shipped weights used it (``src/ssml/weights/MODEL_CARD.md``,
+"Removed"). The config of an older run holds these keys; a resume and :meth:`TrainConfig.load`
+drop them (:func:`drop_retired`), ``--set`` refuses them as unknown."""
+
+
+def drop_retired(values: dict, where) -> dict:
+    """``values`` (a stored config: a ``config.yaml`` or a checkpoint's) without the
+    :data:`RETIRED` keys, so an older run still loads and resumes; when it trained with a
+    ``teacher``, one warning says the run goes on without that term."""
+    if values.get("teacher"):
+        warnings.warn(f"{where}: teacher={values['teacher']!r} ignored: online distillation was removed "
+                      "(issue 30); the run goes on without the teacher term", stacklevel=3)
+    return {k: v for k, v in values.items() if k not in RETIRED}
+
+
 RUN_KEYS = ("out", "device", "threads", "log_every", "ckpt_every", "ckpt_minutes", "keep_every", "steps",
             "val", "val_every")
 """TrainConfig keys that say where and how a run is run, logged, checkpointed and validated, not
@@ -153,16 +168,6 @@ class TrainConfig:
     relative_loss: bool = False
     """Divide each sample's supervised error by its mean target (:func:`ssml.losses.supervised_loss`):
     a dark scene weighs as much as a bright one."""
-    teacher: str = ""
-    """Online distillation (ours): weights of a trained network (``ssml-lite`` or SSML; a file,
-    checkpoint or run folder; a word of :data:`SHIPPED_TEACHERS`: the shipped ones) whose output
-    on every sample with ground truth is a second target of the supervised terms, weighted
-    ``teacher_weight`` (:func:`ssml.losses.supervised_loss` with the teacher's output as the
-    target); empty: none."""
-    teacher_weight: float = 1.0
-    """Weight of the teacher term (``teacher``) beside the ground-truth term."""
-    teacher_ensemble: int = 1
-    """The teacher's self-ensemble (``--param ensemble`` of ``recon``, :mod:`ssml.ensemble`)."""
     nla: bool = True
     """NBSN with non-local attention (the paper's best); False: the released plain concat."""
     pseudo_label: str = "tfp7"
@@ -317,10 +322,6 @@ class TrainConfig:
                 need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
-        need(not self.teacher or self.objective != "self", "teacher",
-             "objective 'supervised' or 'hybrid' (the teacher's output enters the supervised terms)")
-        need(self.teacher_weight >= 0, "teacher_weight", "a weight >= 0")
-        need(self.teacher_ensemble in ENSEMBLES, "teacher_ensemble", "one of " + ", ".join(map(str, ENSEMBLES)))
         need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
         need(self.edge_weight >= 0, "edge_weight", "a weight >= 0")
         need(0.0 <= self.video_fraction <= 1.0, "video_fraction", "a share in [0, 1]")
@@ -423,7 +424,8 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
-        """Read a YAML config written by :meth:`dump` (or by hand; missing keys keep defaults).
+        """Read a YAML config written by :meth:`dump` (or by hand; missing keys keep defaults,
+        :data:`RETIRED` keys of an older run's config are dropped).
 
         Raises:
             FileNotFoundError: missing file.  ValueError: not a YAML mapping, or unknown keys.
@@ -435,6 +437,6 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a YAML mapping of config keys, got {type(values).__name__}")
         try:
-            return cls.from_dict(values)
+            return cls.from_dict(drop_retired(values, path))
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None

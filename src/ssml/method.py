@@ -8,7 +8,7 @@ with ``bin=K``, 41 x K spike frames, :func:`ssml.binning.span`), any H x W; file
 by chunk. The raw output is a firing rate per spike frame; intensity = min(scale x output, 1)
 with the default scale 1 / gain (:mod:`spikekit.firing`); ``scale=None`` returns it raw.
 Options are the fields of :class:`SsmlOptions` (``--param NAME=VALUE``). What brightness
-anchoring, binning, self-ensemble, the blend and the stream-ends weights do: docs/methods.md;
+anchoring, binning, self-ensemble and the stream-ends weights do: docs/methods.md;
 what they gain: src/ssml/weights/MODEL_CARD.md.
 """
 from __future__ import annotations
@@ -107,15 +107,11 @@ class SsmlOptions:
         ensemble: forward passes averaged over turns of the window (:mod:`ssml.ensemble`).
         ends: ``"auto"``, ``"off"`` or a weights file: the network for windows that cross a
             stream's end (module docstring; :func:`ends_weights`).
-        blend: on (1/True): the image is the mean of the raw outputs of this method's network and
-            of the other shipped one (``ssml-lite`` for ``ssml``, the NBSN for ``ssml-lite``; module
-            docstring), so ``-m ssml`` and ``-m ssml-lite`` give the same image with it.
 
     Raises:
         ValueError: an unknown precision, a batch that is not a positive integer, an anchor
             other than 1/0, a bin other than auto or 1-16, an ensemble other than 1, 2, 4, 8,
-            an ends that is neither auto, off, a file nor a run folder holding ``last.pt``, a
-            blend other than 1/0.
+            an ends that is neither auto, off, a file nor a run folder holding ``last.pt``.
     """
 
     weights: Optional[str] = None
@@ -125,7 +121,6 @@ class SsmlOptions:
     bin: Union[int, str] = field(default="auto", metadata={"values": "auto|K"})
     ensemble: int = field(default=1, metadata={"values": "|".join(map(str, ENSEMBLES))})
     ends: str = field(default="auto", metadata={"values": "|".join(ENDS) + "|FILE"})
-    blend: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "precision", precision_name(self.precision))
@@ -133,7 +128,6 @@ class SsmlOptions:
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
             raise ValueError(f"batch must be a positive integer, got {batch!r}")
         object.__setattr__(self, "anchor", check_flag(self.anchor, "anchor"))
-        object.__setattr__(self, "blend", check_flag(self.blend, "blend"))
         object.__setattr__(self, "bin", check_bin(self.bin))
         object.__setattr__(self, "ensemble", check_ensemble(self.ensemble))
         ends = str(self.ends)
@@ -152,7 +146,6 @@ class SsmlOptions:
         words = [f"with bin {self.bin} ({WINDOW * self.bin}-frame windows; --param bin=1 reads {WINDOW})"
                  ] if self.bin not in (1, "auto") else []
         words += [f"with self-ensemble x{self.ensemble}"] if self.ensemble > 1 else []
-        words += ["blended with the other network"] if self.blend else []
         return " and ".join(words)
 
 
@@ -164,18 +157,6 @@ def ends_weights(opts: SsmlOptions, lite: bool = False):
     if opts.ends not in ENDS:
         return opts.ends
     return ENDS_WEIGHTS if opts.ends == "auto" and opts.weights is None and not lite else opts.weights
-
-
-def window_networks(opts: SsmlOptions, lite: bool = False) -> list[tuple]:
-    """The networks whose raw outputs are averaged into each image, as ``(weights mid-stream,
-    weights near an end, lite)``: this method's (``opts.weights``, :func:`ends_weights`), and with
-    ``opts.blend`` the other shipped network's, read as its own method reads it with the
-    default options (the NBSN with ``ssml_ends.pt`` near an end unless ``ends=off``)."""
-    nets = [(opts.weights, ends_weights(opts, lite), lite)]
-    if opts.blend:
-        other = SsmlOptions(ends="off" if opts.ends == "off" else "auto")
-        nets.append((None, ends_weights(other, not lite), not lite))
-    return nets
 
 
 def near_end(centre: int, ends: tuple[int, int], k: int = 1) -> bool:
@@ -287,19 +268,18 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
     (the Method contract; ``scale=None``: the raw output)."""
     device = torch.device(source.device)
     batch = opts.batch or (4 if device.type == "cuda" else 1)
-    nets = window_networks(opts, lite)
     model = load_network(opts.weights, device, lite)
+    at_ends = ends_weights(opts, lite)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                 if resolve_precision(opts.precision, device) == "bf16" else nullcontext())
     k = resolve_bin(source, opts).bin  # already settled when called through plan_reconstruction
     before, after = span(k)
-    reuse = (SubstreamReuse(model.nbsn) if len(nets) == 1 and not lite and k == 1 and opts.ensemble == 1
+    reuse = (SubstreamReuse(model.nbsn) if not lite and k == 1 and opts.ensemble == 1
              and reuses_substreams(centres) else None)
-    near = ((lambda c: near_end(c, source.ends, k)) if any(mid != end for mid, end, _ in nets)
-            else (lambda c: False))
+    near = (lambda c: False) if at_ends == opts.weights else (lambda c: near_end(c, source.ends, k))
     for chunk, spikes in _decoded_chunks(source, plan_chunks(centres, before, after, source.frames)):
         for part, end in end_groups(chunk.centres, batch, near):  # one yield per network batch: steady progress
-            group = [load_network(at_end if end else mid, device, small) for mid, at_end, small in nets]
+            net = load_network(at_ends, device, lite) if end else model
             out = torch.empty(spikes.shape[0], len(part), source.height, source.width,
                               dtype=torch.float32, device=spikes.device)
             for i in range(spikes.shape[0]):
@@ -309,8 +289,7 @@ def ssml_run(source: Source, centres: list, opts: SsmlOptions, scale, lite: bool
                 warn_unfamiliar_input(windows, source.name, "ssml-lite" if lite else "ssml", k)
                 with torch.no_grad(), autocast:
                     if reuse is None or end:
-                        raw = sum(self_ensemble(net, windows, opts.ensemble)[:, 0].float()
-                                  for net in group) / len(group)
+                        raw = self_ensemble(net, windows, opts.ensemble)[:, 0].float()
                     else:  # stride 7/14: sub-streams shared
                         raw = torch.cat([reuse(w[None], chunk.start + s, i)
                                          for w, s in zip(windows, starts)])[:, 0].float()

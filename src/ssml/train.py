@@ -39,9 +39,8 @@ from spikekit.progress import progress
 from spikekit.threads import apply_threads, describe as describe_threads
 
 from .checkpoint import read_checkpoint, resolve_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import SHIPPED_TEACHERS, TrainConfig
+from .config import TrainConfig
 from .data import TrainData
-from .ensemble import self_ensemble
 from .lite import LiteNet
 from .losses import pseudo_label, ssml_loss, supervised_loss
 from .networks import SSML
@@ -154,7 +153,6 @@ class Trainer:
         self._setup_process()
         self.cfg = config = config.settled(self.device)  # absolute paths, amp and lr for this device
         start = self._init_model(config.init) if resume is None and config.init else None
-        self.teacher = self._load_teacher(config.teacher) if config.teacher else None
         seed_everything(config.seed + 1000003 * self.rank)
         self.data = TrainData(config, self.device, self.rank)
         self._build_model(start)
@@ -273,39 +271,7 @@ class Trainer:
                              f"train with {flag} to start from them")
         return start
 
-    def _load_teacher(self, name: str) -> torch.nn.Module:
-        """The frozen network of ``config.teacher`` (:data:`ssml.config.SHIPPED_TEACHERS`) on the
-        device, in eval mode: an SSML model answers with its NBSN.
-
-        Raises:
-            FileNotFoundError: missing weights.  ValueError: not SSML or ssml-lite weights. Either
-                message starts with ``teacher:`` and names the words for the shipped weights.
-        """
-        shipped = name in SHIPPED_TEACHERS
-        try:
-            teacher = load_model(None if shipped else name, device=self.device, lite=SHIPPED_TEACHERS.get(name, False))
-        except (FileNotFoundError, ValueError) as e:
-            words = " and ".join(f"'{w}'" for w in SHIPPED_TEACHERS)
-            nets = " and ".join("ssml-lite" if lite else "SSML" for lite in SHIPPED_TEACHERS.values())
-            raise type(e)(f"teacher: {e} ({words} name the shipped {nets} weights)") from None
-        teacher.requires_grad_(False)
-        return teacher.to(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
-
     # one step ------------------------------------------------------------------------------
-    def _add_teacher(self, total: torch.Tensor, pred: torch.Tensor, spikes: torch.Tensor,
-                     out: dict) -> torch.Tensor:
-        """``total`` plus ``config.teacher_weight`` x the supervised loss of ``pred`` (n, 1, c, c)
-        against the teacher's output on the same windows ``spikes`` (n, 41, c, c), which is
-        already on the output scale (logged as ``loss/teacher`` in ``out``); ``total`` itself
-        without a teacher."""
-        if self.teacher is None:
-            return total
-        with torch.no_grad(), self._autocast():
-            target = self_ensemble(self.teacher, spikes, self.cfg.teacher_ensemble).float()
-        teach = supervised_loss(pred, target, 1.0, self.cfg.edge_weight, self.cfg.relative_loss)
-        out["loss/teacher"] = teach.detach()
-        return total + self.cfg.teacher_weight * teach
-
     def _autocast(self):
         if self.cfg.amp == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -323,7 +289,6 @@ class Trainer:
                 pred = self.net(spikes[:n])
             total = supervised_loss(pred, gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
             out["loss/supervised"] = total.detach()
-            total = self._add_teacher(total, pred, spikes[:n], out)
         else:
             warm = self.step < cfg.bsn_warmup
             with self._autocast():
@@ -340,7 +305,6 @@ class Trainer:
                 sup = supervised_loss(pred[:n], gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
                 total = total + cfg.sup_weight * sup
                 out["loss/supervised"] = sup.detach()
-                total = self._add_teacher(total, pred[:n], spikes[:n], out)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()

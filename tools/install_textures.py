@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +256,7 @@ def _run(cmd: list, what: str, cwd=None) -> str:
 
 
 def _found(folder: Path, pattern: str) -> Path | None:
+    """The last (by name) file of ``folder`` matching ``pattern``, or None."""
     hits = sorted(folder.glob(pattern))
     return hits[-1] if hits else None
 
@@ -405,6 +406,8 @@ def install(out: Path, downloads: Path, per_scale: int = PER_SCALE, sources=None
     Raises:
         InstallError: a missing tool, a failed download or unpack, a file without licence.
     """
+    from PIL import Image
+
     files = {}
     with tempfile.TemporaryDirectory(prefix="textures-unpack-") as scratch:
         for source in SOURCES if sources is None else sources:
@@ -428,8 +431,7 @@ def install(out: Path, downloads: Path, per_scale: int = PER_SCALE, sources=None
                 (out / "photos").mkdir(parents=True, exist_ok=True)
                 for side, k, crop in photo_crops(gray, per_scale=per_scale):
                     name = f"photos/{stem}_s{side}_{k}.png"
-                    from PIL import Image
-                    Image.fromarray(crop).save(out / name, optimize=False)
+                    Image.fromarray(crop).save(out / name)
                     files[name] = {**rec, "photo_size": f"{gray.shape[1]}x{gray.shape[0]}",
                                    "short_side": side}
                     count += 1
@@ -448,6 +450,8 @@ def install(out: Path, downloads: Path, per_scale: int = PER_SCALE, sources=None
 
 
 def main(argv=None) -> int:
+    """The command line (see the module docstring); the exit status: 0 done, 1 a failed step
+    (one ``error:`` line on stderr), 2 an existing non-empty output folder without ``--overwrite``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "textures", help="output folder (default: textures/)")

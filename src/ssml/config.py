@@ -19,6 +19,7 @@ import yaml
 
 from spikekit.firing import DEFAULT_GAIN, DEFAULT_SCALE
 from spikekit.io import atomic_output
+from spikekit.simulate.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 from .binning import MAX_MANUAL_BIN
 from .cases import case_paths, map_paths
@@ -34,14 +35,45 @@ DEFAULT_IMAGES = (
 )
 
 
+FOLDER_SUFFIXES = {"images": IMAGE_SUFFIXES - {".npy"}, "videos": VIDEO_SUFFIXES}
+"""The file name endings that an ``images`` or ``videos`` folder entry takes
+(:func:`expand_folders`); arrays (``.npy``) are not photographs to ``ssml.data.load_image``."""
+
+
+def expand_folders(entries, setting: str) -> list:
+    """``entries`` of the ``images`` or ``videos`` setting with each existing folder replaced by
+    its files of :data:`FOLDER_SUFFIXES` (not its subfolders), sorted by name, as strings; other
+    entries (files, ``skimage.data`` names, missing paths) unchanged and in place.
+
+    Raises:
+        ValueError: a folder without such a file (one line naming the setting and the folder).
+    """
+    suffixes = FOLDER_SUFFIXES[setting]
+    out = []
+    for entry in entries:
+        path = Path(entry)
+        if not path.is_dir():
+            out.append(entry)
+            continue
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        if not files:
+            kind = "image" if setting == "images" else "video"
+            raise ValueError(f"config {setting}: the folder {path} holds no {kind} file "
+                             f"({' '.join(sorted(suffixes))})")
+        out += [str(p) for p in files]
+    return out
+
+
 def absolute_paths(values: dict) -> dict:
     """``values`` (TrainConfig fields, some or all) with every path absolute: ``out``, ``dat``,
     ``videos``, the DAT/GT (or DIR) parts of ``val`` and ``pairs``, an ``init`` file (not
-    ``default``, the word for the shipped weights) and the ``images`` that are files (not
-    ``skimage.data`` names), so that a run resumes, and its config repeats, from any working
-    directory; other keys unchanged. The one home of that rule (``spikekit train``, ``adapt``
-    and :meth:`TrainConfig.settled` use it)."""
-    out = dict(values)
+    ``default``, the word for the shipped weights) and the ``images`` that are files or folders
+    (not ``skimage.data`` names), so that a run resumes, and its config repeats, from any working
+    directory; other keys unchanged. A single string for one of these list keys (``--set
+    images=textures/photos``) is taken as a list of that one path. The one home of that rule
+    (``spikekit train``, ``adapt`` and :meth:`TrainConfig.settled` use it)."""
+    out = {k: [v] if k in ("dat", "videos", "images", "val", "pairs") and isinstance(v, str) else v
+           for k, v in values.items()}
     if "out" in out:
         out["out"] = os.path.abspath(out["out"])
     value = out.get("init")
@@ -51,7 +83,7 @@ def absolute_paths(values: dict) -> dict:
         if key in out:
             out[key] = [os.path.abspath(p) for p in out[key]]
     if "images" in out:
-        out["images"] = [os.path.abspath(p) if Path(p).is_file() else p for p in out["images"]]
+        out["images"] = [os.path.abspath(p) if Path(p).exists() else p for p in out["images"]]
     for key in ("val", "pairs"):
         if key in out:
             out[key] = [map_paths(case, os.path.abspath) for case in out[key]]  # malformed: parse_val says
@@ -215,7 +247,8 @@ class TrainConfig:
     pair_fraction: float = 0.25
     """Share of each batch drawn from ``pairs`` (when there are any); the rest is split by ``sim_fraction``."""
     images: list = field(default_factory=lambda: list(DEFAULT_IMAGES))
-    """Source photographs: ``skimage.data`` names or image file paths (read as grayscale float)."""
+    """Source photographs: ``skimage.data`` names, image file paths (read as grayscale float) or
+    folders (every image file in one, sorted by name: :func:`expand_folders`)."""
     image_size: int = 384
     """Each source image is centre-cropped to a square and resized to this many pixels a side."""
     speed: list = field(default_factory=lambda: [0.01, 1.0])
@@ -235,7 +268,8 @@ class TrainConfig:
     brightness_log: bool = False
     """Draw the brightness log-uniformly in ``brightness`` (for ranges down to dark scenes)."""
     videos: list = field(default_factory=list)
-    """Video files whose frames give simulated scenes real motion (:mod:`ssml.video`)."""
+    """Video files whose frames give simulated scenes real motion (:mod:`ssml.video`), or folders
+    (every video file in one, sorted by name)."""
     video_fraction: float = 0.0
     """Share of the simulated samples drawn over ``videos`` (the rest over ``images``)."""
     video_span: list = field(default_factory=lambda: list(TRAIN_SPAN))
@@ -320,6 +354,9 @@ class TrainConfig:
             for entry in getattr(self, name):
                 hit = [p for p in case_paths(entry) if Path(p).name in held_out]
                 need(not hit, name, f"no validation or test stream or its ground truth (got {hit[0] if hit else ''})")
+        for name, files in (("images", self.image_files()), ("videos", self.video_files())):
+            hit = [p for p in files if Path(p).name in held_out]
+            need(not hit, name, f"no validation or test ground truth (got {hit[0] if hit else ''})")
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
         need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
@@ -366,9 +403,9 @@ class TrainConfig:
             names = ", ".join(Path(p).name for p in self.dat[:3]) + (", ..." if len(self.dat) > 3 else "")
             parts.append(f"{dat_count} windows of {len(self.dat)} .dat stream(s) ({names})")
         if self.sim_count:
-            source = f"{len(self.images)} photographs"
+            source = f"{len(self.image_files())} photographs"
             if self.video_fraction and self.videos:
-                source += f", {self.video_fraction:.0%} of them over {len(self.videos)} video(s)"
+                source += f", {self.video_fraction:.0%} of them over {len(self.video_files())} video(s)"
             parts.append(f"{self.sim_count} simulated scenes ({source})")
         return f"batch of {self.batch}: " + ", ".join(parts)
 
@@ -380,6 +417,22 @@ class TrainConfig:
             ValueError: as :meth:`validate`.
         """
         return self if getattr(self, "_checked", None) == self.to_dict() else self.validate()
+
+    def image_files(self) -> list:
+        """``images`` with each folder replaced by its image files (:func:`expand_folders`).
+
+        Raises:
+            ValueError: a folder without an image file (names ``images`` and the folder).
+        """
+        return expand_folders(self.images, "images")
+
+    def video_files(self) -> list:
+        """``videos`` with each folder replaced by its video files (:func:`expand_folders`).
+
+        Raises:
+            ValueError: a folder without a video file (names ``videos`` and the folder).
+        """
+        return expand_folders(self.videos, "videos")
 
     def held_out_files(self) -> set:
         """File names that no training source may use: :data:`HELD_OUT_FILES` and the streams

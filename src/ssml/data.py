@@ -303,10 +303,19 @@ def load_image(name: str) -> np.ndarray:
 
 def load_images(names, size: int, device="cpu") -> torch.Tensor:
     """Source images as float32 (N, 1, size, size) in [0, 1]: each centre-cropped to a square and
-    resized with antialiasing to ``size`` pixels a side."""
+    resized with antialiasing to ``size`` pixels a side.
+
+    Raises:
+        ValueError: an unknown name or an unreadable file (one line naming the ``images``
+            setting and the path).
+    """
     out = []
     for name in names:
-        img = load_image(name)
+        try:
+            img = load_image(name)
+        except (OSError, ValueError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"config images: cannot read {name}: {reason}") from None
         h, w = img.shape
         s = min(h, w)
         img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
@@ -339,12 +348,13 @@ class SceneSimulator:
         crop: crop size (defaults to ``config.crop``).
         device: where images, intensities and spikes live.
         images: source photographs float32 (N, 1, S, S) already on the device (default: loaded
-            from ``config.images``).
-        videos: a :class:`ssml.video.VideoClips` (default: ``config.videos`` loaded when
-            ``video_fraction > 0``).
+            from ``config.images``, folders expanded: :meth:`~ssml.config.TrainConfig.image_files`).
+        videos: a :class:`ssml.video.VideoClips` (default: ``config.videos``, folders expanded,
+            loaded when ``video_fraction > 0``).
 
     Raises:
-        ValueError: an unknown image name.  FileNotFoundError: a missing video.
+        ValueError: an unknown image name, a folder without images or videos, an unreadable or
+            missing image or video (one line naming the setting and the path).
     """
 
     def __init__(self, config: TrainConfig, n: int, crop: int | None = None, device="cpu", images=None,
@@ -352,10 +362,15 @@ class SceneSimulator:
         self.cfg, self.n, self.device = config, n, torch.device(device)
         self.crop = crop or config.crop
         self.frames = WINDOW + config.sim_lead
-        self.images = images if images is not None else load_images(config.images, config.image_size, self.device)
-        self.videos = videos
+        if images is None:
+            images = load_images(config.image_files(), config.image_size, self.device)
+        self.images, self.videos = images, videos
         if videos is None and config.videos and config.video_fraction > 0:
-            self.videos = VideoClips(config.videos, config.video_height, config.video_span, self.device)
+            try:
+                self.videos = VideoClips(config.video_files(), config.video_height, config.video_span, self.device)
+            except (OSError, ValueError) as exc:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ValueError(f"config videos: {reason}") from None
         size = self.images.shape[-1]
         self._view = AffineView(self.crop, self.crop, size, size, self.device)
         self._tau = torch.arange(self.frames, device=self.device, dtype=torch.float32) - (self.frames - 1 - (WINDOW - 1) // 2)

@@ -95,6 +95,8 @@ def test_scene_simulator_mixes_videos_photos_and_objects(shared_data, tmp_path):
     ({"video_fraction": 0.5}, "videos"),
     ({"video_span": [0.8, 0.5]}, "video_span"),
     ({"model": "unet"}, "model"),
+    ({"lite_width": 2}, "lite_width"),
+    ({"lite_width": 8.5}, "lite_width"),
 ])
 def test_config_rejects_inconsistent_objectives(values, message):
     with pytest.raises(ValueError, match=message):
@@ -122,6 +124,23 @@ def test_lite_rejects_a_wrong_window():
 
 
 # --- training, weights and -m ssml-lite ----------------------------------------------------------
+
+def test_a_wider_lite_is_built_by_its_config_and_read_back_at_its_width(tmp_path):
+    """``lite_width`` sets the channels (parameters grow as its square); a weights file of any width
+    loads as that width and gives the same output."""
+    import ssml
+    from ssml.train import build_model
+
+    wide = build_model(TrainConfig(model="lite", objective="supervised", lite_width=48)).eval()
+    base = sum(p.numel() for p in LiteNet().parameters())
+    assert wide.enc1[0].out_channels == 48 and 2.0 < sum(p.numel() for p in wide.parameters()) / base < 2.5
+    path = tmp_path / "wide.pt"
+    torch.save(wide.state_dict(), path)
+    loaded = ssml.load_model(path)
+    x = (torch.rand(1, 41, 12, 16, generator=torch.Generator().manual_seed(5)) < 0.3).float()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), wide(x))
+
 
 def test_lite_training_lowers_the_supervised_loss_and_resumes(shared_data, tmp_path):
     cfg = lite_config(tmp_path, shared_data, steps=30, lr=2e-3, log_every=1)

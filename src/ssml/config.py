@@ -23,6 +23,7 @@ from spikekit.simulate.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 from .binning import MAX_MANUAL_BIN
 from .cases import case_paths, map_paths
+from .lite import WIDTH
 from .losses import PSEUDO_LABELS
 from .precision import AMP_MODES, resolve_amp
 from .video import TRAIN_SPAN
@@ -188,6 +189,9 @@ class TrainConfig:
     model: str = "ssml"
     """``ssml``: the BSN + NBSN pair (:class:`ssml.SSML`); ``lite``: the small U-Net
     :class:`ssml.lite.LiteNet` (needs ground truth: ``objective: supervised``)."""
+    lite_width: int = WIDTH
+    """Channels at full resolution of a ``lite`` model (``ssml.lite.LiteNet``; 2x and 3x that at half
+    and quarter resolution; parameters and time grow as its square); the shipped ``ssml-lite``: 32."""
     objective: str = "self"
     """``self``: the paper's self-supervised loss only; ``supervised``: L1 to the exact ground
     truth of the simulated samples only; ``hybrid`` (``ssml``): both, the supervised term on
@@ -341,6 +345,7 @@ class TrainConfig:
              "a non-empty list of " + "/".join(f"'{n}'" for n in NOISE_LEVELS))
         need(self.images or not self.sim_count, "images", "at least one source image")
         need(self.model in MODELS, "model", f"one of {MODELS}")
+        need(isinstance(self.lite_width, int) and 4 <= self.lite_width <= 256, "lite_width", "an integer in [4, 256]")
         need(self.objective in OBJECTIVES, "objective", f"one of {OBJECTIVES}")
         need(self.objective == "self" or self.sim_count + self.pair_count > 0, "objective",
              "'self' when no sample has ground truth (simulated samples and pairs carry it)")

@@ -22,12 +22,27 @@ from .layers import NEGATIVE_SLOPE
 from .networks import WINDOW, _prepare
 
 
+WIDTH = 32
+"""Channels at full resolution of the shipped ``ssml-lite`` (64 and 96 at half and quarter)."""
+
+
+def width_of(state: dict) -> int:
+    """The ``width`` of the :class:`LiteNet` that a (prefix-stripped) state dict belongs to: the
+    output channels of its first conv, ``enc1.0.weight`` of shape (width, 41, 3, 3).
+
+    Raises:
+        KeyError: no ``enc1.0.weight`` in ``state``.
+    """
+    return int(state["enc1.0.weight"].shape[0])
+
+
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
 
 
 class LiteNet(nn.Module):
-    """The small U-Net of ``-m ssml-lite`` (see the module docstring); 0.48 M parameters.
+    """The small U-Net of ``-m ssml-lite`` (see the module docstring); 0.48 M parameters at the
+    shipped ``width`` (:data:`WIDTH`), about ``(width / 32) ** 2`` times that at another.
 
     Shapes: float (B, 41, H, W) of {0, 1} -> float32 (B, 1, H, W), firing rate per spike frame
     of frame 20 (the same in train and eval mode).
@@ -35,7 +50,7 @@ class LiteNet(nn.Module):
     Raises: ValueError for a wrong input shape.
     """
 
-    def __init__(self, width: int = 32):
+    def __init__(self, width: int = WIDTH):
         super().__init__()
         w1, w2, w3 = width, 2 * width, 3 * width
         self.enc1 = nn.ModuleList([_conv(WINDOW, w1), _conv(w1, w1)])

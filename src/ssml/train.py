@@ -423,9 +423,10 @@ class Trainer:
 
 
 def build_model(config: TrainConfig) -> torch.nn.Module:
-    """A freshly initialised model of ``config.model``: :class:`ssml.SSML` or :class:`ssml.lite.LiteNet`."""
+    """A freshly initialised model of ``config.model``: :class:`ssml.SSML` or :class:`ssml.lite.LiteNet`
+    of ``config.lite_width`` channels."""
     if config.model == "lite":
-        return LiteNet()
+        return LiteNet(config.lite_width)
     return SSML(nla=config.nla)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from .lite import LiteNet
+from .lite import LiteNet, width_of
 from .networks import SSML
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -163,7 +163,7 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     path = weights_path(path, LITE_WEIGHTS if lite else DEFAULT_WEIGHTS)
     state = _read(path)
     if is_lite(state):
-        model = target = LiteNet()
+        model = target = LiteNet(width_of(state)) if "enc1.0.weight" in state else LiteNet()
     else:
         nbsn_only = not any(k.startswith(("bsn.", "nbsn.")) for k in state)
         if nla is None:

@@ -11,7 +11,7 @@ STAMP := $(VENV)/.spikekit-installed
 BUILD_STAMP := build/.spikekit-so
 CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu') setup.py
 
-.PHONY: demo test build bench clean
+.PHONY: demo test build bench textures clean
 
 # setup.py too: its entry points are written into the installed metadata only by an install.
 # The Makefile too: it installs basicsr (below), which requirements.txt cannot.
@@ -43,6 +43,11 @@ test: build
 
 bench: build
 	$(PY) benchmarks/bench_io.py
+
+# Natural photographs and footage for training, with their licences (docs/training.md, "More
+# natural texture"); not needed by the demo or the tests.
+textures: $(STAMP)
+	$(PY) tools/install_textures.py
 
 clean:
 	rm -rf build demo_out src/spikekit/_C*.so

@@ -15,7 +15,8 @@ every foreign case with its own weights.
     python tools/foreign_estimate.py --label "lite, no pairs" --model ssml-lite:runs/lite_s1 --card CARD
 
 Rows are kept by label in ``--json-out`` (default bench_out/foreign.json), so each call adds or
-replaces one; ``--card FILE`` writes the table between the ``<!-- foreign-estimate -->`` lines.
+replaces one (without ``--label``/``--model`` the JSON's rows are only rendered); ``--card FILE``
+writes the table between the ``<!-- foreign-estimate -->`` lines.
 """
 from __future__ import annotations
 
@@ -66,26 +67,29 @@ def table(rows: dict) -> str:
         lines.append(f"| {label} | " + " | ".join(cells)
                      + f" | **{r['foreign_mean']:.2f}** | {r['validation_mean']:.2f} | {r['gap']:.2f} |")
     return ("Foreign estimate (`python tools/foreign_estimate.py`; PSNR dB / SSIM; each foreign case scored "
-            "by a run whose GT pairs left that stream out, or by a run with no pairs; validation: the "
-            "network trained on all pairs; gap = validation - foreign):\n\n" + "\n".join(lines) + "\n")
+            "by a run whose GT pairs left that stream out, or by a run with no pairs; validation mean: the "
+            "row's `--model` network; gap = validation - foreign):\n\n" + "\n".join(lines) + "\n")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--label", required=True, help="the row's name in the table")
-    parser.add_argument("--model", required=True, metavar="METHOD[:WEIGHTS][,NAME=VALUE...]",
+    parser.add_argument("--label", help="the row's name in the table (without it and --model: only render the JSON)")
+    parser.add_argument("--model", metavar="METHOD[:WEIGHTS][,NAME=VALUE...]",
                         help="the network trained on all pairs (or on none), as tools/quality_table.py --model")
     parser.add_argument("--left-out", action="append", default=[], metavar="CASE=WEIGHTS",
                         help="the weights of the run that left CASE (e.g. '203_part2 @150') out of its pairs")
     parser.add_argument("--json-out", default="bench_out/foreign.json", type=Path)
     parser.add_argument("--card", type=Path, help="model card to write the table into")
     args = parser.parse_args()
-    _, method, options = parse_model(f"{args.label}={args.model}")
-    left_out = dict(item.rpartition("=")[::2] for item in args.left_out)
-    if any(not k or not v for k, v in left_out.items()):
-        parser.error("--left-out: expected CASE=WEIGHTS")
+    if (args.label is None) != (args.model is None):
+        parser.error("--label and --model go together")
     rows = json.loads(args.json_out.read_text())["rows"] if args.json_out.is_file() else {}
-    rows[args.label] = estimate(method, options, left_out)
+    if args.model:
+        _, method, options = parse_model(f"{args.label}={args.model}")
+        left_out = dict(item.rpartition("=")[::2] for item in args.left_out)
+        if any(not k or not v for k, v in left_out.items()):
+            parser.error("--left-out: expected CASE=WEIGHTS")
+        rows[args.label] = estimate(method, options, left_out)
     publish({"rows": rows}, args.json_out, table(rows), args.card, MARKERS)
 
 

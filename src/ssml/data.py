@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spikekit.errors import first_line
 from spikekit.io import SpikeStream
 from spikekit.metrics import load_gt
 from spikekit.recon.padding import reflected_source
@@ -314,7 +315,7 @@ def load_images(names, size: int, device="cpu") -> torch.Tensor:
         try:
             img = load_image(name)
         except (OSError, ValueError) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            reason = first_line(exc)
             raise ValueError(f"config images: cannot read {name}: {reason}") from None
         h, w = img.shape
         s = min(h, w)
@@ -369,7 +370,7 @@ class SceneSimulator:
             try:
                 self.videos = VideoClips(config.video_files(), config.video_height, config.video_span, self.device)
             except (OSError, ValueError) as exc:
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                reason = first_line(exc)
                 raise ValueError(f"config videos: {reason}") from None
         size = self.images.shape[-1]
         self._view = AffineView(self.crop, self.crop, size, size, self.device)

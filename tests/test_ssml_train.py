@@ -311,6 +311,15 @@ def test_cli_dry_run_prints_parameter_counts():
     assert doc["parameters"]["total"] == ssml.count_parameters(ssml.SSML(nla=False))["total"]
 
 
+def test_unquoted_noise_levels_read_as_levels_not_booleans():
+    """YAML 1.1 reads ``on``/``off`` as booleans; ``--set noise=[off,on]`` still means the levels."""
+    res = run_cli(["--dry-run", "--json", "--set", "noise=[off,on,strong,off]"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["config"]["noise"] == ["off", "on", "strong", "off"]
+    res = run_cli(["--dry-run", "--set", "noise=[off,loud]"])
+    assert res.exit_code != 0 and "noise" in res.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["--set", "bogus=1"], "unknown training config key"),
     (["--set", "nonsense"], "KEY=VALUE"),

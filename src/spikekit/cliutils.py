@@ -10,6 +10,8 @@ import os
 
 import click
 
+from .errors import first_line
+
 
 def fail(exc: BaseException):
     """Raise ``exc`` as a one-line ``click.ClickException`` (the CLI never shows a traceback).
@@ -23,7 +25,7 @@ def fail(exc: BaseException):
     elif isinstance(exc, OSError) and exc.strerror:
         message = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     elif isinstance(exc, RuntimeError):
-        message = str(exc).splitlines()[0]
+        message = first_line(exc)
     else:
         message = str(exc)
     raise click.ClickException(message) from exc

@@ -471,6 +471,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config key(s) {unknown}; known: {sorted(known)}")
         defaults = cls()
+        values = dict(values)
+        if isinstance(values.get("noise"), list):  # YAML 1.1 reads unquoted on/off as booleans
+            values["noise"] = [("on" if n else "off") if isinstance(n, bool) else n for n in values["noise"]]
         return cls(**{k: _typed(k, v, type(getattr(defaults, k))) for k, v in values.items()})
 
     def dump(self, path) -> Path:

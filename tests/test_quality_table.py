@@ -93,3 +93,14 @@ def test_ends_sweep_table_bolds_the_network_ssml_reads():
     text = ends_sweep.table({"reach": 3, "rows": [row(2, 30.0, 31.5), row(3, 36.0, 35.0)]})
     assert "| 2 | 30.00 / 0.900 | **31.50 / 0.800** |" in text
     assert "| 3 | **36.00 / 0.900** | 35.00 / 0.800 |" in text
+
+
+def test_a_model_spec_without_label_is_read_whole():
+    """tools/foreign_estimate.py takes its label apart from --model: a label may hold '=' and ','
+    because only the spec is parsed, and a spec's errors name the form without LABEL=."""
+    assert quality_table.parse_spec("ssml-lite:w.pt,ensemble=8") == (
+        "ssml-lite", {"weights": "w.pt", "ensemble": 8})
+    with pytest.raises(SystemExit, match=r"expected METHOD\[:WEIGHTS\]"):
+        quality_table.parse_spec("ssml-lite,ensemble")
+    with pytest.raises(SystemExit, match=r"expected LABEL=METHOD"):
+        quality_table.parse_model("a=ssml-lite,ensemble")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from protocol import FOREIGN, validation_cases
-from quality_table import DATA, parse_model, publish, score
+from quality_table import DATA, parse_spec, publish, score
 from spikekit.recon import get_method
 
 MARKERS = ("<!-- foreign-estimate -->", "<!-- /foreign-estimate -->")
@@ -85,7 +85,7 @@ def main():
         parser.error("--label and --model go together")
     rows = json.loads(args.json_out.read_text())["rows"] if args.json_out.is_file() else {}
     if args.model:
-        _, method, options = parse_model(f"{args.label}={args.model}")
+        method, options = parse_spec(args.model)
         left_out = dict(item.rpartition("=")[::2] for item in args.left_out)
         if any(not k or not v for k, v in left_out.items()):
             parser.error("--left-out: expected CASE=WEIGHTS")

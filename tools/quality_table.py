@@ -44,21 +44,35 @@ REAL_FRAMES = (60, 100, 139)
 
 
 def parse_model(text: str) -> tuple[str, str, dict]:
-    """``LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` -> (label, method, options); each VALUE is read
-    as the type of the method's option NAME (``spikekit recon --param``)."""
+    """``LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` -> (label, method, options), as :func:`parse_spec`."""
+    label, sep, spec = text.partition("=")
+    if not sep:
+        raise SystemExit(f"--model {text!r}: expected LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]")
+    return (label, *parse_spec(spec, text))
+
+
+def parse_spec(spec: str, text: str | None = None) -> tuple[str, dict]:
+    """``METHOD[:WEIGHTS][,NAME=VALUE...]`` -> (method, options); each VALUE is read as the type of
+    the method's option NAME (``spikekit recon --param``). ``text``: the whole ``--model`` value,
+    for the error message.
+
+    Raises:
+        SystemExit: an empty method, an item without ``NAME=VALUE``, an unknown method or option.
+    """
     from spikekit.recon.options import parse_params
 
-    label, sep, spec = text.partition("=")
+    form = "METHOD[:WEIGHTS][,NAME=VALUE...]" if text is None else "LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]"
+    text = spec if text is None else text
     spec, *items = spec.split(",")
     params = dict(item.partition("=")[::2] for item in items)
-    if not sep or not spec or any(not k or not v for k, v in params.items()):
-        raise SystemExit(f"--model {text!r}: expected LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]")
+    if not spec or any(not k or not v for k, v in params.items()):
+        raise SystemExit(f"--model {text!r}: expected {form}")
     method, _, weights = spec.partition(":")
     try:
         options = parse_params(get_method(method).options, params, method, exclude=("weights",))
     except (KeyError, ValueError) as e:
         raise SystemExit(f"--model {text!r}: {e}") from None
-    return label, method, {"weights": weights or None, **options}
+    return method, {"weights": weights or None, **options}
 
 
 def default_rows() -> list[tuple[str, str, dict]]:

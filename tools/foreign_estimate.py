@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from protocol import FOREIGN, validation_cases
-from quality_table import DATA, parse_spec, publish, score
+from quality_table import DATA, SPEC, parse_spec, publish, score
 from spikekit.recon import get_method
 
 MARKERS = ("<!-- foreign-estimate -->", "<!-- /foreign-estimate -->")
@@ -74,7 +74,7 @@ def table(rows: dict) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--label", help="the row's name in the table (without it and --model: only render the JSON)")
-    parser.add_argument("--model", metavar="METHOD[:WEIGHTS][,NAME=VALUE...]",
+    parser.add_argument("--model", metavar=SPEC,
                         help="the network trained on all pairs (or on none), as tools/quality_table.py --model")
     parser.add_argument("--left-out", action="append", default=[], metavar="CASE=WEIGHTS",
                         help="the weights of the run that left CASE (e.g. '203_part2 @150') out of its pairs")

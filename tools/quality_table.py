@@ -41,27 +41,30 @@ BEST = "best classic (per case)"
 MARKERS = ("<!-- quality-table -->", "<!-- /quality-table -->")
 AXES = [("speed", list(SPEEDS)), ("light", list(LIGHTS)), ("noise", list(NOISES))]
 REAL_FRAMES = (60, 100, 139)
+SPEC = "METHOD[:WEIGHTS][,NAME=VALUE...]"
+"""The form of a network spec (``--model`` of tools/foreign_estimate.py)."""
+ROW = f"LABEL={SPEC}"
+"""The form of a ``--model`` row here."""
 
 
 def parse_model(text: str) -> tuple[str, str, dict]:
     """``LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]`` -> (label, method, options), as :func:`parse_spec`."""
     label, sep, spec = text.partition("=")
     if not sep:
-        raise SystemExit(f"--model {text!r}: expected LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]")
-    return (label, *parse_spec(spec, text))
+        raise SystemExit(f"--model {text!r}: expected {ROW}")
+    return (label, *parse_spec(spec, text, ROW))
 
 
-def parse_spec(spec: str, text: str | None = None) -> tuple[str, dict]:
+def parse_spec(spec: str, text: str | None = None, form: str = SPEC) -> tuple[str, dict]:
     """``METHOD[:WEIGHTS][,NAME=VALUE...]`` -> (method, options); each VALUE is read as the type of
-    the method's option NAME (``spikekit recon --param``). ``text``: the whole ``--model`` value,
-    for the error message.
+    the method's option NAME (``spikekit recon --param``). ``text`` and ``form``: the whole
+    ``--model`` value and its expected form, for the error message.
 
     Raises:
         SystemExit: an empty method, an item without ``NAME=VALUE``, an unknown method or option.
     """
     from spikekit.recon.options import parse_params
 
-    form = "METHOD[:WEIGHTS][,NAME=VALUE...]" if text is None else "LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]"
     text = spec if text is None else text
     spec, *items = spec.split(",")
     params = dict(item.partition("=")[::2] for item in items)
@@ -222,7 +225,7 @@ def publish(result: dict, json_out, text: str, doc: Path | None = None, markers=
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", default=[], metavar="LABEL=METHOD[:WEIGHTS][,NAME=VALUE...]",
+    parser.add_argument("--model", action="append", default=[], metavar=ROW,
                         help="a row (repeatable; NAME=VALUE: the method's --param options); default: the shipped "
                              "ssml and ssml-lite, each also with ensemble=8 and with bin=1")
     parser.add_argument("--no-classic", action="store_true", help="only the --model rows")

@@ -1,4 +1,4 @@
-"""The foreign estimate (issue 30): how a network does on REDS-derived streams that it was neither
+r"""The foreign estimate (issue 30): how a network does on REDS-derived streams that it was neither
 trained on nor chosen by, beside its validation figure.
 
 The REDS-derived streams in ../shared/data come from another group's simulator. Two are

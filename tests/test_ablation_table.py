@@ -112,7 +112,7 @@ def test_a_key_an_older_reference_config_lacks_counts_as_its_default():
     old = {"lr": 1e-3}
     new = {**TrainConfig().to_dict(), "lr": 1e-3}
     assert ablation_table.changes(new, old) == {}
-    assert ablation_table.changes({**new, "relative_loss": True}, old) == {"relative_loss": True}
+    assert ablation_table.changes({**new, "pair_fraction": 0.5}, old) == {"pair_fraction": 0.5}
 
 
 def test_a_key_a_newer_version_removed_counts_as_its_off_value():

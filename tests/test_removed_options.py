@@ -1,8 +1,9 @@
 """Options removed in issue 30 because they gained nothing on data they were not chosen on:
-``--param blend`` of ``-m ssml``/``-m ssml-lite`` and online distillation (``teacher``,
-``teacher_weight``, ``teacher_ensemble`` of the training config). Asking for them now is the
-usual unknown-name error; an older run whose config or checkpoint holds the teacher keys still
-loads and resumes (src/ssml/config.py ``RETIRED``)."""
+``--param blend`` of ``-m ssml``/``-m ssml-lite``, online distillation (``teacher``,
+``teacher_weight``, ``teacher_ensemble`` of the training config) and the supervised loss's
+``edge_weight`` and ``relative_loss``. Asking for them now is the usual unknown-name error; an
+older run whose config or checkpoint holds those keys still loads and resumes (src/ssml/config.py
+``RETIRED``)."""
 from __future__ import annotations
 
 import warnings
@@ -19,7 +20,8 @@ from ssml.method import SsmlOptions
 
 from ssml_model_util import one_thread  # noqa: F401  (autouse fixture)
 
-OLD_KEYS = {"teacher": "", "teacher_weight": 1.0, "teacher_ensemble": 1}  # every pre-issue-30 config.yaml
+OLD_KEYS = {"teacher": "", "teacher_weight": 1.0, "teacher_ensemble": 1, "edge_weight": 0.0,
+            "relative_loss": False}  # every pre-issue-30 config.yaml
 
 
 @pytest.mark.parametrize("method", ["ssml", "ssml-lite"])
@@ -35,9 +37,11 @@ def test_blend_is_an_unknown_parameter(tmp_path, method):
     assert "blend" not in {f for f in SsmlOptions.__dataclass_fields__}
 
 
-def test_set_teacher_is_an_unknown_training_key(tmp_path):
-    res = CliRunner().invoke(main, ["train", "-o", str(tmp_path / "r"), "--steps", "1", "--set", "teacher=lite"])
-    assert res.exit_code != 0 and "unknown training config key(s) ['teacher']" in res.output
+@pytest.mark.parametrize("setting", ["teacher=lite", "edge_weight=1", "relative_loss=true"])
+def test_a_retired_setting_is_an_unknown_training_key(tmp_path, setting):
+    res = CliRunner().invoke(main, ["train", "-o", str(tmp_path / "r"), "--steps", "1", "--set", setting])
+    key = setting.split("=")[0]
+    assert res.exit_code != 0 and f"unknown training config key(s) ['{key}']" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "r").exists()
 
 
@@ -48,8 +52,14 @@ def test_an_old_config_yaml_with_teacher_keys_loads(tmp_path):
         warnings.simplefilter("error")  # a run that used no teacher loads silently
         assert TrainConfig.load(path) == TrainConfig(lr=1e-3)
     path.write_text(yaml.safe_dump({**OLD_KEYS, "teacher": "lite", "teacher_weight": 3.0, "objective": "supervised"}))
-    with pytest.warns(UserWarning, match=r"config\.yaml: teacher='lite' ignored: online distillation was removed"):
+    with pytest.warns(UserWarning, match=r"config\.yaml: teacher='lite' ignored: the teacher term \(online "
+                                         r"distillation\) was removed \(issue 30\); the run goes on without it"):
         assert TrainConfig.load(path) == TrainConfig(objective="supervised")
+    path.write_text(yaml.safe_dump({**OLD_KEYS, "edge_weight": 2.0, "relative_loss": True}))
+    with pytest.warns(UserWarning) as record:
+        assert TrainConfig.load(path) == TrainConfig()
+    assert [str(w.message).split(" ignored")[0].split(": ")[1] for w in record] == ["edge_weight=2.0",
+                                                                                 "relative_loss=True"]
 
 
 @pytest.mark.parametrize("teacher", ["", "lite"])
@@ -64,8 +74,8 @@ def test_an_old_run_with_teacher_keys_resumes(tmp_path, teacher):
     res = CliRunner().invoke(main, ["train", "--resume", str(out), "--steps", "2", "-q"])
     assert res.exit_code == 0, res.output
     warned = [line for line in res.output.splitlines() if line.startswith("warning:")]
-    assert warned == ([f"warning: {out / 'last.pt'}: teacher='lite' ignored: online distillation was removed "
-                       "(issue 30); the run goes on without the teacher term"] if teacher else [])
+    assert warned == ([f"warning: {out / 'last.pt'}: teacher='lite' ignored: the teacher term (online distillation) "
+                       "was removed (issue 30); the run goes on without it"] if teacher else [])
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 2
     assert not set(RETIRED) & set(yaml.safe_load((out / "config.yaml").read_text()))
 

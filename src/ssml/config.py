@@ -108,21 +108,29 @@ def _typed(key: str, value, kind: type):
 
 MODELS = ("ssml", "lite")
 OBJECTIVES = ("self", "supervised", "hybrid")
-RETIRED = {"teacher": "", "teacher_weight": 1.0, "teacher_ensemble": 1}
-"""Settings that no longer exist, with the value each held when it was off: online distillation
-(a frozen network's output as a second supervised target), removed in issue 30 because it gained
-nothing on validation and no shipped weights used it (``src/ssml/weights/MODEL_CARD.md``,
-"Removed"). The config of an older run holds these keys; a resume and :meth:`TrainConfig.load`
-drop them (:func:`drop_retired`), ``--set`` refuses them as unknown."""
+RETIRED = {"teacher": "", "teacher_weight": 1.0, "teacher_ensemble": 1, "edge_weight": 0.0,
+           "relative_loss": False}
+"""Settings that no longer exist, with the value each held when it was off, all removed in issue 30
+because they gained nothing on data they were not chosen on and no shipped weights used them:
+online distillation (``teacher*``: a frozen network's output as a second supervised target;
+``src/ssml/weights/MODEL_CARD.md``, "Removed"), and the supervised loss's edge term
+(``edge_weight``) and per-sample relative error (``relative_loss``;
+``src/ssml/weights/MODEL_CARD_lite.md``, "Removed"). The config of an older run holds these keys;
+a resume and :meth:`TrainConfig.load` drop them (:func:`drop_retired`), ``--set`` refuses them as
+unknown."""
+RETIRED_TERMS = {"teacher": "teacher term (online distillation)", "edge_weight": "edge term of the supervised loss",
+                 "relative_loss": "relative supervised loss"}
+"""The retired keys whose non-off value changed what a run learned, and the term each named."""
 
 
 def drop_retired(values: dict, where) -> dict:
     """``values`` (a stored config: a ``config.yaml`` or a checkpoint's) without the
-    :data:`RETIRED` keys, so an older run still loads and resumes; when it trained with a
-    ``teacher``, one warning says the run goes on without that term."""
-    if values.get("teacher"):
-        warnings.warn(f"{where}: teacher={values['teacher']!r} ignored: online distillation was removed "
-                      "(issue 30); the run goes on without the teacher term", stacklevel=3)
+    :data:`RETIRED` keys, so an older run still loads and resumes; for each :data:`RETIRED_TERMS`
+    key it held switched on, one warning says the run goes on without that term."""
+    for key, term in RETIRED_TERMS.items():
+        if values.get(key, RETIRED[key]) != RETIRED[key]:
+            warnings.warn(f"{where}: {key}={values[key]!r} ignored: the {term} was removed "
+                          "(issue 30); the run goes on without it", stacklevel=3)
     return {k: v for k, v in values.items() if k not in RETIRED}
 
 
@@ -198,12 +206,6 @@ class TrainConfig:
     the NBSN weighted by ``sup_weight``."""
     sup_weight: float = 1.0
     """Weight of the supervised term in the ``hybrid`` objective."""
-    edge_weight: float = 0.0
-    """Weight of the edge term of the supervised loss: L1 of the horizontal and vertical
-    differences of (output - ground truth), :func:`ssml.losses.supervised_loss`; 0: plain L1."""
-    relative_loss: bool = False
-    """Divide each sample's supervised error by its mean target (:func:`ssml.losses.supervised_loss`):
-    a dark scene weighs as much as a bright one."""
     nla: bool = True
     """NBSN with non-local attention (the paper's best); False: the released plain concat."""
     pseudo_label: str = "tfp7"
@@ -365,7 +367,6 @@ class TrainConfig:
         need(self.model == "ssml" or self.objective == "supervised", "objective",
              "'supervised' for the lite model (it has no blind-spot network)")
         need(self.sup_weight >= 0, "sup_weight", "a weight >= 0")
-        need(self.edge_weight >= 0, "edge_weight", "a weight >= 0")
         need(0.0 <= self.video_fraction <= 1.0, "video_fraction", "a share in [0, 1]")
         need(not self.video_fraction or self.videos, "videos", "at least one video when video_fraction > 0")
         need(len(self.video_span) == 2 and 0 <= self.video_span[0] < self.video_span[1] <= 1,

@@ -79,48 +79,26 @@ def ssml_loss(bsn_out: torch.Tensor, nbsn_out: torch.Tensor | None, label: torch
     return LossTerms(rec + mutual_weight * mutual, rec, mutual)
 
 
-RELATIVE_FLOOR = 0.003
-"""Smallest mean target (firing rate per spike frame) a relative supervised error is divided by:
-a sample darker than this (mean intensity 0.005 at gain 0.6) weighs as much as one at it."""
-
-
-def supervised_loss(pred: torch.Tensor, gt: torch.Tensor, gain: float, edge_weight: float = 0.0,
-                    relative: bool = False) -> torch.Tensor:
+def supervised_loss(pred: torch.Tensor, gt: torch.Tensor, gain: float) -> torch.Tensor:
     """Mean absolute error between a network output and the exact ground truth of a simulated
-    sample, on the output's scale (firing rate per spike frame = ``gain`` x intensity), in float32,
-    plus ``edge_weight`` x the mean absolute error of their horizontal and vertical differences.
+    sample, on the output's scale (firing rate per spike frame = ``gain`` x intensity), in float32.
 
     Not part of the SSML paper (which has no ground truth): simulated training scenes carry their
     exact intensity (:class:`ssml.data.SceneSimulator`), so the ``supervised`` and ``hybrid``
     objectives (``TrainConfig.objective``) can use it. L1 rather than L2: the usual choice of
-    supervised reconstruction networks, less dominated by the rare large errors at edges. The
-    difference term (``TrainConfig.edge_weight``) charges an edge that is smoothed away directly,
-    where dark, noisy inputs make the plain L1 optimum a blurred image. ``relative``
-    (``TrainConfig.relative_loss``) divides each sample's error by its mean target (at least
-    :data:`RELATIVE_FLOOR`), so that a dark scene, whose absolute errors are small, weighs as much
-    as a bright one.
+    supervised reconstruction networks, less dominated by the rare large errors at edges.
 
     Args:
         pred: (n, 1, H, W) network outputs (any float dtype).
         gt: (n, 1, H, W) intensities in [0, 1].
         gain: the simulator's gain (firing probability per spike frame per unit intensity).
-        edge_weight: weight (>= 0) of the difference term; 0: plain L1.
-        relative: each sample's error relative to its mean target.
 
     Returns:
-        A 0-d float32 tensor: the mean over samples of each sample's error.
+        A 0-d float32 tensor: the mean over samples of each sample's mean absolute error.
 
     Raises:
         ValueError: shapes differ.
     """
     if pred.shape != gt.shape:
         raise ValueError(f"supervised_loss: shapes differ: pred {tuple(pred.shape)}, gt {tuple(gt.shape)}")
-    pred, target = pred.float(), gain * gt.float()
-    err = pred - target  # the differences of the error are the errors of the differences
-    per_sample = err.abs().flatten(1).mean(1)
-    if edge_weight:
-        diffs = [d.abs().flatten(1).mean(1) for d in (err.diff(dim=-1), err.diff(dim=-2)) if d.numel()]
-        per_sample = per_sample + edge_weight * sum(diffs) / max(len(diffs), 1)
-    if relative:
-        per_sample = per_sample / target.flatten(1).mean(1).clamp_min(RELATIVE_FLOOR)
-    return per_sample.mean()
+    return (pred.float() - gain * gt.float()).abs().flatten(1).mean(1).mean()  # per sample, then over samples

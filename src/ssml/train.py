@@ -287,7 +287,7 @@ class Trainer:
             n = gt.shape[0]  # only the simulated samples have ground truth
             with self._autocast():
                 pred = self.net(spikes[:n])
-            total = supervised_loss(pred, gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
+            total = supervised_loss(pred, gt, cfg.gain)
             out["loss/supervised"] = total.detach()
         else:
             warm = self.step < cfg.bsn_warmup
@@ -302,7 +302,7 @@ class Trainer:
             out.update({"loss/reconstruction": terms.reconstruction.detach(), "loss/mutual": terms.mutual.detach()})
             if cfg.objective == "hybrid" and pred is not None:
                 n = gt.shape[0]
-                sup = supervised_loss(pred[:n], gt, cfg.gain, cfg.edge_weight, cfg.relative_loss)
+                sup = supervised_loss(pred[:n], gt, cfg.gain)
                 total = total + cfg.sup_weight * sup
                 out["loss/supervised"] = sup.detach()
         self.optimizer.zero_grad(set_to_none=True)

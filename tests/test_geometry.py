@@ -148,6 +148,48 @@ def test_python_readers_check_the_size_too(shared_data, tmp_path):
         read_dat(shared_data / SRC, 400, 250, stop=2, check=False)
 
 
+def test_wrong_height_with_the_right_width(shared_data, camera416, tmp_path):
+    """Read at 301 x 400 (250 frames), the 250 x 400 stream's rows still line up; only the pixels'
+    spike trains tell: each read pixel takes a different real pixel's bit in every frame."""
+    code, out = _run("recon", shared_data / SRC, "-H", 301, "-W", 400, "--at", 100, "-o", tmp_path / "a.png")
+    assert code == 2 and not (tmp_path / "a.png").exists()
+    assert "read as 301 x 400, each pixel takes its bits from a different pixel" in out
+    assert "likely 250 x 400" in out and "-H 250 -W 400 (or --force" in out
+    code, out = _run("recon", shared_data / SRC, "-H", 301, "-W", 400, "--at", 100, "-o", tmp_path / "a.png",
+                     "--force")
+    assert code == 0 and "read as given (--force)" in out
+    code, out = _run("info", camera416[1], "-H", 300, "-W", 400, "--head", 16)  # 3,900,000 = 250 x 15,600
+    assert code == 2 and "-H 250 -W 400 --head 16" in out
+
+
+def test_back_to_back_spikes(shared_data, stored, tmp_path):
+    """Integrate-and-fire pixels (the REDS-derived stream, the real recording) almost never fire in
+    two successive frames; Bernoulli spikes of the same firing rates do so at chance."""
+    from spikekit.io import npz_to_dat
+    from spikekit.io.geometry import back_to_back
+
+    raw = np.fromfile(shared_data / SRC, dtype=np.uint8)
+    assert back_to_back(raw, 250, 400)[0] < 0.05
+    assert back_to_back(raw, 301, 400)[0] > 0.8
+    real = npz_to_dat(shared_data / "real/uhsr_caltech_4144_helicopter.npz", tmp_path / "heli.dat")
+    assert back_to_back(np.fromfile(real, dtype=np.uint8), 250, 250)[0] < 0.05
+    rate = stored[:64].float().mean(0)
+    bernoulli = (torch.rand((64, 250, 400), generator=torch.Generator().manual_seed(0)) < rate).to(torch.uint8)
+    ratio, chance = back_to_back(ops.pack_spikes(bernoulli, False).numpy().ravel(), 250, 400)
+    assert 0.9 < ratio < 1.1 and chance > 1e4
+
+
+def test_random_spikes_at_the_right_size_pass(stored, tmp_path):
+    """A simulator that draws spikes at random (no integrate-and-fire) gives no size a camera's
+    pixels: the right size read is not doubted."""
+    rate = stored.float().mean(0)
+    spikes = (torch.rand((100, 250, 400), generator=torch.Generator().manual_seed(1)) < rate).to(torch.uint8)
+    path = tmp_path / "bernoulli.dat"
+    path.write_bytes(ops.pack_spikes(spikes, True).numpy().tobytes())
+    with SpikeStream(path) as stream:
+        assert check_stream(stream) == []
+
+
 @pytest.mark.parametrize("args,words", [(["--start", -1], "start must be a spike-frame index in the 301-frame stream"),
                                         (["--start", 301], "start must be a spike-frame index"),
                                         (["--stop", 302], "stop must be a spike-frame index"),

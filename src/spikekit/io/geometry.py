@@ -1,7 +1,7 @@
 """Frame geometry of headless ``.dat`` files: head columns, and sizes that cannot go silently wrong.
 
 A ``.dat`` file does not store its height and width, so a wrong size decodes to scrambled images
-without any error. Three checks catch it:
+without any error. Four checks catch it:
 
 - Head columns: some cameras write extra columns in every row that are not pixels (the 250 x 416
   camera: columns 400-415; the 1024-wide model: 500-511 and 1000-1011, see :data:`HEAD_LAYOUTS`).
@@ -11,6 +11,11 @@ without any error. Three checks catch it:
   neighbouring pixels are alike both along a row and down a column. A wrong width shears the rows
   (and a swapped H x W mixes rows), so the row-to-row correlation collapses while the
   column-to-column one stays high; the size whose image is consistent is then named.
+- Pixels that fire as pixels (:func:`check_pixels`): an integrate-and-fire pixel almost never
+  fires in two successive spike frames while its firing rate is below 1/2 (its charge restarts
+  below the threshold after each spike), nor stays silent in two above it. A wrong height with the
+  right width keeps the rows aligned, but each read pixel then takes its bits from a different
+  real pixel in every frame, so such back-to-back pairs come at the rate of chance.
 - Sizes that do not divide the file: see :func:`spikekit.io.dat.count_frames`.
 """
 from __future__ import annotations
@@ -45,6 +50,20 @@ MIN_SIDE = 32
 CHECK_PIXELS = 1 << 20
 """The correlations look at the image's first rows, at most this many pixels (bounds the memory
 of the check on large frames)."""
+PAIR_FRAMES = 64
+"""Spike frames whose back-to-back pairs :func:`back_to_back` counts (at least 16 are needed)."""
+PAIR_PIXELS = 1 << 17
+""":func:`back_to_back` looks at the frames' first rows, at most this many pixels."""
+MAX_FIRING_PAIRS = 0.1
+"""Back-to-back pairs, as a fraction of chance, at or below which pixels fire as integrate-and-fire
+pixels (the REDS-derived streams and the real recording of ``../shared/data``: 0.00-0.02; a
+wrong size of a small scene of sharp edges, whose read pixels alternate between a bright and a
+dark source, can reach 0.2)."""
+MIN_WRONG_PAIRS = 0.5
+"""Back-to-back pairs, as a fraction of chance, above which the size read is doubted (a wrong
+height of those streams: 0.84-0.99)."""
+MIN_EXPECTED_PAIRS = 100
+"""Chance pairs below this count (a dark or short stream) are too few to judge."""
 
 
 def dividing_sizes(nbytes: int) -> list[tuple[int, int]]:
@@ -208,7 +227,7 @@ def check_stream(stream, force: bool = False, override: str = "--force") -> list
                      f"--head {found[1]} drops them")
     report = check_alignment(raw, h, w, head, nbytes, set(COMMON_SIZES) | {(w, h)})
     if report is None:
-        return notes
+        return notes + check_pixels(stream.path, raw, h, w, head, nbytes, force, override)
     what = (f"{stream.path}: the rows of the {h} x {w} image do not line up (TFP row-to-row "
             f"correlation {report['rows']:.2f} against {report['cols']:.2f} column-to-column)")
     if report["likely"] is None:
@@ -219,4 +238,91 @@ def check_stream(stream, force: bool = False, override: str = "--force") -> list
     what += f"; the size is likely {named} (row-to-row {report['likely_rows']:.2f}): {size}"
     if force:
         return notes + [what + f"; read as given ({override})"]
+    raise GeometryError(what + f" (or {override} to read it as given)")
+
+
+def back_to_back(raw: np.ndarray, height: int, width: int) -> tuple[float, float] | None:
+    """How often pixels fire (or stay silent) in two successive spike frames, against chance.
+
+    Args:
+        raw: the file's first bytes.  height, width: the frame size read (width of the file's
+            rows, head columns included: being constant, they add nothing).
+
+    Each pixel's minority bit (a spike when its firing rate r over the frames is at most 1/2,
+    else a silent frame) is counted in successive pairs of the first :data:`PAIR_FRAMES` frames
+    (their first rows, :data:`PAIR_PIXELS` pixels at most), and the count divided by chance,
+    (frames - 1) x min(r, 1 - r)^2 summed over the pixels. Integrate-and-fire pixels score near
+    0; frames read at a wrong height (each read pixel a different real pixel in every frame) and
+    Bernoulli spikes near 1.
+
+    Returns:
+        (ratio, chance count), or None when fewer than 16 frames fit in ``raw``.
+    """
+    nb = ops.frame_bytes(height, width)
+    n = min(PAIR_FRAMES, raw.size // nb)
+    if n < 16:
+        return None
+    rows = height if height * width <= PAIR_PIXELS else max(8, PAIR_PIXELS // width // 8 * 8)
+    sub = ops.frame_bytes(rows, width)  # whole rows: a multiple of 8 of them fills whole bytes
+    packed = torch.from_numpy(np.ascontiguousarray(raw[:n * nb].reshape(n, nb)[:, :sub]))
+    spikes = ops.unpack_spikes(packed, rows, width, False)
+    count = spikes.sum(0, dtype=torch.int32)
+    minority = torch.where(count * 2 > n, 1 - spikes, spikes)
+    pairs = int((minority[1:] & minority[:-1]).sum(dtype=torch.int64))
+    rate = torch.minimum(count, n - count).double() / n
+    chance = float((rate * rate).sum()) * (n - 1)
+    return (pairs / chance if chance > 0 else 0.0), chance
+
+
+def _pair_candidates(raw: np.ndarray, width: int, nbytes: int):
+    """(h, w) sizes to try for the likely size, smallest frame first: every height up to the
+    tallest of :data:`COMMON_SIZES` that divides the file at ``width``, and the common sizes that
+    divide it; only those of which 16 frames fit in ``raw``."""
+    largest = min(MAX_FRAME_PIXELS, raw.size // 16 * 8)
+    tallest = min(max(h for h, _ in COMMON_SIZES), largest // width)
+    sizes = {(h, width) for h in range(MIN_SIDE, tallest + 1) if nbytes % ops.frame_bytes(h, width) == 0}
+    sizes |= {(h, w) for h, w in dividing_sizes(nbytes) if h * w <= largest and w >= MIN_SIDE}
+    return sorted(sizes, key=lambda hw: (hw[0] * hw[1], hw))
+
+
+def check_pixels(path, raw: np.ndarray, height: int, width: int, head: int, nbytes: int,
+                 force: bool, override: str) -> list[str]:
+    """Whether each pixel read at height x width fires as one pixel (:func:`back_to_back`).
+
+    Doubts the size when its back-to-back pairs exceed :data:`MIN_WRONG_PAIRS` of chance and
+    another size that divides the file has at most :data:`MAX_FIRING_PAIRS` and a TFP image
+    whose neighbours correlate above :data:`MIN_ALONG` both ways (the smallest such frame: a
+    multiple of the real height scores as low as it); silent when no size does (noise, or spikes
+    from a simulator that draws them at random), or when chance is below
+    :data:`MIN_EXPECTED_PAIRS` pairs, or a side is below :data:`MIN_SIDE`. A height that is a
+    multiple of the real one (500 x 400 read from 250 x 400 frames) is not caught.
+
+    Returns:
+        A warning (with ``force``), or nothing.
+
+    Raises:
+        GeometryError: naming the file, both ratios and the likely size (``-H``/``-W``).
+    """
+    if min(height, width) < MIN_SIDE:
+        return []
+    given = back_to_back(raw, height, width + head)
+    if given is None or given[1] < MIN_EXPECTED_PAIRS or given[0] <= MIN_WRONG_PAIRS:
+        return []
+    for h, w in _pair_candidates(raw, width + head, nbytes):
+        if (h, w) == (height, width + head):
+            continue
+        hd = head if w == width + head else 0  # the given head layout where the row width is the same
+        found = back_to_back(raw, h, w)
+        if (found and found[1] >= MIN_EXPECTED_PAIRS and found[0] <= MAX_FIRING_PAIRS
+                and min(neighbour_correlations(_tfp(raw, h, w - hd, hd))) > MIN_ALONG):
+            break
+    else:
+        return []
+    size = f"-H {h} -W {w - hd}" + (f" --head {hd}" if hd else "")
+    named = f" with {hd} head columns" if hd else ""
+    what = (f"{path}: read as {height} x {width}, each pixel takes its bits from a different pixel in "
+            f"every spike frame (back-to-back spikes at {given[0]:.2f} of chance, where a camera's "
+            f"pixel has almost none); the size is likely {h} x {w - hd}{named} ({found[0]:.2f}): {size}")
+    if force:
+        return [what + f"; read as given ({override})"]
     raise GeometryError(what + f" (or {override} to read it as given)")

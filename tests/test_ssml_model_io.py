@@ -287,3 +287,16 @@ def test_export_averages_several_checkpoints(tmp_path):
     assert res.exit_code != 0 and "different model" in res.output and not bad.exists()
     assert "Traceback" not in res.output
 
+
+
+def test_kept_stage_checkpoints_load_and_are_described():
+    """Every weights file in checkpoints/ loads as a network and is named in its README with the
+    command that made it (checkpoints/README.md)."""
+    folder = os.path.join(os.path.dirname(__file__), "..", "checkpoints")
+    readme = open(os.path.join(folder, "README.md")).read()
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".pt"))
+    assert files
+    for name in files:
+        assert f"`{name}`" in readme and f"-o checkpoints/{name}" in readme
+        net = ssml.load_model(os.path.join(folder, name))
+        assert isinstance(net, torch.nn.Module) and all(torch.isfinite(p).all() for p in net.parameters())

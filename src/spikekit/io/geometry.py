@@ -232,12 +232,21 @@ def check_stream(stream, force: bool = False, override: str = "--force") -> list
             f"correlation {report['rows']:.2f} against {report['cols']:.2f} column-to-column)")
     if report["likely"] is None:
         return notes + [what + "; check -H/-W"]
-    lh, lw, lhead = report["likely"]
-    size = f"-H {lh} -W {lw}" + (f" --head {lhead}" if lhead else "")
-    named = f"{lh} x {lw}" + (f" with {lhead} head columns" if lhead else "")
+    named, size = _likely(*report["likely"])
     what += f"; the size is likely {named} (row-to-row {report['likely_rows']:.2f}): {size}"
+    return notes + _doubt(what, force, override)
+
+
+def _likely(height: int, width: int, head: int) -> tuple[str, str]:
+    """('250 x 400 with 16 head columns', '-H 250 -W 400 --head 16'): a likely size for messages."""
+    named = f"{height} x {width}" + (f" with {head} head columns" if head else "")
+    return named, f"-H {height} -W {width}" + (f" --head {head}" if head else "")
+
+
+def _doubt(what: str, force: bool, override: str) -> list[str]:
+    """A doubted size: the warning ``[what ...]`` with ``force``, else a :class:`GeometryError`."""
     if force:
-        return notes + [what + f"; read as given ({override})"]
+        return [what + f"; read as given ({override})"]
     raise GeometryError(what + f" (or {override} to read it as given)")
 
 
@@ -245,8 +254,8 @@ def back_to_back(raw: np.ndarray, height: int, width: int) -> tuple[float, float
     """How often pixels fire (or stay silent) in two successive spike frames, against chance.
 
     Args:
-        raw: the file's first bytes.  height, width: the frame size read (width of the file's
-            rows, head columns included: being constant, they add nothing).
+        raw: uint8 (N,), the file's first bytes.  height, width: the frame size read, pixels
+            (width of the file's rows, head columns included: being constant, they add nothing).
 
     Each pixel's minority bit (a spike when its firing rate r over the frames is at most 1/2,
     else a silent frame) is counted in successive pairs of the first :data:`PAIR_FRAMES` frames
@@ -262,7 +271,7 @@ def back_to_back(raw: np.ndarray, height: int, width: int) -> tuple[float, float
     n = min(PAIR_FRAMES, raw.size // nb)
     if n < 16:
         return None
-    rows = height if height * width <= PAIR_PIXELS else max(8, PAIR_PIXELS // width // 8 * 8)
+    rows = height if height * width <= PAIR_PIXELS else min(height, max(8, PAIR_PIXELS // width // 8 * 8))
     sub = ops.frame_bytes(rows, width)  # whole rows: a multiple of 8 of them fills whole bytes
     packed = torch.from_numpy(np.ascontiguousarray(raw[:n * nb].reshape(n, nb)[:, :sub]))
     spikes = ops.unpack_spikes(packed, rows, width, False)
@@ -318,11 +327,8 @@ def check_pixels(path, raw: np.ndarray, height: int, width: int, head: int, nbyt
             break
     else:
         return []
-    size = f"-H {h} -W {w - hd}" + (f" --head {hd}" if hd else "")
-    named = f" with {hd} head columns" if hd else ""
+    named, size = _likely(h, w - hd, hd)
     what = (f"{path}: read as {height} x {width}, each pixel takes its bits from a different pixel in "
             f"every spike frame (back-to-back spikes at {given[0]:.2f} of chance, where a camera's "
-            f"pixel has almost none); the size is likely {h} x {w - hd}{named} ({found[0]:.2f}): {size}")
-    if force:
-        return [what + f"; read as given ({override})"]
-    raise GeometryError(what + f" (or {override} to read it as given)")
+            f"pixel has almost none); the size is likely {named} ({found[0]:.2f}): {size}")
+    return _doubt(what, force, override)

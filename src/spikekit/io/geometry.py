@@ -275,9 +275,11 @@ def back_to_back(raw: np.ndarray, height: int, width: int) -> tuple[float, float
     sub = ops.frame_bytes(rows, width)  # whole rows: a multiple of 8 of them fills whole bytes
     packed = torch.from_numpy(np.ascontiguousarray(raw[:n * nb].reshape(n, nb)[:, :sub]))
     spikes = ops.unpack_spikes(packed, rows, width, False)
-    count = spikes.sum(0, dtype=torch.int32)
-    minority = torch.where(count * 2 > n, 1 - spikes, spikes)
-    pairs = int((minority[1:] & minority[:-1]).sum(dtype=torch.int64))
+    count = torch.zeros((rows, width), dtype=torch.int32)
+    for frame in spikes:  # frame by frame: a sum over dim 0 would widen every frame to int32 at once
+        count += frame
+    minority = spikes.bitwise_xor_((count * 2 > n).to(torch.uint8))  # in place: no second copy
+    pairs = int(torch.count_nonzero(minority[1:] & minority[:-1]))
     rate = torch.minimum(count, n - count).double() / n
     chance = float((rate * rate).sum()) * (n - 1)
     return (pairs / chance if chance > 0 else 0.0), chance

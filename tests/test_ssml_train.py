@@ -573,6 +573,13 @@ def test_every_run_prints_its_data_mix_first(tmp_path, capsys, shared_data):
     assert cfg.data_mix() == "batch of 4: 2 windows of 1 .dat stream(s) (a.dat), 2 simulated scenes (20 photographs)"
     assert TrainConfig(dat=["a.dat"], sim_fraction=0).data_mix() == "batch of 4: 4 windows of 1 .dat stream(s) (a.dat)"
     assert TrainConfig().data_mix() == "batch of 4: 4 simulated scenes (20 photographs)"
+    labels = tmp_path / "pl"  # pseudo-labels: a DAT:DIR entry counts one pair per image in it
+    labels.mkdir()
+    for n in (2, 4, 6):
+        (labels / f"frame_{n:06d}.png").write_bytes(b"")
+    pairs = TrainConfig(pairs=[f"a.dat:{labels}", "a.dat:gt.png:150", "a.dat:gt.png:150"], pair_fraction=0.5)
+    assert pairs.data_mix().startswith("batch of 4: 2 crops of 5 training pair(s) (3 --pair entries), ")
+    assert TrainConfig(pairs=["a.dat:gt.png:150"]).data_mix().startswith("batch of 4: 1 crops of 1 training pair(s), ")
     train(tiny(tmp_path, shared_data, steps=1))
     err = capsys.readouterr().err
     assert "ssml train: data: batch of 2: 1 windows of 1 .dat stream(s) (203_part2_key_id151.dat), " \

@@ -22,7 +22,7 @@ from spikekit.io import atomic_output
 from spikekit.simulate.source import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 from .binning import MAX_MANUAL_BIN
-from .cases import case_paths, map_paths
+from .cases import case_paths, expand_pairs, map_paths
 from .lite import WIDTH
 from .losses import PSEUDO_LABELS
 from .precision import AMP_MODES, resolve_amp
@@ -403,7 +403,9 @@ class TrainConfig:
         (a.dat), 2 simulated scenes (20 photographs)"`` (printed when a run starts)."""
         parts = []
         if self.pair_count:
-            parts.append(f"{self.pair_count} crops of {len(self.pairs)} training pair(s)")
+            count = len(expand_pairs(self.pairs))  # a DAT:DIR entry is one pair per image
+            entries = f" ({len(self.pairs)} --pair entries)" if count != len(self.pairs) else ""
+            parts.append(f"{self.pair_count} crops of {count} training pair(s){entries}")
         dat_count = self.batch - self.pair_count - self.sim_count
         if dat_count:
             names = ", ".join(Path(p).name for p in self.dat[:3]) + (", ..." if len(self.dat) > 3 else "")

@@ -238,7 +238,7 @@ def test_the_check_of_a_structureless_stream_stays_small(tmp_path):
         "    assert check_stream(stream) == []\n"
         "    print(_status('VmHWM') - start)\n")
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(64 << 10), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env,
                          timeout=300)
     assert out.returncode == 0, out.stderr
